@@ -1,0 +1,363 @@
+//! The key format: `{prefix}_{kind}_{key id}_{secret}{checksum}`.
+//!
+//! * prefix: set by the operator (`kw`, `fxk`, ...), lowercase letters and digits;
+//! * kind: `live` or `test`;
+//! * key id: 16 base62 characters, public, used for lookup and in audit logs;
+//! * secret: 43 base62 characters from the OS CSPRNG, 43 × log2(62) ≈ 256.03 bits;
+//! * checksum: CRC32 of everything before it, as 6 base62 digits, so that a typo or a
+//!   truncated key is refused without touching the store, and secret scanners can
+//!   recognise our keys with `{prefix}_(live|test)_[0-9A-Za-z]{16}_[0-9A-Za-z]{49}`.
+//!
+//! Parsing never panics and never allocates more than the input it accepts.
+
+use crate::base62;
+use crate::kind::Kind;
+use rand_core::{CryptoRng, RngCore};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+pub const KEY_ID_LEN: usize = 16;
+pub const SECRET_LEN: usize = 43;
+pub const CHECKSUM_LEN: usize = 6;
+/// No key of ours is longer than this (a 16-character prefix, the longest allowed).
+pub const MAX_KEY_LEN: usize = 16 + 1 + 4 + 1 + KEY_ID_LEN + 1 + SECRET_LEN + CHECKSUM_LEN;
+
+/// The operator's key prefix, such as `kw` or `fxk`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Prefix(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid key prefix '{0}': use 1 to 16 lowercase letters and digits, starting with a letter (for example 'kw')")]
+pub struct InvalidPrefix(pub String);
+
+impl Prefix {
+    pub fn parse(s: &str) -> Result<Self, InvalidPrefix> {
+        let ok = (1..=16).contains(&s.len())
+            && s.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if ok {
+            Ok(Prefix(s.to_owned()))
+        } else {
+            Err(InvalidPrefix(s.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for Prefix {
+    fn default() -> Self {
+        Prefix("kw".to_owned())
+    }
+}
+
+impl TryFrom<String> for Prefix {
+    type Error = InvalidPrefix;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Prefix::parse(&s)
+    }
+}
+
+impl From<Prefix> for String {
+    fn from(p: Prefix) -> String {
+        p.0
+    }
+}
+
+impl fmt::Display for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A key's public identifier. Unique across all organizations.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct KeyId(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid key id '{0}': a key id is 16 letters and digits, as shown in the key list")]
+pub struct InvalidKeyId(pub String);
+
+impl KeyId {
+    pub fn parse(s: &str) -> Result<Self, InvalidKeyId> {
+        if s.len() == KEY_ID_LEN && base62::is_base62(s) {
+            Ok(KeyId(s.to_owned()))
+        } else {
+            // Echo at most a short, printable part of what was given.
+            let shown: String = s.chars().take(32).filter(|c| !c.is_control()).collect();
+            Err(InvalidKeyId(shown))
+        }
+    }
+
+    pub fn generate(rng: &mut (impl RngCore + CryptoRng)) -> Self {
+        KeyId(base62::random(rng, KEY_ID_LEN))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for KeyId {
+    type Error = InvalidKeyId;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        KeyId::parse(&s)
+    }
+}
+
+impl From<KeyId> for String {
+    fn from(k: KeyId) -> String {
+        k.0
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A whole API key as a client presents it. Holding it is holding the power of the
+/// key, so `Debug` and `Display` never show the secret part.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKeySecret(String);
+
+impl ApiKeySecret {
+    /// The full key text. Call only to hand the key to its owner once, or to hash it.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKeySecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKeySecret([redacted])")
+    }
+}
+
+impl fmt::Display for ApiKeySecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted API key]")
+    }
+}
+
+/// Why a presented string is not a key of ours. The reasons are safe to show: none
+/// of them repeats any part of the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MalformedKey {
+    #[error("the key is empty")]
+    Empty,
+    #[error("the key is longer than any key keyward issues")]
+    TooLong,
+    #[error("the key contains characters other than letters, digits and '_'")]
+    BadCharacters,
+    #[error("the key does not have the shape prefix_kind_id_secret")]
+    BadShape,
+    #[error("the key does not start with this server's prefix")]
+    WrongPrefix,
+    #[error("the key's kind is neither 'live' nor 'test'")]
+    BadKind,
+    #[error("the key's id part has the wrong length")]
+    BadKeyId,
+    #[error("the key's secret part has the wrong length")]
+    BadSecret,
+    #[error("the key's checksum does not match: it was mistyped or truncated")]
+    BadChecksum,
+}
+
+/// A key that passed every check that needs no store: shape, prefix, kind and checksum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedKey {
+    pub kind: Kind,
+    pub id: KeyId,
+    pub secret: ApiKeySecret,
+}
+
+impl ParsedKey {
+    /// Parses `text` as a key with `prefix`. Cheap checks first: length and alphabet
+    /// before any splitting, the checksum last.
+    pub fn parse(text: &str, prefix: &Prefix) -> Result<Self, MalformedKey> {
+        if text.is_empty() {
+            return Err(MalformedKey::Empty);
+        }
+        if text.len() > MAX_KEY_LEN {
+            return Err(MalformedKey::TooLong);
+        }
+        if !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(MalformedKey::BadCharacters);
+        }
+        let mut parts = text.split('_');
+        let (Some(p), Some(kind), Some(id), Some(tail), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(MalformedKey::BadShape);
+        };
+        if p != prefix.as_str() {
+            return Err(MalformedKey::WrongPrefix);
+        }
+        let kind = Kind::parse(kind).map_err(|_| MalformedKey::BadKind)?;
+        if id.len() != KEY_ID_LEN {
+            return Err(MalformedKey::BadKeyId);
+        }
+        if tail.len() != SECRET_LEN + CHECKSUM_LEN {
+            return Err(MalformedKey::BadSecret);
+        }
+        let (body, checksum) = text.split_at(text.len() - CHECKSUM_LEN);
+        if checksum != checksum_of(body) {
+            return Err(MalformedKey::BadChecksum);
+        }
+        Ok(ParsedKey {
+            kind,
+            id: KeyId(id.to_owned()),
+            secret: ApiKeySecret(text.to_owned()),
+        })
+    }
+}
+
+/// A freshly generated key: the only moment its full text exists on the server.
+#[derive(Debug)]
+pub struct GeneratedKey {
+    pub kind: Kind,
+    pub id: KeyId,
+    pub secret: ApiKeySecret,
+}
+
+impl GeneratedKey {
+    pub fn generate(prefix: &Prefix, kind: Kind, rng: &mut (impl RngCore + CryptoRng)) -> Self {
+        let id = KeyId::generate(rng);
+        let secret = base62::random(rng, SECRET_LEN);
+        let body = format!("{prefix}_{kind}_{id}_{secret}");
+        let text = format!("{body}{}", checksum_of(&body));
+        GeneratedKey {
+            kind,
+            id,
+            secret: ApiKeySecret(text),
+        }
+    }
+}
+
+fn checksum_of(body: &str) -> String {
+    base62::encode_fixed(u64::from(crc32fast::hash(body.as_bytes())), CHECKSUM_LEN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rand_core::OsRng;
+
+    fn kw() -> Prefix {
+        Prefix::parse("kw").unwrap()
+    }
+
+    #[test]
+    fn generated_keys_have_the_documented_shape() {
+        let key = GeneratedKey::generate(&kw(), Kind::Live, &mut OsRng);
+        let text = key.secret.expose_secret();
+        assert!(text.starts_with(&format!("kw_live_{}_", key.id)));
+        assert_eq!(
+            text.len(),
+            3 + 5 + KEY_ID_LEN + 1 + SECRET_LEN + CHECKSUM_LEN
+        );
+        assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    }
+
+    #[test]
+    fn the_secret_never_shows_in_debug_or_display() {
+        let key = GeneratedKey::generate(&kw(), Kind::Test, &mut OsRng);
+        let text = key.secret.expose_secret().to_owned();
+        let secret_part = &text[text.len() - SECRET_LEN - CHECKSUM_LEN..];
+        for shown in [format!("{:?}", key), format!("{}", key.secret)] {
+            assert!(!shown.contains(secret_part), "{shown}");
+        }
+        let parsed = ParsedKey::parse(&text, &kw()).unwrap();
+        assert!(!format!("{parsed:?}").contains(secret_part));
+    }
+
+    #[test]
+    fn a_key_with_another_prefix_is_malformed() {
+        let key = GeneratedKey::generate(&Prefix::parse("fxk").unwrap(), Kind::Live, &mut OsRng);
+        assert_eq!(
+            ParsedKey::parse(key.secret.expose_secret(), &kw()),
+            Err(MalformedKey::WrongPrefix)
+        );
+    }
+
+    #[test]
+    fn prefixes_are_validated() {
+        for good in ["kw", "fxk", "fbsk", "a1", "abcdefghijklmnop"] {
+            assert!(Prefix::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["", "KW", "k_w", "1kw", "abcdefghijklmnopq", "kw-", "ké"] {
+            assert!(Prefix::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn obvious_garbage_is_malformed() {
+        for bad in [
+            "",
+            "kw",
+            "kw_live",
+            "kw_live__",
+            "Bearer kw_live_x",
+            "kw_prod_0123456789abcdef_0000000000000000000000000000000000000000000000000",
+            "kw_live_0123456789abcdef_00000000000000000000000000000000000000000000000000_",
+        ] {
+            assert!(ParsedKey::parse(bad, &kw()).is_err(), "{bad}");
+        }
+        let long = "k".repeat(10_000);
+        assert_eq!(ParsedKey::parse(&long, &kw()), Err(MalformedKey::TooLong));
+    }
+
+    proptest! {
+        #[test]
+        fn every_generated_key_round_trips(live in any::<bool>(), prefix in "[a-z][a-z0-9]{0,15}") {
+            let prefix = Prefix::parse(&prefix).unwrap();
+            let kind = if live { Kind::Live } else { Kind::Test };
+            let key = GeneratedKey::generate(&prefix, kind, &mut OsRng);
+            let parsed = ParsedKey::parse(key.secret.expose_secret(), &prefix).unwrap();
+            prop_assert_eq!(parsed.kind, kind);
+            prop_assert_eq!(&parsed.id, &key.id);
+            prop_assert_eq!(parsed.secret.expose_secret(), key.secret.expose_secret());
+        }
+
+        #[test]
+        fn random_strings_never_parse(s in ".{0,120}") {
+            // 2^-32 would be the chance of a random well-shaped string passing the CRC;
+            // the shapes generated here almost never even get that far.
+            prop_assert!(ParsedKey::parse(&s, &kw()).is_err());
+        }
+
+        #[test]
+        fn any_single_character_change_is_malformed(pos in 0usize..200, c in "[A-Za-z0-9_.= -]") {
+            let key = GeneratedKey::generate(&kw(), Kind::Live, &mut OsRng);
+            let text = key.secret.expose_secret();
+            let pos = pos % text.len();
+            let c = c.chars().next().unwrap();
+            prop_assume!(text.as_bytes()[pos] != c as u8);
+            let mut mutated = text.to_owned();
+            mutated.replace_range(pos..=pos, &c.to_string());
+            prop_assert!(ParsedKey::parse(&mutated, &kw()).is_err());
+        }
+
+        #[test]
+        fn truncated_or_extended_keys_are_malformed(cut in 1usize..80, extra in "[A-Za-z0-9]{1,4}") {
+            let key = GeneratedKey::generate(&kw(), Kind::Test, &mut OsRng);
+            let text = key.secret.expose_secret();
+            let cut = cut.min(text.len());
+            prop_assert!(ParsedKey::parse(&text[..text.len() - cut], &kw()).is_err());
+            let extended = format!("{text}{extra}");
+            prop_assert!(ParsedKey::parse(&extended, &kw()).is_err());
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! keyward's domain: the key format, keyed hashing, levels, grants, the key lifecycle
+//! and the check. Pure: no I/O, no SQL, no async runtime. Time and randomness come in
+//! as arguments, so every rule here can be tested exactly.
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod base62;
+pub mod check;
+pub mod duration;
+pub mod grant;
+pub mod hash;
+pub mod ids;
+pub mod key;
+pub mod kind;
+pub mod level;
+pub mod lifecycle;
+pub mod model;
+pub mod names;
+#[cfg(test)]
+mod testing;
+pub mod timestamp;
+
+pub use audit::{Actor, AuditAction, AuditEvent};
+pub use check::{Decision, Denial, Outcome, Target};
+pub use grant::{EnvRef, EnvScope, Grant, GrantSpec, ProjectRef, ProjectScope, Resource};
+pub use hash::{KeyHash, PepperSet};
+pub use ids::{EnvironmentId, OrgId, ProjectId, UserId};
+pub use key::{ApiKeySecret, GeneratedKey, KeyId, ParsedKey, Prefix};
+pub use kind::Kind;
+pub use level::{Level, OrgAccess};
+pub use model::{ApiKey, Environment, KeyStatus, Organization, Project};
+pub use names::{Description, EnvName, KeyName, OrgName, ProjectName};
+pub use timestamp::Timestamp;

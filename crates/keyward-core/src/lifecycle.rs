@@ -1,0 +1,559 @@
+//! The key lifecycle as pure transitions: each takes a key (and the time) and returns
+//! the key as it must be saved, with the audit action and details that describe the
+//! change, or the reason the change is not allowed. The store applies both at once.
+
+use crate::audit::{Actor, AuditAction};
+use crate::duration;
+use crate::grant::Grant;
+use crate::hash::KeyHash;
+use crate::ids::UserId;
+use crate::key::KeyId;
+use crate::kind::Kind;
+use crate::level::OrgAccess;
+use crate::model::{ApiKey, KeyStatus};
+use crate::names::{Description, KeyName};
+use crate::timestamp::{self, Timestamp};
+use serde_json::{json, Value};
+use time::Duration;
+
+/// The longest grace period a rotation may give the old key.
+pub const MAX_GRACE: Duration = Duration::days(7);
+/// The grace period when none is asked for.
+pub const DEFAULT_GRACE: Duration = Duration::hours(24);
+
+/// Operator-set limits on keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// How far ahead an expiry may be set (2 years by default).
+    pub max_lifetime: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_lifetime: Duration::days(730),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LifecycleError {
+    #[error("a key needs at least one grant or organization access above 'none'; add --grant PROJECT:ENVIRONMENT:LEVEL or --org-access LEVEL")]
+    NoAccess,
+    #[error("expires_at: {at} is not in the future; give a later time")]
+    ExpiryNotInFuture { at: String },
+    #[error("expires_at: {at} is more than {max} ahead; the latest allowed is {latest}")]
+    ExpiryTooFar {
+        at: String,
+        max: String,
+        latest: String,
+    },
+    #[error("grace_period: {0} is longer than the maximum of 7 days")]
+    GraceTooLong(String),
+    #[error("grace_period: '{0}' is not a duration: use 0 (stop the old key now) or a number followed by s, m, h or d, up to 7d")]
+    GraceSyntax(String),
+    #[error("grace_period: a grace period cannot be negative")]
+    GraceNegative,
+    #[error("key {0} is already revoked")]
+    AlreadyRevoked(KeyId),
+    #[error("key {0} is not revoked, so there is nothing to reactivate")]
+    NotRevoked(KeyId),
+    #[error("key {0} is deleted; a deleted key can never be used, changed or reactivated again")]
+    Deleted(KeyId),
+    #[error("key {0} is revoked; reactivate it before rotating it")]
+    RotateRevoked(KeyId),
+    #[error("key {old} was already rotated and replaced by key {new}; rotate {new} instead")]
+    AlreadyRotated { old: KeyId, new: KeyId },
+    #[error("key {0} has expired; give it a later expiry with an update before rotating it, or create a new key")]
+    RotateExpired(KeyId),
+    #[error("expires_at: key {old} was replaced by key {new}; its expiry is the end of its grace period and cannot be changed")]
+    RotatedExpiry { old: KeyId, new: KeyId },
+}
+
+/// Parses and bounds a grace period: from 0 (the old key stops at once) to 7 days.
+pub fn grace_period(input: Option<&str>) -> Result<Duration, LifecycleError> {
+    let grace = match input {
+        None => DEFAULT_GRACE,
+        Some(s) => duration::parse(s).map_err(|e| LifecycleError::GraceSyntax(e.0))?,
+    };
+    check_grace(grace)?;
+    Ok(grace)
+}
+
+pub fn check_grace(grace: Duration) -> Result<(), LifecycleError> {
+    if grace.is_negative() {
+        return Err(LifecycleError::GraceNegative);
+    }
+    if grace > MAX_GRACE {
+        return Err(LifecycleError::GraceTooLong(duration::format(grace)));
+    }
+    Ok(())
+}
+
+/// An expiry must lie in the future and no further ahead than the policy allows.
+pub fn check_expiry(
+    expires_at: Option<Timestamp>,
+    policy: &Policy,
+    now: Timestamp,
+) -> Result<(), LifecycleError> {
+    let Some(at) = expires_at else { return Ok(()) };
+    if at <= now {
+        return Err(LifecycleError::ExpiryNotInFuture {
+            at: timestamp::format(at),
+        });
+    }
+    let latest = now + policy.max_lifetime;
+    if at > latest {
+        return Err(LifecycleError::ExpiryTooFar {
+            at: timestamp::format(at),
+            max: duration::format(policy.max_lifetime),
+            latest: timestamp::format(latest),
+        });
+    }
+    Ok(())
+}
+
+/// Everything needed to create a key except its generated id and hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewKey {
+    pub name: KeyName,
+    pub description: Option<Description>,
+    pub kind: Kind,
+    pub grants: Vec<Grant>,
+    pub org_access: OrgAccess,
+    pub owner: Option<UserId>,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A change to apply: the key as it must be saved, and how to audit it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub key: ApiKey,
+    pub action: AuditAction,
+    pub details: Value,
+}
+
+fn grants_json(grants: &[Grant]) -> Value {
+    serde_json::to_value(grants).unwrap_or(Value::Null)
+}
+
+fn expiry_json(at: Option<Timestamp>) -> Value {
+    at.map_or(Value::Null, |t| Value::String(timestamp::format(t)))
+}
+
+pub fn create(
+    spec: NewKey,
+    org_id: crate::ids::OrgId,
+    id: KeyId,
+    hash: KeyHash,
+    created_by: Actor,
+    policy: &Policy,
+    now: Timestamp,
+) -> Result<Transition, LifecycleError> {
+    if spec.grants.is_empty() && spec.org_access == OrgAccess::NONE {
+        return Err(LifecycleError::NoAccess);
+    }
+    check_expiry(spec.expires_at, policy, now)?;
+    let details = json!({
+        "name": spec.name.as_str(),
+        "kind": spec.kind,
+        "grants": grants_json(&spec.grants),
+        "org_access": spec.org_access,
+        "owner": spec.owner,
+        "expires_at": expiry_json(spec.expires_at),
+    });
+    let key = ApiKey {
+        id,
+        org_id,
+        name: spec.name,
+        description: spec.description,
+        kind: spec.kind,
+        grants: spec.grants,
+        org_access: spec.org_access,
+        owner: spec.owner,
+        created_by,
+        created_at: now,
+        expires_at: spec.expires_at,
+        status: KeyStatus::Active,
+        status_changed_at: None,
+        rotated_from: None,
+        rotated_to: None,
+        hash,
+        revision: 1,
+        last_used_at: None,
+        last_used_ip: None,
+    };
+    Ok(Transition {
+        key,
+        action: AuditAction::KeyCreated,
+        details,
+    })
+}
+
+fn not_deleted(key: &ApiKey) -> Result<(), LifecycleError> {
+    if key.status == KeyStatus::Deleted {
+        Err(LifecycleError::Deleted(key.id.clone()))
+    } else {
+        Ok(())
+    }
+}
+
+fn with_status(key: &ApiKey, status: KeyStatus, now: Timestamp) -> ApiKey {
+    let mut next = key.clone();
+    next.status = status;
+    next.status_changed_at = Some(now);
+    next.revision += 1;
+    next
+}
+
+pub fn revoke(key: &ApiKey, now: Timestamp) -> Result<Transition, LifecycleError> {
+    not_deleted(key)?;
+    if key.status == KeyStatus::Revoked {
+        return Err(LifecycleError::AlreadyRevoked(key.id.clone()));
+    }
+    Ok(Transition {
+        key: with_status(key, KeyStatus::Revoked, now),
+        action: AuditAction::KeyRevoked,
+        details: json!({ "status": { "before": key.status, "after": KeyStatus::Revoked } }),
+    })
+}
+
+pub fn reactivate(key: &ApiKey, now: Timestamp) -> Result<Transition, LifecycleError> {
+    not_deleted(key)?;
+    if key.status != KeyStatus::Revoked {
+        return Err(LifecycleError::NotRevoked(key.id.clone()));
+    }
+    Ok(Transition {
+        key: with_status(key, KeyStatus::Active, now),
+        action: AuditAction::KeyReactivated,
+        details: json!({ "status": { "before": key.status, "after": KeyStatus::Active } }),
+    })
+}
+
+pub fn delete(key: &ApiKey, now: Timestamp) -> Result<Transition, LifecycleError> {
+    not_deleted(key)?;
+    Ok(Transition {
+        key: with_status(key, KeyStatus::Deleted, now),
+        action: AuditAction::KeyDeleted,
+        details: json!({ "status": { "before": key.status, "after": KeyStatus::Deleted } }),
+    })
+}
+
+/// The result of a rotation: the old key, now ending at the close of its grace period,
+/// and the new key that replaces it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rotation {
+    pub old: ApiKey,
+    pub new: ApiKey,
+    pub details: Value,
+}
+
+/// Replaces `old` by a key with a new id and secret and the same name, grants and
+/// settings. The old key keeps working until `now + grace` (or its own expiry, if
+/// sooner); a grace of zero stops it at once.
+pub fn rotate(
+    old: &ApiKey,
+    new_id: KeyId,
+    new_hash: KeyHash,
+    grace: Duration,
+    actor: Actor,
+    now: Timestamp,
+) -> Result<Rotation, LifecycleError> {
+    not_deleted(old)?;
+    check_grace(grace)?;
+    if old.status == KeyStatus::Revoked {
+        return Err(LifecycleError::RotateRevoked(old.id.clone()));
+    }
+    if let Some(new) = &old.rotated_to {
+        return Err(LifecycleError::AlreadyRotated {
+            old: old.id.clone(),
+            new: new.clone(),
+        });
+    }
+    if old.is_expired(now) {
+        return Err(LifecycleError::RotateExpired(old.id.clone()));
+    }
+    let grace_end = now + grace;
+    let mut retired = old.clone();
+    retired.rotated_to = Some(new_id.clone());
+    retired.expires_at = Some(old.expires_at.map_or(grace_end, |at| at.min(grace_end)));
+    retired.revision += 1;
+    let new = ApiKey {
+        id: new_id.clone(),
+        created_by: actor,
+        created_at: now,
+        status: KeyStatus::Active,
+        status_changed_at: None,
+        rotated_from: Some(old.id.clone()),
+        rotated_to: None,
+        hash: new_hash,
+        revision: 1,
+        last_used_at: None,
+        last_used_ip: None,
+        ..old.clone()
+    };
+    let details = json!({
+        "new_key_id": new_id,
+        "grace_period": duration::format(grace),
+        "old_key_expires_at": expiry_json(retired.expires_at),
+    });
+    Ok(Rotation {
+        old: retired,
+        new,
+        details,
+    })
+}
+
+/// A change to a key's editable fields. `None` leaves a field as it is; for the
+/// optional fields, `Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeyPatch {
+    pub name: Option<KeyName>,
+    pub description: Option<Option<Description>>,
+    pub grants: Option<Vec<Grant>>,
+    pub org_access: Option<OrgAccess>,
+    pub expires_at: Option<Option<Timestamp>>,
+}
+
+pub fn update(
+    key: &ApiKey,
+    patch: KeyPatch,
+    policy: &Policy,
+    now: Timestamp,
+) -> Result<Transition, LifecycleError> {
+    not_deleted(key)?;
+    let mut next = key.clone();
+    let mut before = serde_json::Map::new();
+    let mut after = serde_json::Map::new();
+    let mut changed = |field: &str, old: Value, new: Value| {
+        if old != new {
+            before.insert(field.to_owned(), old);
+            after.insert(field.to_owned(), new);
+        }
+    };
+    if let Some(name) = patch.name {
+        changed("name", json!(key.name), json!(name));
+        next.name = name;
+    }
+    if let Some(description) = patch.description {
+        changed("description", json!(key.description), json!(description));
+        next.description = description;
+    }
+    if let Some(grants) = patch.grants {
+        changed("grants", grants_json(&key.grants), grants_json(&grants));
+        next.grants = grants;
+    }
+    if let Some(access) = patch.org_access {
+        changed("org_access", json!(key.org_access), json!(access));
+        next.org_access = access;
+    }
+    if let Some(expires_at) = patch.expires_at {
+        if expires_at != key.expires_at {
+            if let Some(new) = &key.rotated_to {
+                return Err(LifecycleError::RotatedExpiry {
+                    old: key.id.clone(),
+                    new: new.clone(),
+                });
+            }
+            check_expiry(expires_at, policy, now)?;
+        }
+        changed(
+            "expires_at",
+            expiry_json(key.expires_at),
+            expiry_json(expires_at),
+        );
+        next.expires_at = expires_at;
+    }
+    if next.grants.is_empty() && next.org_access == OrgAccess::NONE {
+        return Err(LifecycleError::NoAccess);
+    }
+    next.revision += 1;
+    Ok(Transition {
+        key: next,
+        action: AuditAction::KeyUpdated,
+        details: json!({ "before": before, "after": after }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::OrgId;
+    use crate::key::{GeneratedKey, Prefix};
+    use crate::level::Level;
+    use crate::testing::{self, grant, now, peppers};
+    use proptest::prelude::*;
+    use rand_core::OsRng;
+
+    fn fresh() -> ApiKey {
+        let org = OrgId::generate(&mut OsRng);
+        testing::key(
+            &org,
+            Kind::Live,
+            vec![grant(None, None, Level::Read)],
+            OrgAccess::NONE,
+        )
+        .0
+    }
+
+    fn new_material() -> (KeyId, KeyHash) {
+        let g = GeneratedKey::generate(&Prefix::default(), Kind::Live, &mut OsRng);
+        (g.id.clone(), peppers().hash(&g.secret))
+    }
+
+    #[test]
+    fn expiry_must_be_in_the_future_and_within_the_policy() {
+        let p = Policy::default();
+        assert!(check_expiry(None, &p, now()).is_ok());
+        assert!(matches!(
+            check_expiry(Some(now()), &p, now()),
+            Err(LifecycleError::ExpiryNotInFuture { .. })
+        ));
+        assert!(check_expiry(Some(now() + Duration::days(730)), &p, now()).is_ok());
+        let err = check_expiry(Some(now() + Duration::days(731)), &p, now()).unwrap_err();
+        assert!(err.to_string().contains("730d"), "{err}");
+    }
+
+    #[test]
+    fn grace_periods_run_from_zero_to_seven_days() {
+        assert_eq!(grace_period(None), Ok(Duration::hours(24)));
+        assert_eq!(grace_period(Some("0")), Ok(Duration::ZERO));
+        assert_eq!(grace_period(Some("7d")), Ok(Duration::days(7)));
+        assert!(matches!(
+            grace_period(Some("7d1s")),
+            Err(LifecycleError::GraceTooLong(_))
+        ));
+        assert!(matches!(
+            grace_period(Some("soon")),
+            Err(LifecycleError::GraceSyntax(_))
+        ));
+    }
+
+    #[test]
+    fn rotation_links_both_keys_and_ends_the_old_one_after_the_grace_period() {
+        let old = fresh();
+        let (id, hash) = new_material();
+        let r = rotate(
+            &old,
+            id.clone(),
+            hash,
+            Duration::hours(24),
+            Actor::System,
+            now(),
+        )
+        .unwrap();
+        assert_eq!(r.old.rotated_to.as_ref(), Some(&id));
+        assert_eq!(r.new.rotated_from.as_ref(), Some(&old.id));
+        assert_eq!(r.old.expires_at, Some(now() + Duration::hours(24)));
+        assert_eq!(
+            (r.new.name.clone(), r.new.grants.clone()),
+            (old.name.clone(), old.grants.clone())
+        );
+        assert!(!r.old.is_expired(now() + Duration::hours(23)));
+        assert!(r.old.is_expired(now() + Duration::hours(24)));
+        // A zero grace stops the old key at once.
+        let (id, hash) = new_material();
+        let r0 = rotate(&old, id, hash, Duration::ZERO, Actor::System, now()).unwrap();
+        assert!(r0.old.is_expired(now()));
+        // The old key cannot be rotated a second time.
+        let (id, hash) = new_material();
+        assert!(matches!(
+            rotate(&r.old, id, hash, Duration::ZERO, Actor::System, now()),
+            Err(LifecycleError::AlreadyRotated { .. })
+        ));
+    }
+
+    #[test]
+    fn rotation_never_extends_an_earlier_expiry() {
+        let mut old = fresh();
+        old.expires_at = Some(now() + Duration::hours(1));
+        let (id, hash) = new_material();
+        let r = rotate(&old, id, hash, Duration::days(7), Actor::System, now()).unwrap();
+        assert_eq!(r.old.expires_at, Some(now() + Duration::hours(1)));
+        assert_eq!(r.new.expires_at, old.expires_at);
+    }
+
+    #[test]
+    fn the_rotated_key_cannot_have_its_expiry_moved() {
+        let old = fresh();
+        let (id, hash) = new_material();
+        let r = rotate(&old, id, hash, Duration::hours(1), Actor::System, now()).unwrap();
+        let patch = KeyPatch {
+            expires_at: Some(None),
+            ..KeyPatch::default()
+        };
+        assert!(matches!(
+            update(&r.old, patch, &Policy::default(), now()),
+            Err(LifecycleError::RotatedExpiry { .. })
+        ));
+    }
+
+    #[test]
+    fn updates_record_before_and_after_of_changed_fields_only() {
+        let key = fresh();
+        let patch = KeyPatch {
+            name: Some(KeyName::parse("renamed").unwrap()),
+            org_access: Some(key.org_access),
+            ..KeyPatch::default()
+        };
+        let t = update(&key, patch, &Policy::default(), now()).unwrap();
+        assert_eq!(t.details["before"], json!({ "name": "test key" }));
+        assert_eq!(t.details["after"], json!({ "name": "renamed" }));
+        assert_eq!(t.key.revision, key.revision + 1);
+        let emptied = KeyPatch {
+            grants: Some(vec![]),
+            ..KeyPatch::default()
+        };
+        assert_eq!(
+            update(&key, emptied, &Policy::default(), now()),
+            Err(LifecycleError::NoAccess)
+        );
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    enum Op {
+        Revoke,
+        Reactivate,
+        Delete,
+        Rotate,
+        Rename,
+    }
+
+    proptest! {
+        /// Whatever sequence of operations is tried, a deleted key stays deleted and
+        /// unchanged, every accepted change bumps the revision, and only revoked keys
+        /// can be reactivated.
+        #[test]
+        fn lifecycle_sequences_respect_the_state_machine(ops in prop::collection::vec(
+            prop::sample::select(vec![Op::Revoke, Op::Reactivate, Op::Delete, Op::Rotate, Op::Rename]), 1..12)
+        ) {
+            let mut key = fresh();
+            for op in ops {
+                let before = key.clone();
+                let result = match op {
+                    Op::Revoke => revoke(&key, now()).map(|t| t.key),
+                    Op::Reactivate => reactivate(&key, now()).map(|t| t.key),
+                    Op::Delete => delete(&key, now()).map(|t| t.key),
+                    Op::Rotate => {
+                        let (id, hash) = new_material();
+                        rotate(&key, id, hash, Duration::hours(1), Actor::System, now()).map(|r| r.new)
+                    }
+                    Op::Rename => update(&key, KeyPatch { name: Some(KeyName::parse("x").unwrap()), ..KeyPatch::default() }, &Policy::default(), now()).map(|t| t.key),
+                };
+                if before.status == KeyStatus::Deleted {
+                    prop_assert!(result.is_err(), "{op:?} changed a deleted key");
+                    continue;
+                }
+                if matches!(op, Op::Reactivate) {
+                    prop_assert_eq!(result.is_ok(), before.status == KeyStatus::Revoked);
+                }
+                if let Ok(next) = result {
+                    if !matches!(op, Op::Rotate) {
+                        prop_assert_eq!(next.revision, before.revision + 1);
+                    }
+                    key = next;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Builders shared by this crate's tests.
+
+use crate::audit::Actor;
+use crate::grant::{EnvRef, EnvScope, Grant, ProjectRef, ProjectScope};
+use crate::hash::PepperSet;
+use crate::ids::{OrgId, ProjectId};
+use crate::key::{GeneratedKey, ParsedKey, Prefix};
+use crate::kind::Kind;
+use crate::level::{Level, OrgAccess};
+use crate::lifecycle::{self, NewKey, Policy};
+use crate::model::ApiKey;
+use crate::names::{EnvName, KeyName};
+use crate::timestamp::{self, Timestamp};
+use rand_core::OsRng;
+
+pub fn peppers() -> PepperSet {
+    PepperSet::parse("test-pepper-0123456789abcdefghijklmnopqrstuvwxyz").unwrap()
+}
+
+pub fn now() -> Timestamp {
+    timestamp::from_millis(1_800_000_000_000)
+}
+
+pub fn project(org: &OrgId, name: &str) -> ProjectRef {
+    ProjectRef {
+        id: ProjectId::generate(&mut OsRng),
+        org_id: org.clone(),
+        name: name.into(),
+    }
+}
+
+pub fn env(name: &str, kind: Kind) -> EnvRef {
+    EnvRef {
+        name: EnvName::parse(name).unwrap(),
+        kind,
+    }
+}
+
+pub fn grant(project: Option<&ProjectRef>, env: Option<&str>, level: Level) -> Grant {
+    Grant {
+        project: project.map_or(ProjectScope::All, |p| ProjectScope::One(p.id.clone())),
+        environment: env.map_or(EnvScope::All, |e| {
+            EnvScope::Named(EnvName::parse(e).unwrap())
+        }),
+        level,
+        resources: None,
+    }
+}
+
+/// A freshly created key of `org` with these grants, and the key text that verifies it.
+pub fn key(
+    org: &OrgId,
+    kind: Kind,
+    grants: Vec<Grant>,
+    org_access: OrgAccess,
+) -> (ApiKey, ParsedKey) {
+    let generated = GeneratedKey::generate(&Prefix::default(), kind, &mut OsRng);
+    let spec = NewKey {
+        name: KeyName::parse("test key").unwrap(),
+        description: None,
+        kind,
+        grants,
+        org_access,
+        owner: None,
+        expires_at: None,
+    };
+    let hash = peppers().hash(&generated.secret);
+    let created = lifecycle::create(
+        spec,
+        org.clone(),
+        generated.id.clone(),
+        hash,
+        Actor::System,
+        &Policy::default(),
+        now(),
+    )
+    .unwrap();
+    let parsed = ParsedKey::parse(generated.secret.expose_secret(), &Prefix::default()).unwrap();
+    (created.key, parsed)
+}
