@@ -1,1 +1,62 @@
+//! keyward's use cases, shared by the CLI and the HTTP server so that both follow one
+//! path. Each use case loads what it needs from the [`Store`], lets `keyward-core`
+//! decide, and commits the change together with its audit event.
 #![forbid(unsafe_code)]
+
+mod audit;
+mod check;
+pub mod clock;
+mod error;
+mod keys;
+mod orgs;
+pub mod views;
+
+pub use check::{CheckRequest, CheckResult};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{AppError, AppResult};
+pub use keys::{CreatedKey, KeyInput, KeyPatchInput, Rotated};
+
+use keyward_core::lifecycle::Policy;
+use keyward_core::{PepperSet, Prefix};
+use keyward_store::Store;
+use std::sync::Arc;
+
+/// The settings the use cases need; the binary builds them from configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub prefix: Prefix,
+    pub peppers: PepperSet,
+    pub policy: Policy,
+    /// The plan new organizations get when none is named.
+    pub default_plan: String,
+}
+
+/// The application: a store, the settings and a clock.
+#[derive(Clone)]
+pub struct Keyward {
+    store: Arc<dyn Store>,
+    settings: Arc<Settings>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Keyward {
+    pub fn new(store: Arc<dyn Store>, settings: Settings, clock: Arc<dyn Clock>) -> Self {
+        Keyward {
+            store,
+            settings: Arc::new(settings),
+            clock,
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn now(&self) -> keyward_core::Timestamp {
+        self.clock.now()
+    }
+}

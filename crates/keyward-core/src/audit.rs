@@ -119,7 +119,7 @@ impl fmt::Display for AuditAction {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditEvent {
     pub id: Option<i64>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::timestamp::rfc3339")]
     pub at: Timestamp,
     pub org_id: OrgId,
     pub actor: Actor,

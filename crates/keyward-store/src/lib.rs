@@ -1,1 +1,143 @@
+//! keyward's persistence. [`Store`] is the whole contract between the application and
+//! a database: small, in domain types, with nothing backend-specific in it, so that a
+//! PostgreSQL backend can sit beside the SQLite one. The backend is chosen once, from
+//! the database URL, by [`open`].
 #![forbid(unsafe_code)]
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use keyward_core::{
+    ApiKey, AuditAction, AuditEvent, Environment, KeyId, KeyStatus, Kind, OrgId, Organization,
+    Project, ProjectId, Timestamp,
+};
+use std::sync::Arc;
+
+/// Which uniqueness rule a write broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    OrgName,
+    ProjectName,
+    EnvironmentName,
+    KeyId,
+    Other,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("already exists: {0:?}")]
+    Conflict(Conflict),
+    /// The record changed since it was read; nothing was written.
+    #[error(
+        "the record was changed at the same time by someone else; nothing was written, try again"
+    )]
+    Stale,
+    /// A reference to something that does not exist (or no longer does).
+    #[error("a referenced record does not exist")]
+    MissingReference,
+    /// Anything else from the database. Its text is for logs, never for users.
+    #[error("the database failed: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Holds only the URL's scheme: the rest may carry a password.
+    #[error(
+        "unsupported database URL scheme '{0}': use sqlite://PATH (PostgreSQL support is planned)"
+    )]
+    UnsupportedUrl(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A position in a listing of keys, newest first: the last key of the previous page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCursor {
+    pub created_at: Timestamp,
+    pub id: KeyId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyQuery {
+    pub org_id: OrgId,
+    pub status: Option<KeyStatus>,
+    pub kind: Option<Kind>,
+    pub after: Option<KeyCursor>,
+    pub limit: u32,
+}
+
+impl KeyQuery {
+    pub fn all(org_id: OrgId) -> Self {
+        KeyQuery {
+            org_id,
+            status: None,
+            kind: None,
+            after: None,
+            limit: u32::MAX,
+        }
+    }
+}
+
+/// Filters on the audit log; every field narrows. Newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub org_id: Option<OrgId>,
+    pub key_id: Option<KeyId>,
+    pub actor: Option<String>,
+    pub action: Option<AuditAction>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    /// Only events older than this id (the cursor of the previous page).
+    pub before_id: Option<i64>,
+    pub limit: Option<u32>,
+}
+
+/// Changes to keys that must happen together with their audit events, or not at all.
+/// Each updated key carries the revision it will have; the store applies the update
+/// only if the stored revision is the one before it.
+#[derive(Debug, Default)]
+pub struct KeyWrite {
+    pub inserts: Vec<ApiKey>,
+    pub updates: Vec<ApiKey>,
+    pub events: Vec<AuditEvent>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn insert_org(&self, org: &Organization, event: &AuditEvent) -> Result<()>;
+    /// An organization by id, or by name ignoring ASCII case.
+    async fn find_org(&self, id_or_name: &str) -> Result<Option<Organization>>;
+    async fn list_orgs(&self) -> Result<Vec<Organization>>;
+
+    async fn insert_project(
+        &self,
+        project: &Project,
+        environments: &[Environment],
+        event: &AuditEvent,
+    ) -> Result<()>;
+    /// A project of `org` by id, or by name ignoring ASCII case.
+    async fn find_project(&self, org: &OrgId, id_or_name: &str) -> Result<Option<Project>>;
+    async fn project(&self, id: &ProjectId) -> Result<Option<Project>>;
+    async fn list_projects(&self, org: &OrgId) -> Result<Vec<Project>>;
+    async fn list_environments(&self, project: &ProjectId) -> Result<Vec<Environment>>;
+
+    async fn key(&self, id: &KeyId) -> Result<Option<ApiKey>>;
+    async fn list_keys(&self, query: &KeyQuery) -> Result<Vec<ApiKey>>;
+    /// How many keys exist at all, deleted ones included.
+    async fn count_keys(&self) -> Result<u64>;
+    /// Applies `write` in one transaction.
+    async fn write_keys(&self, write: KeyWrite) -> Result<()>;
+
+    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
+}
+
+/// Opens (creating if needed) and migrates the store at `url`.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        return Ok(Arc::new(sqlite::SqliteStore::open(path).await?));
+    }
+    let scheme = url.split(':').next().unwrap_or_default();
+    Err(StoreError::UnsupportedUrl(
+        scheme.chars().take(20).collect(),
+    ))
+}

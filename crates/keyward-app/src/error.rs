@@ -1,0 +1,74 @@
+//! What can go wrong in a use case, in words for the person who asked. Each variant
+//! maps to one kind of answer (404, 422, 409, 500) in the server and to a message and
+//! exit code in the CLI.
+
+use keyward_core::lifecycle::LifecycleError;
+use keyward_store::{Conflict, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Something named in the request does not exist (or is not visible to the caller).
+    #[error("{what} '{reference}' not found")]
+    NotFound {
+        what: &'static str,
+        reference: String,
+    },
+    /// Input that breaks a rule; `field` names the input to fix.
+    #[error("{message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    /// A change the key's current state does not allow.
+    #[error(transparent)]
+    Lifecycle(#[from] LifecycleError),
+    /// A name or id already taken.
+    #[error("{0}")]
+    Conflict(String),
+    /// The stored record changed between reading and writing; nothing was written.
+    #[error(
+        "the key was changed by someone else at the same time; nothing was written, try again"
+    )]
+    Concurrent,
+    /// The database failed. Details go to the log, never to the caller.
+    #[error("internal storage error")]
+    Storage(#[source] StoreError),
+}
+
+impl AppError {
+    pub fn invalid(field: &'static str, message: impl std::fmt::Display) -> Self {
+        AppError::Invalid {
+            field,
+            message: message.to_string(),
+        }
+    }
+
+    pub fn not_found(what: &'static str, reference: impl Into<String>) -> Self {
+        let reference: String = reference.into();
+        AppError::NotFound {
+            what,
+            reference: reference.chars().take(100).collect(),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Stale => AppError::Concurrent,
+            StoreError::Conflict(Conflict::OrgName) => AppError::Conflict(
+                "an organization with this name already exists; choose another name".into(),
+            ),
+            StoreError::Conflict(Conflict::ProjectName) => AppError::Conflict(
+                "a project with this name already exists in the organization; choose another name"
+                    .into(),
+            ),
+            StoreError::Conflict(Conflict::EnvironmentName) => AppError::Conflict(
+                "an environment with this name already exists in the project".into(),
+            ),
+            other => AppError::Storage(other),
+        }
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,349 @@
+//! The key lifecycle: create, read, update, revoke, reactivate, rotate, delete. Every
+//! change is one `write_keys` call: the key(s) and the audit event(s) commit together.
+
+use crate::error::{AppError, AppResult};
+use crate::views::{GrantView, KeyView};
+use crate::Keyward;
+use keyward_core::lifecycle::{self, KeyPatch, NewKey, Transition};
+use keyward_core::{
+    Actor, ApiKey, ApiKeySecret, AuditAction, AuditEvent, Description, EnvScope, GeneratedKey,
+    Grant, GrantSpec, KeyId, KeyName, KeyStatus, Kind, OrgAccess, OrgId, ProjectScope, Timestamp,
+};
+use keyward_store::{KeyCursor, KeyQuery, KeyWrite};
+use rand_core::OsRng;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use time::Duration;
+
+/// A new key as asked for, before validation.
+#[derive(Debug, Clone)]
+pub struct KeyInput {
+    pub name: String,
+    pub description: Option<String>,
+    pub kind: Kind,
+    pub grants: Vec<GrantSpec>,
+    pub org_access: OrgAccess,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A change to a key as asked for; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct KeyPatchInput {
+    pub name: Option<String>,
+    /// `Some(None)` clears the description.
+    pub description: Option<Option<String>>,
+    pub grants: Option<Vec<GrantSpec>>,
+    pub org_access: Option<OrgAccess>,
+    /// `Some(None)` removes the expiry.
+    pub expires_at: Option<Option<Timestamp>>,
+}
+
+/// A key just made: the only time its secret exists outside the client's hands.
+#[derive(Debug)]
+pub struct CreatedKey {
+    pub key: KeyView,
+    pub secret: ApiKeySecret,
+}
+
+#[derive(Debug)]
+pub struct Rotated {
+    pub old: KeyView,
+    pub new: CreatedKey,
+}
+
+fn event(
+    actor: &Actor,
+    key: &ApiKey,
+    action: AuditAction,
+    details: Value,
+    at: Timestamp,
+) -> AuditEvent {
+    AuditEvent {
+        id: None,
+        at,
+        org_id: key.org_id.clone(),
+        actor: actor.clone(),
+        action,
+        key_id: Some(key.id.clone()),
+        details,
+        ip: None,
+    }
+}
+
+fn parse_description(d: Option<String>) -> AppResult<Option<Description>> {
+    d.filter(|d| !d.trim().is_empty())
+        .map(|d| Description::parse(&d).map_err(|e| AppError::invalid("description", e)))
+        .transpose()
+}
+
+impl Keyward {
+    /// Turns grants as written (project names, `*`) into grants on project ids, checking
+    /// that each project belongs to `org` and each named environment exists there with
+    /// the key's kind.
+    async fn resolve_grants(
+        &self,
+        org: &OrgId,
+        kind: Kind,
+        specs: &[GrantSpec],
+    ) -> AppResult<Vec<Grant>> {
+        let mut grants: Vec<Grant> = Vec::new();
+        for spec in specs {
+            let project = match &spec.project {
+                None => ProjectScope::All,
+                Some(reference) => {
+                    let project = self.project(org, reference).await?;
+                    if let EnvScope::Named(env) = &spec.environment {
+                        let envs = self.store.list_environments(&project.id).await?;
+                        let Some(found) = envs.iter().find(|e| &e.name == env) else {
+                            let names: Vec<_> = envs.iter().map(|e| e.name.to_string()).collect();
+                            return Err(AppError::invalid(
+                                "grants",
+                                format!(
+                                    "project '{}' has no environment '{env}'; it has: {}",
+                                    project.name,
+                                    names.join(", ")
+                                ),
+                            ));
+                        };
+                        if found.kind != kind {
+                            return Err(AppError::invalid(
+                                "grants",
+                                format!(
+                                    "environment '{env}' of project '{}' is a {} environment, and a {kind} key only works in {kind} environments",
+                                    project.name, found.kind
+                                ),
+                            ));
+                        }
+                    }
+                    ProjectScope::One(project.id)
+                }
+            };
+            let grant = Grant {
+                project,
+                environment: spec.environment.clone(),
+                level: spec.level,
+                resources: None,
+            };
+            if !grants.contains(&grant) {
+                grants.push(grant);
+            }
+        }
+        Ok(grants)
+    }
+
+    /// The key as people see it, with its projects named.
+    pub async fn view(&self, key: &ApiKey) -> AppResult<KeyView> {
+        let mut names: HashMap<String, String> = HashMap::new();
+        for g in &key.grants {
+            if let ProjectScope::One(id) = &g.project {
+                if !names.contains_key(id.as_str()) {
+                    if let Some(p) = self.store.project(id).await? {
+                        names.insert(id.to_string(), p.name.to_string());
+                    }
+                }
+            }
+        }
+        let grants = key
+            .grants
+            .iter()
+            .map(|g| {
+                let name = match &g.project {
+                    ProjectScope::One(id) => names.get(id.as_str()).map(String::as_str),
+                    ProjectScope::All => None,
+                };
+                GrantView::new(g, name)
+            })
+            .collect();
+        Ok(KeyView::new(key, grants, self.now()))
+    }
+
+    pub async fn create_key(
+        &self,
+        actor: &Actor,
+        org: &OrgId,
+        input: KeyInput,
+    ) -> AppResult<CreatedKey> {
+        let name = KeyName::parse(&input.name).map_err(|e| AppError::invalid("name", e))?;
+        let description = parse_description(input.description)?;
+        let grants = self.resolve_grants(org, input.kind, &input.grants).await?;
+        let spec = NewKey {
+            name,
+            description,
+            kind: input.kind,
+            grants,
+            org_access: input.org_access,
+            owner: None,
+            expires_at: input.expires_at,
+        };
+        let generated = GeneratedKey::generate(&self.settings.prefix, input.kind, &mut OsRng);
+        let hash = self.settings.peppers.hash(&generated.secret);
+        let now = self.now();
+        let t = lifecycle::create(
+            spec,
+            org.clone(),
+            generated.id,
+            hash,
+            actor.clone(),
+            &self.settings.policy,
+            now,
+        )?;
+        let audit = event(actor, &t.key, t.action, t.details, now);
+        self.store
+            .write_keys(KeyWrite {
+                inserts: vec![t.key.clone()],
+                events: vec![audit],
+                ..KeyWrite::default()
+            })
+            .await?;
+        Ok(CreatedKey {
+            key: self.view(&t.key).await?,
+            secret: generated.secret,
+        })
+    }
+
+    pub async fn key(&self, id: &str) -> AppResult<ApiKey> {
+        let id = KeyId::parse(id.trim()).map_err(|e| AppError::invalid("key_id", e))?;
+        self.store
+            .key(&id)
+            .await?
+            .ok_or_else(|| AppError::not_found("key", id.as_str()))
+    }
+
+    /// One page of `org`'s keys, newest first. `after` is the last key id of the
+    /// previous page.
+    pub async fn list_keys(
+        &self,
+        org: &OrgId,
+        status: Option<KeyStatus>,
+        kind: Option<Kind>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Vec<KeyView>> {
+        let after = match after {
+            None => None,
+            Some(id) => {
+                let key = self.key(id).await.map_err(|_| {
+                    AppError::invalid(
+                        "after",
+                        "the cursor does not name a key of this listing; start again without it",
+                    )
+                })?;
+                if &key.org_id != org {
+                    return Err(AppError::invalid(
+                        "after",
+                        "the cursor does not name a key of this listing; start again without it",
+                    ));
+                }
+                Some(KeyCursor {
+                    created_at: key.created_at,
+                    id: key.id,
+                })
+            }
+        };
+        let keys = self
+            .store
+            .list_keys(&KeyQuery {
+                org_id: org.clone(),
+                status,
+                kind,
+                after,
+                limit,
+            })
+            .await?;
+        let mut out = Vec::with_capacity(keys.len());
+        for k in &keys {
+            out.push(self.view(k).await?);
+        }
+        Ok(out)
+    }
+
+    async fn commit(&self, actor: &Actor, t: Transition) -> AppResult<KeyView> {
+        let now = self.now();
+        let audit = event(actor, &t.key, t.action, t.details, now);
+        self.store
+            .write_keys(KeyWrite {
+                updates: vec![t.key.clone()],
+                events: vec![audit],
+                ..KeyWrite::default()
+            })
+            .await?;
+        self.view(&t.key).await
+    }
+
+    pub async fn update_key(
+        &self,
+        actor: &Actor,
+        key: &ApiKey,
+        input: KeyPatchInput,
+    ) -> AppResult<KeyView> {
+        let grants = match &input.grants {
+            Some(specs) => Some(self.resolve_grants(&key.org_id, key.kind, specs).await?),
+            None => None,
+        };
+        let patch = KeyPatch {
+            name: input
+                .name
+                .map(|n| KeyName::parse(&n).map_err(|e| AppError::invalid("name", e)))
+                .transpose()?,
+            description: input.description.map(parse_description).transpose()?,
+            grants,
+            org_access: input.org_access,
+            expires_at: input.expires_at,
+        };
+        let t = lifecycle::update(key, patch, &self.settings.policy, self.now())?;
+        self.commit(actor, t).await
+    }
+
+    pub async fn revoke_key(&self, actor: &Actor, key: &ApiKey) -> AppResult<KeyView> {
+        let t = lifecycle::revoke(key, self.now())?;
+        self.commit(actor, t).await
+    }
+
+    pub async fn reactivate_key(&self, actor: &Actor, key: &ApiKey) -> AppResult<KeyView> {
+        let t = lifecycle::reactivate(key, self.now())?;
+        self.commit(actor, t).await
+    }
+
+    pub async fn delete_key(&self, actor: &Actor, key: &ApiKey) -> AppResult<KeyView> {
+        let t = lifecycle::delete(key, self.now())?;
+        self.commit(actor, t).await
+    }
+
+    /// Replaces `key` by a new key with the same settings; the old one keeps working
+    /// for `grace` (0 to 7 days).
+    pub async fn rotate_key(
+        &self,
+        actor: &Actor,
+        key: &ApiKey,
+        grace: Duration,
+    ) -> AppResult<Rotated> {
+        let generated = GeneratedKey::generate(&self.settings.prefix, key.kind, &mut OsRng);
+        let hash = self.settings.peppers.hash(&generated.secret);
+        let now = self.now();
+        let r = lifecycle::rotate(key, generated.id, hash, grace, actor.clone(), now)?;
+        let events = vec![
+            event(actor, &r.old, AuditAction::KeyRotated, r.details, now),
+            event(
+                actor,
+                &r.new,
+                AuditAction::KeyCreated,
+                json!({ "rotated_from": r.old.id }),
+                now,
+            ),
+        ];
+        self.store
+            .write_keys(KeyWrite {
+                inserts: vec![r.new.clone()],
+                updates: vec![r.old.clone()],
+                events,
+            })
+            .await?;
+        Ok(Rotated {
+            old: self.view(&r.old).await?,
+            new: CreatedKey {
+                key: self.view(&r.new).await?,
+                secret: generated.secret,
+            },
+        })
+    }
+}

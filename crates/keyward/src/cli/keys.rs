@@ -1,0 +1,333 @@
+//! `keyward keys …`: the key lifecycle from the command line.
+
+use crate::cli::{cli_actor, Confirm};
+use crate::output::{print_fields, print_json, print_table, Failure};
+use clap::{Args, Subcommand};
+use keyward_app::views::KeyView;
+use keyward_app::{CreatedKey, KeyInput, KeyPatchInput, Keyward};
+use keyward_core::timestamp::{format, parse_time};
+use keyward_core::{lifecycle, GrantSpec, KeyStatus, Kind, OrgAccess};
+use serde::Serialize;
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it once.
+    Create(CreateArgs),
+    /// List an organization's keys, newest first.
+    List {
+        #[arg(long)]
+        org: String,
+        #[arg(long, value_parser = parse_status)]
+        status: Option<KeyStatus>,
+        #[arg(long, value_parser = parse_kind)]
+        kind: Option<Kind>,
+    },
+    /// Show one key.
+    Show { key_id: String },
+    /// Change a key's name, description, grants, organization access or expiry.
+    Update(UpdateArgs),
+    /// Disable a key; it can be reactivated.
+    Revoke {
+        key_id: String,
+        #[command(flatten)]
+        confirm: Confirm,
+    },
+    /// Re-enable a revoked key.
+    Reactivate { key_id: String },
+    /// Replace a key by a new one with the same settings; print the new key once.
+    Rotate {
+        key_id: String,
+        /// How long the old key keeps working: 0 (stop now) to 7d.
+        #[arg(long, default_value = "24h")]
+        grace: String,
+        #[command(flatten)]
+        confirm: Confirm,
+    },
+    /// Delete a key for good; it can never be used or reactivated again.
+    Delete {
+        key_id: String,
+        #[command(flatten)]
+        confirm: Confirm,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The organization, by name or id.
+    #[arg(long)]
+    org: String,
+    /// A name that says what the key is for (at most 100 characters).
+    #[arg(long)]
+    name: String,
+    #[arg(long)]
+    description: Option<String>,
+    /// `live` keys work in live environments only, `test` keys in test ones.
+    #[arg(long, default_value = "live", value_parser = parse_kind)]
+    kind: Kind,
+    /// PROJECT:ENVIRONMENT:LEVEL; `*` for all projects or all environments. Repeatable.
+    #[arg(long = "grant", value_name = "PROJECT:ENVIRONMENT:LEVEL", value_parser = parse_grant)]
+    grants: Vec<GrantSpec>,
+    /// Access to organization resources: none, read, write or manage.
+    #[arg(long, default_value = "none", value_parser = parse_org_access)]
+    org_access: OrgAccess,
+    /// When the key stops working: RFC 3339 time, a date, or a duration such as 90d.
+    #[arg(long)]
+    expires: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    key_id: String,
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long, conflicts_with = "clear_description")]
+    description: Option<String>,
+    #[arg(long)]
+    clear_description: bool,
+    /// Replaces all of the key's grants. Repeatable.
+    #[arg(long = "grant", value_name = "PROJECT:ENVIRONMENT:LEVEL", value_parser = parse_grant)]
+    grants: Vec<GrantSpec>,
+    /// Removes all of the key's grants (it then needs organization access).
+    #[arg(long, conflicts_with = "grants")]
+    clear_grants: bool,
+    #[arg(long, value_parser = parse_org_access)]
+    org_access: Option<OrgAccess>,
+    #[arg(long, conflicts_with = "no_expiry")]
+    expires: Option<String>,
+    /// Removes the key's expiry.
+    #[arg(long)]
+    no_expiry: bool,
+}
+
+fn parse_kind(s: &str) -> Result<Kind, String> {
+    Kind::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_status(s: &str) -> Result<KeyStatus, String> {
+    KeyStatus::parse(s)
+        .ok_or_else(|| format!("unknown status '{s}': use active, revoked or deleted"))
+}
+
+fn parse_grant(s: &str) -> Result<GrantSpec, String> {
+    GrantSpec::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_org_access(s: &str) -> Result<OrgAccess, String> {
+    OrgAccess::parse(s).map_err(|e| e.to_string())
+}
+
+fn expiry(app: &Keyward, input: &str) -> Result<keyward_core::Timestamp, Failure> {
+    parse_time(input, app.now()).map_err(|e| Failure::usage(format!("expires: {e}")))
+}
+
+fn permissions(k: &KeyView) -> String {
+    let mut parts: Vec<String> = k.grants.iter().map(|g| g.label()).collect();
+    if k.org_access.0.is_some() {
+        parts.push(format!("org:{}", k.org_access));
+    }
+    parts.join(", ")
+}
+
+fn show(k: &KeyView) {
+    let mut fields = vec![
+        ("id", k.id.to_string()),
+        ("name", k.name.clone()),
+        ("description", k.description.clone().unwrap_or_default()),
+        ("kind", k.kind.to_string()),
+        ("status", k.state().to_owned()),
+        ("permissions", permissions(k)),
+        ("organization", k.org_id.to_string()),
+        (
+            "created",
+            format!("{} by {}", format(k.created_at), k.created_by),
+        ),
+        ("expires", k.expires_at.map_or("never".into(), format)),
+        ("last used", k.last_used_at.map_or("never".into(), format)),
+    ];
+    if let Some(from) = &k.rotated_from {
+        fields.push(("rotated from", from.to_string()));
+    }
+    if let Some(to) = &k.rotated_to {
+        fields.push(("replaced by", to.to_string()));
+    }
+    print_fields(&fields);
+}
+
+#[derive(Serialize)]
+struct CreatedOut<'a> {
+    /// The full key. Shown this once.
+    key: &'a str,
+    #[serde(flatten)]
+    view: &'a KeyView,
+}
+
+fn created_out(c: &CreatedKey) -> CreatedOut<'_> {
+    CreatedOut {
+        key: c.secret.expose_secret(),
+        view: &c.key,
+    }
+}
+
+fn print_created(c: &CreatedKey) {
+    show(&c.key);
+    println!();
+    println!("key:  {}", c.secret.expose_secret());
+    eprintln!("\nCopy this key now: it is shown only once and cannot be recovered.");
+}
+
+fn print_view(k: &KeyView, json: bool) {
+    if json {
+        print_json(k);
+    } else {
+        show(k);
+    }
+}
+
+pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), Failure> {
+    let actor = cli_actor();
+    match command {
+        KeysCommand::Create(a) => {
+            let org = app.org(&a.org).await?;
+            let expires_at = a.expires.as_deref().map(|e| expiry(app, e)).transpose()?;
+            let input = KeyInput {
+                name: a.name,
+                description: a.description,
+                kind: a.kind,
+                grants: a.grants,
+                org_access: a.org_access,
+                expires_at,
+            };
+            let created = app.create_key(&actor, &org.id, input).await?;
+            if json {
+                print_json(&created_out(&created));
+            } else {
+                print_created(&created);
+            }
+        }
+        KeysCommand::List { org, status, kind } => {
+            let org = app.org(&org).await?;
+            let mut keys = Vec::new();
+            let mut after: Option<String> = None;
+            loop {
+                let page = app
+                    .list_keys(&org.id, status, kind, after.as_deref(), 500)
+                    .await?;
+                let done = page.len() < 500;
+                after = page.last().map(|k| k.id.to_string());
+                keys.extend(page);
+                if done {
+                    break;
+                }
+            }
+            if json {
+                print_json(&keys);
+            } else {
+                let rows: Vec<Vec<String>> = keys
+                    .iter()
+                    .map(|k| {
+                        vec![
+                            k.id.to_string(),
+                            k.name.clone(),
+                            k.kind.to_string(),
+                            k.state().to_owned(),
+                            permissions(k),
+                            format(k.created_at),
+                            k.expires_at.map_or("never".into(), format),
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &[
+                        "ID",
+                        "NAME",
+                        "KIND",
+                        "STATUS",
+                        "PERMISSIONS",
+                        "CREATED",
+                        "EXPIRES",
+                    ],
+                    &rows,
+                );
+            }
+        }
+        KeysCommand::Show { key_id } => {
+            let key = app.key(&key_id).await?;
+            print_view(&app.view(&key).await?, json);
+        }
+        KeysCommand::Update(a) => {
+            let key = app.key(&a.key_id).await?;
+            let expires_at = match (a.expires, a.no_expiry) {
+                (Some(e), _) => Some(Some(expiry(app, &e)?)),
+                (None, true) => Some(None),
+                (None, false) => None,
+            };
+            let patch = KeyPatchInput {
+                name: a.name,
+                description: if a.clear_description {
+                    Some(None)
+                } else {
+                    a.description.map(Some)
+                },
+                grants: if a.clear_grants {
+                    Some(Vec::new())
+                } else {
+                    Some(a.grants).filter(|g| !g.is_empty())
+                },
+                org_access: a.org_access,
+                expires_at,
+            };
+            let view = app.update_key(&actor, &key, patch).await?;
+            print_view(&view, json);
+        }
+        KeysCommand::Revoke { key_id, confirm } => {
+            let key = app.key(&key_id).await?;
+            confirm.confirm(&format!(
+                "Revoke key {} ('{}')? It stops working at once.",
+                key.id, key.name
+            ))?;
+            print_view(&app.revoke_key(&actor, &key).await?, json);
+        }
+        KeysCommand::Reactivate { key_id } => {
+            let key = app.key(&key_id).await?;
+            print_view(&app.reactivate_key(&actor, &key).await?, json);
+        }
+        KeysCommand::Rotate {
+            key_id,
+            grace,
+            confirm,
+        } => {
+            let grace =
+                lifecycle::grace_period(Some(&grace)).map_err(|e| Failure::usage(e.to_string()))?;
+            let key = app.key(&key_id).await?;
+            confirm.confirm(&format!(
+                "Rotate key {} ('{}')? The old key stops working after {}.",
+                key.id,
+                key.name,
+                keyward_core::duration::format(grace)
+            ))?;
+            let rotated = app.rotate_key(&actor, &key, grace).await?;
+            if json {
+                print_json(
+                    &serde_json::json!({ "old": rotated.old, "new": created_out(&rotated.new) }),
+                );
+            } else {
+                println!(
+                    "Key {} is replaced by {}; it works until {}.\n",
+                    rotated.old.id,
+                    rotated.new.key.id,
+                    rotated.old.expires_at.map_or("its expiry".into(), format)
+                );
+                print_created(&rotated.new);
+            }
+        }
+        KeysCommand::Delete { key_id, confirm } => {
+            let key = app.key(&key_id).await?;
+            confirm.confirm(&format!(
+                "Delete key {} ('{}') for good? It can never be used or reactivated again.",
+                key.id, key.name
+            ))?;
+            print_view(&app.delete_key(&actor, &key).await?, json);
+        }
+    }
+    Ok(())
+}

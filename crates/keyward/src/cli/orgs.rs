@@ -1,0 +1,137 @@
+//! `keyward org …` and `keyward project …`.
+
+use crate::cli::cli_actor;
+use crate::output::{print_json, print_table, Failure};
+use clap::Subcommand;
+use keyward_app::Keyward;
+use keyward_core::timestamp::format;
+use keyward_core::{Environment, Organization, Project};
+use serde_json::json;
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization.
+    Create {
+        name: String,
+        /// The organization's plan (default: the configured default plan).
+        #[arg(long)]
+        plan: Option<String>,
+    },
+    /// List organizations.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Create a project, with environments `production` (live) and `preview` (test).
+    Create {
+        /// The organization, by name or id.
+        #[arg(long)]
+        org: String,
+        name: String,
+    },
+    /// List an organization's projects and their environments.
+    List {
+        #[arg(long)]
+        org: String,
+    },
+}
+
+fn org_json(o: &Organization) -> serde_json::Value {
+    json!({ "id": o.id, "name": o.name, "plan": o.plan, "created_at": format(o.created_at) })
+}
+
+fn project_json(p: &Project, envs: &[Environment]) -> serde_json::Value {
+    json!({
+        "id": p.id,
+        "org_id": p.org_id,
+        "name": p.name,
+        "created_at": format(p.created_at),
+        "environments": envs.iter().map(|e| json!({ "id": e.id, "name": e.name, "kind": e.kind })).collect::<Vec<_>>(),
+    })
+}
+
+fn org_rows(orgs: &[Organization]) {
+    let rows: Vec<Vec<String>> = orgs
+        .iter()
+        .map(|o| {
+            vec![
+                o.id.to_string(),
+                o.name.to_string(),
+                o.plan.clone(),
+                format(o.created_at),
+            ]
+        })
+        .collect();
+    print_table(&["ID", "NAME", "PLAN", "CREATED"], &rows);
+}
+
+fn project_rows(projects: &[(Project, Vec<Environment>)]) {
+    let rows: Vec<Vec<String>> = projects
+        .iter()
+        .map(|(p, envs)| {
+            let envs: Vec<String> = envs
+                .iter()
+                .map(|e| format!("{} ({})", e.name, e.kind))
+                .collect();
+            vec![
+                p.id.to_string(),
+                p.name.to_string(),
+                envs.join(", "),
+                format(p.created_at),
+            ]
+        })
+        .collect();
+    print_table(&["ID", "NAME", "ENVIRONMENTS", "CREATED"], &rows);
+}
+
+pub async fn org(app: &Keyward, command: OrgCommand, json: bool) -> Result<(), Failure> {
+    match command {
+        OrgCommand::Create { name, plan } => {
+            let org = app.create_org(&cli_actor(), &name, plan.as_deref()).await?;
+            if json {
+                print_json(&org_json(&org));
+            } else {
+                org_rows(&[org]);
+            }
+        }
+        OrgCommand::List => {
+            let orgs = app.list_orgs().await?;
+            if json {
+                print_json(&orgs.iter().map(org_json).collect::<Vec<_>>());
+            } else {
+                org_rows(&orgs);
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn project(app: &Keyward, command: ProjectCommand, json: bool) -> Result<(), Failure> {
+    match command {
+        ProjectCommand::Create { org, name } => {
+            let org = app.org(&org).await?;
+            let (p, envs) = app.create_project(&cli_actor(), &org.id, &name).await?;
+            if json {
+                print_json(&project_json(&p, &envs));
+            } else {
+                project_rows(&[(p, envs)]);
+            }
+        }
+        ProjectCommand::List { org } => {
+            let org = app.org(&org).await?;
+            let projects = app.list_projects(&org.id).await?;
+            if json {
+                print_json(
+                    &projects
+                        .iter()
+                        .map(|(p, e)| project_json(p, e))
+                        .collect::<Vec<_>>(),
+                );
+            } else {
+                project_rows(&projects);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! Configuration: defaults, then a TOML file (`--config` or `KEYWARD_CONFIG`), then
+//! `KEYWARD_*` environment variables, then command-line flags. Every value is checked
+//! here, and a bad one is reported with where it came from and what is allowed.
+
+use anyhow::{bail, Context, Result};
+use keyward_core::lifecycle::Policy;
+use keyward_core::{duration, Prefix};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The file form. Unknown fields are an error, so a typo is not silently ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    key_prefix: Option<String>,
+    pepper: Option<String>,
+    max_key_lifetime: Option<String>,
+    default_plan: Option<String>,
+}
+
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub prefix: Prefix,
+    /// The pepper list, if configured; otherwise it lives in `data_dir/pepper`.
+    pub pepper: Option<String>,
+    pub policy: Policy,
+    pub default_plan: String,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("prefix", &self.prefix)
+            .field("pepper", &self.pepper.as_ref().map(|_| "[redacted]"))
+            .field("policy", &self.policy)
+            .field("default_plan", &self.default_plan)
+            .finish_non_exhaustive()
+    }
+}
+
+fn env(name: &str) -> Result<Option<String>> {
+    match std::env::var(name) {
+        Ok(v) => Ok(Some(v)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => bail!("{name} is not valid UTF-8"),
+    }
+}
+
+/// Picks the first value present: flag, environment variable, file; and says which
+/// one it came from, for error messages.
+fn pick(flag: Option<String>, var: &str, file: Option<String>) -> Result<Option<(String, String)>> {
+    if let Some(v) = flag {
+        return Ok(Some((v, "the command line".into())));
+    }
+    if let Some(v) = env(var)? {
+        return Ok(Some((v, var.to_owned())));
+    }
+    Ok(file.map(|v| (v, "the config file".into())))
+}
+
+pub fn load(config_file: Option<&Path>, data_dir_flag: Option<PathBuf>) -> Result<Config> {
+    let file_path = match config_file {
+        Some(p) => Some(p.to_path_buf()),
+        None => env("KEYWARD_CONFIG")?.map(PathBuf::from),
+    };
+    let file: FileConfig = match &file_path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the config file {}", path.display()))?;
+            toml::from_str(&text)
+                .with_context(|| format!("invalid config file {}", path.display()))?
+        }
+        None => FileConfig::default(),
+    };
+
+    let data_dir = pick(
+        data_dir_flag.map(|p| p.to_string_lossy().into_owned()),
+        "KEYWARD_DATA_DIR",
+        file.data_dir.map(|p| p.to_string_lossy().into_owned()),
+    )?
+    .map_or_else(|| PathBuf::from("keyward-data"), |(v, _)| PathBuf::from(v));
+
+    let database_url = pick(None, "KEYWARD_DATABASE_URL", file.database_url)?.map_or_else(
+        || format!("sqlite://{}", data_dir.join("keyward.db").display()),
+        |(v, _)| v,
+    );
+
+    let prefix = match pick(None, "KEYWARD_KEY_PREFIX", file.key_prefix)? {
+        Some((v, from)) => Prefix::parse(&v).with_context(|| format!("key_prefix from {from}"))?,
+        None => Prefix::default(),
+    };
+
+    let policy = match pick(None, "KEYWARD_MAX_KEY_LIFETIME", file.max_key_lifetime)? {
+        Some((v, from)) => {
+            let max =
+                duration::parse(&v).with_context(|| format!("max_key_lifetime from {from}"))?;
+            if max <= time::Duration::ZERO {
+                bail!("max_key_lifetime from {from} must be longer than 0, such as '730d'");
+            }
+            Policy { max_lifetime: max }
+        }
+        None => Policy::default(),
+    };
+
+    let default_plan = pick(None, "KEYWARD_DEFAULT_PLAN", file.default_plan)?
+        .map_or_else(|| "pro".to_owned(), |(v, _)| v);
+
+    let pepper = pick(None, "KEYWARD_PEPPER", file.pepper)?.map(|(v, _)| v);
+
+    Ok(Config {
+        data_dir,
+        database_url,
+        prefix,
+        pepper,
+        policy,
+        default_plan,
+    })
+}

@@ -1,0 +1,82 @@
+//! Finding the pepper. Configured (`KEYWARD_PEPPER` or the config file) wins; else
+//! `<data dir>/pepper`; else, on a first run, a new one is generated into that file with
+//! mode 0600. A new pepper is never generated for a database that already holds keys:
+//! those keys could never verify again, so that is an error that says how to recover.
+
+use anyhow::{bail, Context, Result};
+use keyward_core::{base62, PepperSet};
+use keyward_store::Store;
+use rand_core::OsRng;
+use std::io::Write;
+use std::path::Path;
+
+pub async fn resolve(
+    configured: Option<&str>,
+    data_dir: &Path,
+    store: &dyn Store,
+) -> Result<PepperSet> {
+    if let Some(spec) = configured {
+        return PepperSet::parse(spec)
+            .context("the configured pepper (KEYWARD_PEPPER or the config file's 'pepper')");
+    }
+    let path = data_dir.join("pepper");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            warn_if_readable_by_others(&path);
+            return PepperSet::parse(&text)
+                .with_context(|| format!("the pepper file {}", path.display()));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("cannot read the pepper file {}", path.display()))
+        }
+    }
+    let keys = store.count_keys().await?;
+    if keys > 0 {
+        bail!(
+            "no pepper is configured and {} is missing, but the database holds {keys} keys hashed under a pepper; \
+             restore the pepper file or set KEYWARD_PEPPER to the pepper in use (generating a new one would make every key invalid)",
+            path.display()
+        );
+    }
+    let spec = format!("1:{}", base62::random(&mut OsRng, 43));
+    write_private(&path, &spec)
+        .with_context(|| format!("cannot write a new pepper to {}", path.display()))?;
+    eprintln!(
+        "keyward: generated a new pepper in {} (mode 0600). Back it up, or move it into KEYWARD_PEPPER: \
+         without it no key can be verified.",
+        path.display()
+    );
+    PepperSet::parse(&spec).context("the generated pepper")
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()
+}
+
+fn warn_if_readable_by_others(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                eprintln!(
+                    "keyward: warning: {} is readable by other users; run: chmod 600 {}",
+                    path.display(),
+                    path.display()
+                );
+            }
+        }
+    }
+}
