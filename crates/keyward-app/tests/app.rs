@@ -1,0 +1,516 @@
+//! The use cases against a real SQLite file, with a manual clock so that expiry and
+//! grace periods are tested exactly, without sleeping.
+#![allow(clippy::unwrap_used)]
+
+use keyward_app::{
+    AppError, CheckRequest, KeyInput, KeyPatchInput, Keyward, ManualClock, Settings,
+};
+use keyward_core::lifecycle::{LifecycleError, Policy};
+use keyward_core::timestamp::from_millis;
+use keyward_core::{
+    Actor, AuditAction, GrantSpec, KeyStatus, Kind, Level, OrgAccess, OrgId, Outcome, PepperSet,
+    Prefix,
+};
+use keyward_store::AuditQuery;
+use std::sync::Arc;
+use time::Duration;
+
+struct World {
+    app: Keyward,
+    clock: Arc<ManualClock>,
+    org: OrgId,
+    dir: tempfile::TempDir,
+}
+
+const PEPPER: &str = "app-test-pepper-0123456789abcdefghijklmnopqrs";
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let store = keyward_store::open(&format!(
+        "sqlite://{}",
+        dir.path().join("keyward.db").display()
+    ))
+    .await
+    .unwrap();
+    let clock = Arc::new(ManualClock::new(from_millis(1_800_000_000_000)));
+    let settings = Settings {
+        prefix: Prefix::default(),
+        peppers: PepperSet::parse(PEPPER).unwrap(),
+        policy: Policy::default(),
+        default_plan: "pro".into(),
+    };
+    let app = Keyward::new(store, settings, clock.clone());
+    let actor = Actor::Cli("tester".into());
+    let org = app.create_org(&actor, "Acme", None).await.unwrap();
+    app.create_project(&actor, &org.id, "Website")
+        .await
+        .unwrap();
+    World {
+        app,
+        clock,
+        org: org.id,
+        dir,
+    }
+}
+
+fn actor() -> Actor {
+    Actor::Cli("tester".into())
+}
+
+fn input(kind: Kind, grants: &[&str]) -> KeyInput {
+    KeyInput {
+        name: "integration".into(),
+        description: Some("for tests".into()),
+        kind,
+        grants: grants
+            .iter()
+            .map(|g| GrantSpec::parse(g).unwrap())
+            .collect(),
+        org_access: OrgAccess::NONE,
+        expires_at: None,
+    }
+}
+
+fn get(env: &str) -> CheckRequest {
+    CheckRequest::Project {
+        project: "Website".into(),
+        environment: env.into(),
+        resource: None,
+        level: Level::Read,
+    }
+}
+
+async fn outcome(w: &World, key: &str, request: &CheckRequest) -> Outcome {
+    w.app.check([key], request).await.unwrap().outcome
+}
+
+#[tokio::test]
+async fn a_rotated_key_works_through_its_grace_period_and_expires_after() {
+    let w = world().await;
+    let created = w
+        .app
+        .create_key(
+            &actor(),
+            &w.org,
+            input(Kind::Live, &["Website:production:read"]),
+        )
+        .await
+        .unwrap();
+    let old_secret = created.secret.expose_secret().to_owned();
+    let key = w.app.key(created.key.id.as_str()).await.unwrap();
+    let rotated = w
+        .app
+        .rotate_key(&actor(), &key, Duration::hours(24))
+        .await
+        .unwrap();
+    let new_secret = rotated.new.secret.expose_secret().to_owned();
+    assert_ne!(rotated.new.key.id, created.key.id);
+    assert_eq!(rotated.new.key.rotated_from.as_ref(), Some(&created.key.id));
+    assert_eq!(rotated.old.rotated_to.as_ref(), Some(&rotated.new.key.id));
+    assert_eq!(rotated.new.key.grants, created.key.grants);
+
+    assert_eq!(
+        outcome(&w, &old_secret, &get("production")).await,
+        Outcome::Valid
+    );
+    assert_eq!(
+        outcome(&w, &new_secret, &get("production")).await,
+        Outcome::Valid
+    );
+    w.clock
+        .advance(Duration::hours(24) - Duration::milliseconds(1));
+    assert_eq!(
+        outcome(&w, &old_secret, &get("production")).await,
+        Outcome::Valid
+    );
+    w.clock.advance(Duration::milliseconds(1));
+    assert_eq!(
+        outcome(&w, &old_secret, &get("production")).await,
+        Outcome::Expired
+    );
+    assert_eq!(
+        outcome(&w, &new_secret, &get("production")).await,
+        Outcome::Valid
+    );
+}
+
+#[tokio::test]
+async fn rotating_with_zero_grace_stops_the_old_key_at_once() {
+    let w = world().await;
+    let created = w
+        .app
+        .create_key(&actor(), &w.org, input(Kind::Live, &["*:*:read"]))
+        .await
+        .unwrap();
+    let key = w.app.key(created.key.id.as_str()).await.unwrap();
+    w.app
+        .rotate_key(&actor(), &key, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome(&w, created.secret.expose_secret(), &get("production")).await,
+        Outcome::Expired
+    );
+    // And the old key cannot be rotated again.
+    let key = w.app.key(created.key.id.as_str()).await.unwrap();
+    let err = w
+        .app
+        .rotate_key(&actor(), &key, Duration::ZERO)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AppError::Lifecycle(LifecycleError::AlreadyRotated { .. })
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn revoked_keys_are_revoked_until_reactivated_and_deleted_keys_forever() {
+    let w = world().await;
+    let created = w
+        .app
+        .create_key(&actor(), &w.org, input(Kind::Live, &["Website:*:manage"]))
+        .await
+        .unwrap();
+    let secret = created.secret.expose_secret();
+    let id = created.key.id.as_str();
+    w.app
+        .revoke_key(&actor(), &w.app.key(id).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome(&w, secret, &get("production")).await,
+        Outcome::Revoked
+    );
+    w.app
+        .reactivate_key(&actor(), &w.app.key(id).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome(&w, secret, &get("production")).await,
+        Outcome::Valid
+    );
+    w.app
+        .delete_key(&actor(), &w.app.key(id).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome(&w, secret, &get("production")).await,
+        Outcome::Revoked
+    );
+    let err = w
+        .app
+        .reactivate_key(&actor(), &w.app.key(id).await.unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AppError::Lifecycle(LifecycleError::Deleted(_))),
+        "{err}"
+    );
+    // The tombstone stays, with its whole history.
+    let history = w
+        .app
+        .audit_events(&AuditQuery {
+            key_id: Some(created.key.id.clone()),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    let actions: Vec<_> = history.iter().rev().map(|e| e.action).collect();
+    assert_eq!(
+        actions,
+        [
+            AuditAction::KeyCreated,
+            AuditAction::KeyRevoked,
+            AuditAction::KeyReactivated,
+            AuditAction::KeyDeleted
+        ]
+    );
+    assert_eq!(w.app.key(id).await.unwrap().status, KeyStatus::Deleted);
+}
+
+#[tokio::test]
+async fn a_test_key_on_production_is_wrong_environment_and_reads_cannot_delete() {
+    let w = world().await;
+    let test_key = w
+        .app
+        .create_key(&actor(), &w.org, input(Kind::Test, &["*:*:manage"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome(&w, test_key.secret.expose_secret(), &get("production")).await,
+        Outcome::WrongEnvironment
+    );
+    assert_eq!(
+        outcome(&w, test_key.secret.expose_secret(), &get("preview")).await,
+        Outcome::Valid
+    );
+    let reader = w
+        .app
+        .create_key(
+            &actor(),
+            &w.org,
+            input(Kind::Live, &["Website:production:read"]),
+        )
+        .await
+        .unwrap();
+    let delete = CheckRequest::Project {
+        project: "Website".into(),
+        environment: "production".into(),
+        resource: None,
+        level: Level::Manage,
+    };
+    let result = w
+        .app
+        .check([reader.secret.expose_secret()], &delete)
+        .await
+        .unwrap();
+    assert_eq!(result.outcome, Outcome::InsufficientPermission);
+    assert_eq!(
+        result.denial.unwrap().message,
+        "this key needs manage on project 'Website' (production); it has read"
+    );
+}
+
+#[tokio::test]
+async fn malformed_and_unknown_keys_are_told_apart() {
+    let w = world().await;
+    let created = w
+        .app
+        .create_key(&actor(), &w.org, input(Kind::Live, &["*:*:read"]))
+        .await
+        .unwrap();
+    let text = created.secret.expose_secret();
+    let mut typo = text.to_owned();
+    let last = typo.pop().unwrap();
+    typo.push(if last == 'a' { 'b' } else { 'a' });
+    assert_eq!(
+        outcome(&w, &typo, &get("production")).await,
+        Outcome::Malformed
+    );
+    let other =
+        keyward_core::GeneratedKey::generate(&Prefix::default(), Kind::Live, &mut rand_core::OsRng);
+    assert_eq!(
+        outcome(&w, other.secret.expose_secret(), &get("production")).await,
+        Outcome::Unknown
+    );
+    let none: [&str; 0] = [];
+    assert_eq!(
+        w.app.check(none, &get("production")).await.unwrap().outcome,
+        Outcome::Missing
+    );
+    assert_eq!(
+        w.app
+            .check([text, other.secret.expose_secret()], &get("production"))
+            .await
+            .unwrap()
+            .outcome,
+        Outcome::Malformed
+    );
+}
+
+#[tokio::test]
+async fn the_database_file_never_contains_a_secret() {
+    let w = world().await;
+    let mut secrets = Vec::new();
+    for kind in [Kind::Live, Kind::Test] {
+        let c = w
+            .app
+            .create_key(&actor(), &w.org, input(kind, &["*:*:read"]))
+            .await
+            .unwrap();
+        let key = w.app.key(c.key.id.as_str()).await.unwrap();
+        let r = w
+            .app
+            .rotate_key(&actor(), &key, Duration::hours(1))
+            .await
+            .unwrap();
+        secrets.push(c.secret.expose_secret().to_owned());
+        secrets.push(r.new.secret.expose_secret().to_owned());
+    }
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(w.dir.path()).unwrap() {
+        bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    assert!(bytes.len() > 10_000, "the database was written");
+    for secret in &secrets {
+        // The whole key, and its secret part alone (the id part is public).
+        let secret_part = &secret[secret.len() - 49..];
+        for needle in [secret.as_str(), secret_part] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "found a secret in the database"
+            );
+        }
+    }
+    assert!(
+        !bytes.windows(PEPPER.len()).any(|w| w == PEPPER.as_bytes()),
+        "found the pepper in the database"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_names_the_field_and_writes_nothing() {
+    let w = world().await;
+    let cases: Vec<(KeyInput, &str)> = vec![
+        (
+            KeyInput {
+                name: " ".into(),
+                ..input(Kind::Live, &["*:*:read"])
+            },
+            "name",
+        ),
+        (
+            KeyInput {
+                name: "x".repeat(101),
+                ..input(Kind::Live, &["*:*:read"])
+            },
+            "name",
+        ),
+        (input(Kind::Live, &[]), "grant"),
+        (
+            input(Kind::Live, &["Nope:production:read"]),
+            "project 'Nope' not found",
+        ),
+        (
+            input(Kind::Live, &["Website:staging:read"]),
+            "no environment 'staging'",
+        ),
+        (
+            input(Kind::Live, &["Website:preview:read"]),
+            "a live key only works in live environments",
+        ),
+        (
+            KeyInput {
+                expires_at: Some(w.app.now() - Duration::SECOND),
+                ..input(Kind::Live, &["*:*:read"])
+            },
+            "not in the future",
+        ),
+        (
+            KeyInput {
+                expires_at: Some(w.app.now() + Duration::days(731)),
+                ..input(Kind::Live, &["*:*:read"])
+            },
+            "more than 730d ahead",
+        ),
+    ];
+    for (bad, expected) in cases {
+        let err = w.app.create_key(&actor(), &w.org, bad).await.unwrap_err();
+        assert!(
+            err.to_string().contains(expected),
+            "{err} should mention {expected}"
+        );
+    }
+    assert_eq!(w.app.store().count_keys().await.unwrap(), 0);
+    let events = w
+        .app
+        .audit_events(&AuditQuery {
+            action: Some(AuditAction::KeyCreated),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(events.is_empty());
+    let err = w.app.create_org(&actor(), "acme", None).await.unwrap_err();
+    assert!(matches!(err, AppError::Conflict(_)), "{err}");
+    let err = w
+        .app
+        .create_project(&actor(), &w.org, "WEBSITE")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::Conflict(_)), "{err}");
+}
+
+#[tokio::test]
+async fn updates_are_audited_with_before_and_after() {
+    let w = world().await;
+    let created = w
+        .app
+        .create_key(
+            &actor(),
+            &w.org,
+            input(Kind::Live, &["Website:production:read"]),
+        )
+        .await
+        .unwrap();
+    let key = w.app.key(created.key.id.as_str()).await.unwrap();
+    let patch = KeyPatchInput {
+        name: Some("renamed".into()),
+        grants: Some(vec![GrantSpec::parse("Website:production:write").unwrap()]),
+        expires_at: Some(Some(w.app.now() + Duration::days(30))),
+        ..KeyPatchInput::default()
+    };
+    let view = w.app.update_key(&actor(), &key, patch).await.unwrap();
+    assert_eq!(view.name, "renamed");
+    assert_eq!(view.grants[0].label(), "Website:production:write");
+    let write = CheckRequest::Project {
+        project: "Website".into(),
+        environment: "production".into(),
+        resource: None,
+        level: Level::Write,
+    };
+    assert_eq!(
+        outcome(&w, created.secret.expose_secret(), &write).await,
+        Outcome::Valid
+    );
+    let events = w
+        .app
+        .audit_events(&AuditQuery {
+            action: Some(AuditAction::KeyUpdated),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    let d = &events[0].details;
+    assert_eq!(d["before"]["name"], "integration");
+    assert_eq!(d["after"]["name"], "renamed");
+    assert_eq!(d["before"]["grants"][0]["level"], "read");
+    assert_eq!(d["after"]["grants"][0]["level"], "write");
+    assert!(d["after"]["expires_at"].is_string());
+    // A stale copy cannot overwrite the newer state.
+    let err = w.app.revoke_key(&actor(), &key).await.unwrap_err();
+    assert!(matches!(err, AppError::Concurrent), "{err}");
+}
+
+#[tokio::test]
+async fn a_key_never_reaches_a_project_of_another_organization() {
+    let w = world().await;
+    let other = w.app.create_org(&actor(), "Other", None).await.unwrap();
+    w.app
+        .create_project(&actor(), &other.id, "Secret")
+        .await
+        .unwrap();
+    let created = w
+        .app
+        .create_key(&actor(), &w.org, input(Kind::Live, &["*:*:manage"]))
+        .await
+        .unwrap();
+    let (theirs, _) = w.app.list_projects(&other.id).await.unwrap().remove(0);
+    for project in ["Secret", theirs.id.as_str()] {
+        let req = CheckRequest::Project {
+            project: project.into(),
+            environment: "production".into(),
+            resource: None,
+            level: Level::Read,
+        };
+        assert_eq!(
+            outcome(&w, created.secret.expose_secret(), &req).await,
+            Outcome::InsufficientPermission
+        );
+    }
+    // Naming another organization's project in a grant fails as "not found".
+    let err = w
+        .app
+        .create_key(
+            &actor(),
+            &w.org,
+            input(Kind::Live, &[&format!("{}:production:read", theirs.id)]),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::NotFound { .. }), "{err}");
+}

@@ -1,0 +1,439 @@
+//! Storage tests against a real SQLite file. Each test is written against
+//! `dyn Store`, so that every backend runs the same ones: add a backend to
+//! `backends()` and it is held to the same guarantees.
+#![allow(clippy::unwrap_used)]
+
+use keyward_core::lifecycle::{self, NewKey, Policy};
+use keyward_core::timestamp::from_millis;
+use keyward_core::{
+    Actor, ApiKey, AuditAction, AuditEvent, EnvName, EnvScope, Environment, EnvironmentId,
+    GeneratedKey, Grant, KeyName, KeyStatus, Kind, Level, OrgAccess, OrgId, OrgName, Organization,
+    PepperSet, Prefix, Project, ProjectId, ProjectName, ProjectScope, Resource,
+};
+use keyward_store::{AuditQuery, Conflict, KeyCursor, KeyQuery, KeyWrite, Store, StoreError};
+use rand_core::OsRng;
+use serde_json::json;
+use std::sync::Arc;
+
+struct Backend {
+    store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+}
+
+async fn sqlite() -> Backend {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("keyward.db").display());
+    Backend {
+        store: keyward_store::open(&url).await.unwrap(),
+        _dir: dir,
+    }
+}
+
+/// Every backend under test. PostgreSQL joins here when it exists.
+async fn backends() -> Vec<Backend> {
+    vec![sqlite().await]
+}
+
+fn at(ms: i64) -> keyward_core::Timestamp {
+    from_millis(1_800_000_000_000 + ms)
+}
+
+fn event(org: &OrgId, action: AuditAction, key: Option<&ApiKey>) -> AuditEvent {
+    AuditEvent {
+        id: None,
+        at: at(0),
+        org_id: org.clone(),
+        actor: Actor::Cli("tester".into()),
+        action,
+        key_id: key.map(|k| k.id.clone()),
+        details: json!({}),
+        ip: None,
+    }
+}
+
+async fn org(store: &dyn Store, name: &str) -> Organization {
+    let org = Organization {
+        id: OrgId::generate(&mut OsRng),
+        name: OrgName::parse(name).unwrap(),
+        plan: "pro".into(),
+        created_at: at(0),
+    };
+    store
+        .insert_org(&org, &event(&org.id, AuditAction::OrgCreated, None))
+        .await
+        .unwrap();
+    org
+}
+
+async fn project(store: &dyn Store, org: &OrgId, name: &str) -> Project {
+    let p = Project {
+        id: ProjectId::generate(&mut OsRng),
+        org_id: org.clone(),
+        name: ProjectName::parse(name).unwrap(),
+        created_at: at(0),
+    };
+    let envs: Vec<Environment> = keyward_core::model::default_environments()
+        .into_iter()
+        .map(|(name, kind)| Environment {
+            id: EnvironmentId::generate(&mut OsRng),
+            project_id: p.id.clone(),
+            name,
+            kind,
+            created_at: at(0),
+        })
+        .collect();
+    store
+        .insert_project(&p, &envs, &event(org, AuditAction::ProjectCreated, None))
+        .await
+        .unwrap();
+    p
+}
+
+fn new_key(org: &OrgId, grants: Vec<Grant>, created: i64) -> ApiKey {
+    let generated = GeneratedKey::generate(&Prefix::default(), Kind::Live, &mut OsRng);
+    let peppers = PepperSet::parse("store-test-pepper-0123456789abcdefghijklmnop").unwrap();
+    let spec = NewKey {
+        name: KeyName::parse("k").unwrap(),
+        description: None,
+        kind: Kind::Live,
+        grants,
+        org_access: OrgAccess(Some(Level::Read)),
+        owner: None,
+        expires_at: Some(at(86_400_000)),
+    };
+    lifecycle::create(
+        spec,
+        org.clone(),
+        generated.id,
+        peppers.hash(&generated.secret),
+        Actor::System,
+        &Policy::default(),
+        at(created),
+    )
+    .unwrap()
+    .key
+}
+
+async fn insert(store: &dyn Store, key: &ApiKey) {
+    store
+        .write_keys(KeyWrite {
+            inserts: vec![key.clone()],
+            events: vec![event(&key.org_id, AuditAction::KeyCreated, Some(key))],
+            ..KeyWrite::default()
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn organization_names_are_unique_ignoring_case() {
+    for b in backends().await {
+        let s = b.store.as_ref();
+        let acme = org(s, "Acme").await;
+        let dup = Organization {
+            id: OrgId::generate(&mut OsRng),
+            name: OrgName::parse("ACME").unwrap(),
+            ..acme.clone()
+        };
+        let err = s
+            .insert_org(&dup, &event(&dup.id, AuditAction::OrgCreated, None))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict(Conflict::OrgName)),
+            "{err:?}"
+        );
+        assert_eq!(s.find_org("acme").await.unwrap(), Some(acme.clone()));
+        assert_eq!(s.find_org(acme.id.as_str()).await.unwrap(), Some(acme));
+        // The failed insert wrote no audit event either.
+        let events = s
+            .audit_events(&AuditQuery {
+                org_id: Some(dup.id),
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert!(events.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn project_names_are_unique_per_organization_only() {
+    for b in backends().await {
+        let s = b.store.as_ref();
+        let (a, z) = (org(s, "A").await, org(s, "Z").await);
+        let web = project(s, &a.id, "Website").await;
+        project(s, &z.id, "Website").await;
+        let dup = Project {
+            id: ProjectId::generate(&mut OsRng),
+            name: ProjectName::parse("website").unwrap(),
+            ..web.clone()
+        };
+        let err = s
+            .insert_project(&dup, &[], &event(&a.id, AuditAction::ProjectCreated, None))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict(Conflict::ProjectName)),
+            "{err:?}"
+        );
+        assert_eq!(
+            s.find_project(&a.id, "WEBSITE").await.unwrap(),
+            Some(web.clone())
+        );
+        // Another organization's project is not found through this one.
+        assert_eq!(s.find_project(&z.id, web.id.as_str()).await.unwrap(), None);
+        let envs = s.list_environments(&web.id).await.unwrap();
+        let mut names: Vec<_> = envs.iter().map(|e| (e.name.to_string(), e.kind)).collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                ("preview".into(), Kind::Test),
+                ("production".into(), Kind::Live)
+            ]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_key_reads_back_exactly_as_written() {
+    for b in backends().await {
+        let s = b.store.as_ref();
+        let o = org(s, "Acme").await;
+        let p = project(s, &o.id, "Website").await;
+        let grants = vec![
+            Grant {
+                project: ProjectScope::One(p.id.clone()),
+                environment: EnvScope::Named(EnvName::parse("production").unwrap()),
+                level: Level::Write,
+                resources: None,
+            },
+            Grant {
+                project: ProjectScope::All,
+                environment: EnvScope::All,
+                level: Level::Read,
+                resources: Some([Resource::parse("forms").unwrap()].into()),
+            },
+        ];
+        let key = new_key(&o.id, grants, 5);
+        insert(s, &key).await;
+        assert_eq!(s.key(&key.id).await.unwrap(), Some(key.clone()));
+        assert_eq!(s.count_keys().await.unwrap(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_stale_update_writes_nothing_at_all() {
+    for b in backends().await {
+        let s = b.store.as_ref();
+        let o = org(s, "Acme").await;
+        let key = new_key(&o.id, vec![], 0);
+        insert(s, &key).await;
+        let revoked = lifecycle::revoke(&key, at(1)).unwrap().key;
+        // A second change made from the same (now stale) copy, together with a new key
+        // and an event: the whole write must be refused.
+        let deleted_from_stale = lifecycle::delete(&key, at(2)).unwrap().key;
+        s.write_keys(KeyWrite {
+            updates: vec![revoked.clone()],
+            events: vec![event(&o.id, AuditAction::KeyRevoked, Some(&key))],
+            ..KeyWrite::default()
+        })
+        .await
+        .unwrap();
+        let other = new_key(&o.id, vec![], 3);
+        let err = s
+            .write_keys(KeyWrite {
+                inserts: vec![other.clone()],
+                updates: vec![deleted_from_stale],
+                events: vec![event(&o.id, AuditAction::KeyDeleted, Some(&key))],
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Stale), "{err:?}");
+        assert_eq!(
+            s.key(&key.id).await.unwrap().unwrap().status,
+            KeyStatus::Revoked
+        );
+        assert_eq!(s.key(&other.id).await.unwrap(), None);
+        let deletions = s
+            .audit_events(&AuditQuery {
+                action: Some(AuditAction::KeyDeleted),
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert!(deletions.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn key_listings_page_newest_first_and_filter() {
+    for b in backends().await {
+        let s = b.store.as_ref();
+        let (o, other) = (org(s, "Acme").await, org(s, "Other").await);
+        let mut keys = Vec::new();
+        for i in 0..5 {
+            let k = new_key(&o.id, vec![], i / 2); // pairs share a created_at
+            insert(s, &k).await;
+            keys.push(k);
+        }
+        insert(s, &new_key(&other.id, vec![], 0)).await;
+        let revoked = lifecycle::revoke(&keys[0], at(10)).unwrap().key;
+        s.write_keys(KeyWrite {
+            updates: vec![revoked],
+            ..KeyWrite::default()
+        })
+        .await
+        .unwrap();
+
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = s
+                .list_keys(&KeyQuery {
+                    after: after.clone(),
+                    limit: 2,
+                    ..KeyQuery::all(o.id.clone())
+                })
+                .await
+                .unwrap();
+            if page.is_empty() {
+                break;
+            }
+            after = page.last().map(|k| KeyCursor {
+                created_at: k.created_at,
+                id: k.id.clone(),
+            });
+            seen.extend(page.into_iter().map(|k| (k.created_at, k.id)));
+        }
+        assert_eq!(seen.len(), 5, "every key once, no other organization's");
+        let mut sorted = seen.clone();
+        sorted.sort_by(|a, b| b.cmp(a));
+        assert_eq!(seen, sorted, "newest first, ties by id");
+        let revoked = s
+            .list_keys(&KeyQuery {
+                status: Some(KeyStatus::Revoked),
+                ..KeyQuery::all(o.id.clone())
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            revoked.iter().map(|k| &k.id).collect::<Vec<_>>(),
+            [&keys[0].id]
+        );
+        let tests = s
+            .list_keys(&KeyQuery {
+                kind: Some(Kind::Test),
+                ..KeyQuery::all(o.id.clone())
+            })
+            .await
+            .unwrap();
+        assert!(tests.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn audit_queries_filter_by_every_field() {
+    for b in backends().await {
+        let s = b.store.as_ref();
+        let o = org(s, "Acme").await;
+        let k = new_key(&o.id, vec![], 0);
+        insert(s, &k).await;
+        let all = s
+            .audit_events(&AuditQuery {
+                org_id: Some(o.id.clone()),
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            all.iter().map(|e| e.action).collect::<Vec<_>>(),
+            [AuditAction::KeyCreated, AuditAction::OrgCreated]
+        );
+        let by_key = s
+            .audit_events(&AuditQuery {
+                key_id: Some(k.id.clone()),
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(by_key.len(), 1);
+        let by_actor = s
+            .audit_events(&AuditQuery {
+                actor: Some("cli:nobody".into()),
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert!(by_actor.is_empty());
+        let later = s
+            .audit_events(&AuditQuery {
+                since: Some(at(1)),
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert!(later.is_empty());
+        let page = s
+            .audit_events(&AuditQuery {
+                before_id: all[0].id,
+                limit: Some(10),
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.len(), 1);
+    }
+}
+
+/// SQLite-specific: the audit log refuses changes even from SQL typed by hand.
+#[tokio::test]
+async fn the_sqlite_audit_log_is_append_only() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keyward.db");
+    let s = keyward_store::open(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    org(s.as_ref(), "Acme").await;
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    for sql in [
+        "UPDATE audit_events SET actor = 'x'",
+        "DELETE FROM audit_events",
+    ] {
+        let err = sqlx::query(sql).execute(&mut conn).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn reopening_runs_no_migration_twice_and_keeps_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("keyward.db").display());
+    let s = keyward_store::open(&url).await.unwrap();
+    let o = org(s.as_ref(), "Acme").await;
+    drop(s);
+    let s = keyward_store::open(&url).await.unwrap();
+    assert_eq!(s.find_org("Acme").await.unwrap(), Some(o));
+}
+
+#[tokio::test]
+async fn unsupported_urls_are_refused_without_echoing_credentials() {
+    let err = keyward_store::open("mysql://root:hunter2@localhost/db")
+        .await
+        .err()
+        .unwrap();
+    let text = err.to_string();
+    assert!(
+        text.contains("mysql") && !text.contains("hunter2"),
+        "{text}"
+    );
+}

@@ -1,0 +1,522 @@
+//! End-to-end tests of the `keyward` binary: each runs the built program against a
+//! fresh data directory, as an operator would, and reads what it prints.
+#![allow(clippy::unwrap_used)]
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn data(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_keyward"));
+        c.arg("--data-dir").arg(self.data()).args(args);
+        for var in [
+            "KEYWARD_PEPPER",
+            "KEYWARD_CONFIG",
+            "KEYWARD_DATA_DIR",
+            "KEYWARD_DATABASE_URL",
+            "KEYWARD_KEY_PREFIX",
+        ] {
+            c.env_remove(var);
+        }
+        c.env("USER", "tester").stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Runs a command that must succeed, and parses its `--json` output.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.run(&all);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Runs a command that must fail with `code`; returns its stderr.
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    fn setup(&self) {
+        self.json(&["org", "create", "Acme"]);
+        self.json(&["project", "create", "--org", "Acme", "Website"]);
+    }
+
+    fn create(&self, args: &[&str]) -> (String, String) {
+        let mut all = vec!["keys", "create", "--org", "Acme", "--name", "ci"];
+        all.extend_from_slice(args);
+        let v = self.json(&all);
+        (
+            v["id"].as_str().unwrap().to_owned(),
+            v["key"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    fn check(&self, key: &str, env: &str, method: &str) -> (i32, Value) {
+        let out = self.run(&[
+            "--json",
+            "check",
+            key,
+            "--project",
+            "Website",
+            "--environment",
+            env,
+            "--method",
+            method,
+        ]);
+        (
+            out.status.code().unwrap(),
+            serde_json::from_slice(&out.stdout).unwrap(),
+        )
+    }
+
+    fn key_count(&self) -> usize {
+        self.json(&["keys", "list", "--org", "Acme"])
+            .as_array()
+            .unwrap()
+            .len()
+    }
+}
+
+#[test]
+fn the_whole_lifecycle_works_from_the_command_line() {
+    let e = Env::new();
+    e.setup();
+    let (id, key) = e.create(&["--grant", "Website:production:read", "--expires", "30d"]);
+    assert!(key.starts_with(&format!("kw_live_{id}_")));
+
+    let (code, v) = e.check(&key, "production", "GET");
+    assert_eq!((code, v["outcome"].as_str()), (0, Some("valid")));
+    let (code, v) = e.check(&key, "production", "DELETE");
+    assert_eq!(
+        (code, v["outcome"].as_str()),
+        (1, Some("insufficient_permission"))
+    );
+    assert_eq!(v["required_permission"], "Website:production:manage");
+
+    let shown = e.json(&["keys", "show", &id]);
+    assert_eq!(shown["name"], "ci");
+    assert!(
+        shown.get("key").is_none(),
+        "the key is shown only at creation"
+    );
+
+    e.json(&[
+        "keys",
+        "update",
+        &id,
+        "--name",
+        "renamed",
+        "--grant",
+        "Website:production:manage",
+    ]);
+    assert_eq!(e.check(&key, "production", "DELETE").0, 0);
+
+    e.json(&["keys", "revoke", &id, "--yes"]);
+    assert_eq!(e.check(&key, "production", "GET").1["outcome"], "revoked");
+    e.json(&["keys", "reactivate", &id]);
+    assert_eq!(e.check(&key, "production", "GET").1["outcome"], "valid");
+
+    let rotated = e.json(&["keys", "rotate", &id, "--grace", "0", "--yes"]);
+    let new_key = rotated["new"]["key"].as_str().unwrap().to_owned();
+    let new_id = rotated["new"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(rotated["new"]["rotated_from"], id.as_str());
+    assert_eq!(rotated["old"]["rotated_to"], new_id.as_str());
+    assert_eq!(e.check(&key, "production", "GET").1["outcome"], "expired");
+    assert_eq!(e.check(&new_key, "production", "GET").1["outcome"], "valid");
+
+    e.json(&["keys", "delete", &new_id, "--yes"]);
+    assert_eq!(
+        e.check(&new_key, "production", "GET").1["outcome"],
+        "revoked"
+    );
+    let err = e.fails(&["keys", "reactivate", &new_id], 2);
+    assert!(err.contains("deleted"), "{err}");
+
+    let actions: Vec<String> = e
+        .json(&["audit", "list", "--org", "Acme"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|ev| ev["action"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "org.created",
+            "project.created",
+            "key.created",
+            "key.updated",
+            "key.revoked",
+            "key.reactivated",
+            "key.rotated",
+            "key.created",
+            "key.deleted"
+        ]
+    );
+    let for_key = e.json(&["audit", "list", "--key", &id, "--action", "key.revoked"]);
+    assert_eq!(for_key.as_array().unwrap().len(), 1);
+    assert_eq!(for_key[0]["actor"], "cli:tester");
+}
+
+#[test]
+fn a_test_key_on_production_is_wrong_environment() {
+    let e = Env::new();
+    e.setup();
+    let (_, key) = e.create(&["--kind", "test", "--grant", "*:*:manage"]);
+    let (code, v) = e.check(&key, "production", "GET");
+    assert_eq!(
+        (code, v["outcome"].as_str()),
+        (1, Some("wrong_environment"))
+    );
+    assert_eq!(e.check(&key, "preview", "DELETE").1["outcome"], "valid");
+}
+
+#[test]
+fn a_mistyped_key_is_malformed_and_a_made_up_one_unknown() {
+    let e = Env::new();
+    e.setup();
+    let (_, key) = e.create(&["--grant", "*:*:read"]);
+    let mut typo = key.clone();
+    typo.replace_range(20..21, if &key[20..21] == "A" { "B" } else { "A" });
+    assert_eq!(
+        e.check(&typo, "production", "GET").1["outcome"],
+        "malformed"
+    );
+    assert_eq!(
+        e.check("not-a-key", "production", "GET").1["outcome"],
+        "malformed"
+    );
+    // Another server's key (other pepper, other database) is well formed but unknown.
+    let other = Env::new();
+    other.setup();
+    let (_, foreign) = other.create(&["--grant", "*:*:read"]);
+    assert_eq!(
+        e.check(&foreign, "production", "GET").1["outcome"],
+        "unknown"
+    );
+}
+
+#[test]
+fn the_key_can_be_read_from_standard_input() {
+    let e = Env::new();
+    e.setup();
+    let (_, key) = e.create(&["--grant", "*:*:read"]);
+    let mut child = e
+        .command(&[
+            "check",
+            "-",
+            "--project",
+            "Website",
+            "--environment",
+            "production",
+            "--method",
+            "GET",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{key}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("valid"));
+}
+
+#[test]
+fn bad_input_is_refused_with_a_message_naming_the_field_and_nothing_is_written() {
+    let e = Env::new();
+    e.setup();
+    let base = ["keys", "create", "--org", "Acme", "--name", "x"];
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter().chain(extra).map(|s| s.to_string()).collect()
+    };
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "keys".into(),
+                "create".into(),
+                "--org".into(),
+                "Nope".into(),
+                "--name".into(),
+                "x".into(),
+                "--grant".into(),
+                "*:*:read".into(),
+            ],
+            "organization 'Nope' not found",
+        ),
+        (
+            with(&["--grant", "Nope:production:read"]),
+            "project 'Nope' not found",
+        ),
+        (
+            with(&["--grant", "*:*:read", "--expires", "2001-01-01"]),
+            "expires_at",
+        ),
+        (with(&["--grant", "*:*:read", "--expires", "3y"]), "expires"),
+        (
+            with(&["--grant", "*:*:read", "--expires", "800d"]),
+            "more than 730d ahead",
+        ),
+        (
+            with(&["--grant", "*:*:read", "--kind", "prod"]),
+            "use 'live' or 'test'",
+        ),
+        (
+            with(&["--grant", "*:*:admin"]),
+            "use 'read', 'write' or 'manage'",
+        ),
+        (
+            with(&["--grant", "*:*:read", "--org-access", "all"]),
+            "'none', 'read', 'write' or 'manage'",
+        ),
+        (with(&[]), "at least one grant or organization access"),
+        (
+            vec![
+                "keys".into(),
+                "create".into(),
+                "--org".into(),
+                "Acme".into(),
+                "--name".into(),
+                " ".into(),
+                "--grant".into(),
+                "*:*:read".into(),
+            ],
+            "name: must not be empty",
+        ),
+        (
+            vec![
+                "keys".into(),
+                "create".into(),
+                "--org".into(),
+                "Acme".into(),
+                "--name".into(),
+                "n".repeat(101),
+                "--grant".into(),
+                "*:*:read".into(),
+            ],
+            "at most 100",
+        ),
+    ];
+    for (args, expected) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let err = e.fails(&args, 2);
+        assert!(
+            err.contains(expected),
+            "{args:?}: {err:?} should mention {expected:?}"
+        );
+    }
+    assert_eq!(e.key_count(), 0);
+
+    let err = e.fails(&["org", "create", "ACME"], 2);
+    assert!(err.contains("already exists"), "{err}");
+    let err = e.fails(&["project", "create", "--org", "Acme", "website"], 2);
+    assert!(err.contains("already exists"), "{err}");
+
+    let (id, _) = e.create(&["--grant", "*:*:read"]);
+    let err = e.fails(&["keys", "rotate", &id, "--grace", "8d", "--yes"], 2);
+    assert!(err.contains("longer than the maximum of 7 days"), "{err}");
+    let err = e.fails(&["keys", "show", "short"], 2);
+    assert!(err.contains("invalid key id"), "{err}");
+    let err = e.fails(&["keys", "show", "0000000000000000"], 2);
+    assert!(err.contains("not found"), "{err}");
+    let err = e.fails(
+        &[
+            "check",
+            "x",
+            "--project",
+            "Website",
+            "--environment",
+            "production",
+            "--method",
+            "TRACE",
+        ],
+        2,
+    );
+    assert!(err.contains("unsupported HTTP method"), "{err}");
+    assert_eq!(e.key_count(), 1, "only the one good key exists");
+}
+
+#[test]
+fn destructive_commands_need_confirmation_without_a_terminal() {
+    let e = Env::new();
+    e.setup();
+    let (id, key) = e.create(&["--grant", "*:*:read"]);
+    for cmd in ["revoke", "delete", "rotate"] {
+        let err = e.fails(&["keys", cmd, &id], 2);
+        assert!(err.contains("--yes"), "{err}");
+    }
+    assert_eq!(e.check(&key, "production", "GET").1["outcome"], "valid");
+    assert_eq!(e.key_count(), 1);
+}
+
+#[test]
+fn tables_are_the_default_output() {
+    let e = Env::new();
+    e.setup();
+    e.create(&["--grant", "Website:production:read"]);
+    let out = e.run(&["keys", "list", "--org", "Acme"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("ID"), "{text}");
+    assert!(text.contains("Website:production:read"), "{text}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_first_run_generates_a_private_pepper_and_never_silently_replaces_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let e = Env::new();
+    let out = e.run(&["org", "create", "Acme"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("generated a new pepper"));
+    let pepper = e.data().join("pepper");
+    assert_eq!(
+        std::fs::metadata(&pepper).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let first = std::fs::read_to_string(&pepper).unwrap();
+    e.json(&["project", "create", "--org", "Acme", "Website"]);
+    let (_, key) = e.create(&["--grant", "*:*:read"]);
+    assert_eq!(
+        std::fs::read_to_string(&pepper).unwrap(),
+        first,
+        "the pepper is reused"
+    );
+    assert_eq!(e.check(&key, "production", "GET").1["outcome"], "valid");
+
+    // The pepper gone while keys exist: refuse, rather than make every key invalid.
+    std::fs::remove_file(&pepper).unwrap();
+    let err = e.fails(&["keys", "list", "--org", "Acme"], 2);
+    assert!(
+        err.contains("restore the pepper file or set KEYWARD_PEPPER"),
+        "{err}"
+    );
+    assert!(!pepper.exists());
+
+    // Given through the environment instead, it works again.
+    let out = e
+        .command(&[
+            "--json",
+            "check",
+            &key,
+            "--project",
+            "Website",
+            "--environment",
+            "production",
+            "--method",
+            "GET",
+        ])
+        .env("KEYWARD_PEPPER", first.trim())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn configuration_comes_from_a_file_and_the_environment_and_typos_are_errors() {
+    let e = Env::new();
+    let config = e.data().join("keyward.toml");
+    std::fs::write(
+        &config,
+        "key_prefix = \"fxk\"\nmax_key_lifetime = \"30d\"\n",
+    )
+    .unwrap();
+    let c = config.to_str().unwrap();
+    let v = e.json(&["--config", c, "org", "create", "Acme"]);
+    assert_eq!(v["plan"], "pro");
+    e.json(&[
+        "--config", c, "project", "create", "--org", "Acme", "Website",
+    ]);
+    let created = e.json(&[
+        "--config", c, "keys", "create", "--org", "Acme", "--name", "x", "--grant", "*:*:read",
+    ]);
+    assert!(created["key"].as_str().unwrap().starts_with("fxk_live_"));
+    let err = e.fails(
+        &[
+            "--config",
+            c,
+            "keys",
+            "create",
+            "--org",
+            "Acme",
+            "--name",
+            "x",
+            "--grant",
+            "*:*:read",
+            "--expires",
+            "31d",
+        ],
+        2,
+    );
+    assert!(err.contains("more than 30d ahead"), "{err}");
+
+    let out = e
+        .command(&["keys", "list", "--org", "Acme"])
+        .env("KEYWARD_KEY_PREFIX", "Bad_Prefix")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("KEYWARD_KEY_PREFIX") && err.contains("lowercase letters and digits"),
+        "{err}"
+    );
+
+    std::fs::write(&config, "key_prefx = \"fxk\"\n").unwrap();
+    let err = e.fails(&["--config", c, "org", "list"], 2);
+    assert!(
+        err.contains("unknown field") && err.contains("key_prefx"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_data_directory_can_come_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["--json", "org", "create", "Acme"])
+        .env("KEYWARD_DATA_DIR", dir.path())
+        .env_remove("KEYWARD_PEPPER")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("keyward.db").exists());
+}

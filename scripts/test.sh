@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs keyward's whole test suite on a fresh machine: installs what the tests need,
+# checks formatting and lints, then runs every test. CI runs exactly this (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n==> %s\n' "$*"; }
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "cargo is missing: install Rust from your distribution or rustup first" >&2
+    exit 2
+fi
+
+# Lints are part of the suite: a warning fails it, as it does in review.
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "cargo test"
+if command -v cargo-nextest >/dev/null 2>&1 || cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --locked --no-fail-fast
+    # nextest does not run doctests.
+    cargo test --workspace --locked --doc
+else
+    cargo test --workspace --locked --no-fail-fast
+fi
