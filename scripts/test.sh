@@ -19,9 +19,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "cargo test"
 if command -v cargo-nextest >/dev/null 2>&1 || cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --workspace --locked --no-fail-fast
-    # nextest does not run doctests.
+    # nextest does not run doctests; run them first so the summary closes the log.
     cargo test --workspace --locked --doc
+    cargo nextest run --workspace --locked --no-fail-fast
 else
     cargo test --workspace --locked --no-fail-fast
 fi
