@@ -46,6 +46,27 @@ impl CheckResult {
 }
 
 impl Keyward {
+    /// Identifies the key a request carries (steps 1 to 4 of the check), for requests
+    /// where the key is the caller. Permission is asked later, per operation.
+    pub async fn authenticate_key<'a>(
+        &self,
+        credentials: impl IntoIterator<Item = &'a str>,
+    ) -> AppResult<Result<ApiKey, CheckResult>> {
+        let text = match check::credential(credentials) {
+            Ok(text) => text,
+            Err(outcome) => return Ok(Err(CheckResult::early(outcome, None))),
+        };
+        let parsed = match check::parse(text, &self.settings.prefix) {
+            Ok(p) => p,
+            Err((outcome, why)) => return Ok(Err(CheckResult::early(outcome, Some(why)))),
+        };
+        let stored = self.store.key(&parsed.id).await?;
+        match check::authenticate(&parsed, stored.as_ref(), &self.settings.peppers, self.now()) {
+            Ok(key) => Ok(Ok(key.clone())),
+            Err(outcome) => Ok(Err(CheckResult::early(outcome, None))),
+        }
+    }
+
     /// Checks the credentials a request carried (every header value that may hold a
     /// key) against what it wants to do.
     pub async fn check<'a>(

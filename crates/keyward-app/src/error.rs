@@ -22,6 +22,12 @@ pub enum AppError {
     /// A change the key's current state does not allow.
     #[error(transparent)]
     Lifecycle(#[from] LifecycleError),
+    /// The caller is known but may not do this. `message` says what is lacking.
+    #[error("{message}")]
+    Forbidden {
+        required_permission: String,
+        message: String,
+    },
     /// A name or id already taken.
     #[error("{0}")]
     Conflict(String),

@@ -3,11 +3,12 @@
 
 use crate::error::{AppError, AppResult};
 use crate::views::{GrantView, KeyView};
-use crate::Keyward;
+use crate::{Keyward, Principal};
 use keyward_core::lifecycle::{self, KeyPatch, NewKey, Transition};
 use keyward_core::{
     Actor, ApiKey, ApiKeySecret, AuditAction, AuditEvent, Description, EnvScope, GeneratedKey,
-    Grant, GrantSpec, KeyId, KeyName, KeyStatus, Kind, OrgAccess, OrgId, ProjectScope, Timestamp,
+    Grant, GrantSpec, KeyId, KeyName, KeyStatus, Kind, Level, OrgAccess, OrgId, ProjectScope,
+    Timestamp,
 };
 use keyward_store::{KeyCursor, KeyQuery, KeyWrite};
 use rand_core::OsRng;
@@ -159,13 +160,19 @@ impl Keyward {
 
     pub async fn create_key(
         &self,
-        actor: &Actor,
+        who: &Principal,
         org: &OrgId,
         input: KeyInput,
     ) -> AppResult<CreatedKey> {
+        if !who.sees(org) {
+            return Err(AppError::not_found("organization", org.as_str()));
+        }
+        who.require(Level::Write, "creating a key")?;
+        let actor = &who.actor();
         let name = KeyName::parse(&input.name).map_err(|e| AppError::invalid("name", e))?;
         let description = parse_description(input.description)?;
         let grants = self.resolve_grants(org, input.kind, &input.grants).await?;
+        who.require_within(input.kind, &grants, input.org_access)?;
         let spec = NewKey {
             name,
             description,
@@ -201,28 +208,38 @@ impl Keyward {
         })
     }
 
-    pub async fn key(&self, id: &str) -> AppResult<ApiKey> {
+    /// A key by id, if `who` may see it: another organization's key is "not found".
+    pub async fn key(&self, who: &Principal, id: &str) -> AppResult<ApiKey> {
         let id = KeyId::parse(id.trim()).map_err(|e| AppError::invalid("key_id", e))?;
-        self.store
+        let key = self
+            .store
             .key(&id)
             .await?
-            .ok_or_else(|| AppError::not_found("key", id.as_str()))
+            .filter(|k| who.sees(&k.org_id))
+            .ok_or_else(|| AppError::not_found("key", id.as_str()))?;
+        who.require(Level::Read, "reading keys")?;
+        Ok(key)
     }
 
     /// One page of `org`'s keys, newest first. `after` is the last key id of the
     /// previous page.
     pub async fn list_keys(
         &self,
+        who: &Principal,
         org: &OrgId,
         status: Option<KeyStatus>,
         kind: Option<Kind>,
         after: Option<&str>,
         limit: u32,
     ) -> AppResult<Vec<KeyView>> {
+        if !who.sees(org) {
+            return Err(AppError::not_found("organization", org.as_str()));
+        }
+        who.require(Level::Read, "listing keys")?;
         let after = match after {
             None => None,
             Some(id) => {
-                let key = self.key(id).await.map_err(|_| {
+                let key = self.key(who, id).await.map_err(|_| {
                     AppError::invalid(
                         "after",
                         "the cursor does not name a key of this listing; start again without it",
@@ -270,12 +287,20 @@ impl Keyward {
         self.view(&t.key).await
     }
 
+    /// A key acting on a key: it needs `level` on the organization, and the target
+    /// must be within its own power.
+    fn may_change(who: &Principal, key: &ApiKey, level: Level, doing: &str) -> AppResult<()> {
+        who.require(level, doing)?;
+        who.require_within_key(key)
+    }
+
     pub async fn update_key(
         &self,
-        actor: &Actor,
+        who: &Principal,
         key: &ApiKey,
         input: KeyPatchInput,
     ) -> AppResult<KeyView> {
+        Self::may_change(who, key, Level::Write, "updating a key")?;
         let grants = match &input.grants {
             Some(specs) => Some(self.resolve_grants(&key.org_id, key.kind, specs).await?),
             None => None,
@@ -291,32 +316,39 @@ impl Keyward {
             expires_at: input.expires_at,
         };
         let t = lifecycle::update(key, patch, &self.settings.policy, self.now())?;
-        self.commit(actor, t).await
+        who.require_within_key(&t.key)?;
+        self.commit(&who.actor(), t).await
     }
 
-    pub async fn revoke_key(&self, actor: &Actor, key: &ApiKey) -> AppResult<KeyView> {
+    pub async fn revoke_key(&self, who: &Principal, key: &ApiKey) -> AppResult<KeyView> {
+        Self::may_change(who, key, Level::Write, "revoking a key")?;
         let t = lifecycle::revoke(key, self.now())?;
-        self.commit(actor, t).await
+        self.commit(&who.actor(), t).await
     }
 
-    pub async fn reactivate_key(&self, actor: &Actor, key: &ApiKey) -> AppResult<KeyView> {
+    pub async fn reactivate_key(&self, who: &Principal, key: &ApiKey) -> AppResult<KeyView> {
+        Self::may_change(who, key, Level::Write, "reactivating a key")?;
         let t = lifecycle::reactivate(key, self.now())?;
-        self.commit(actor, t).await
+        self.commit(&who.actor(), t).await
     }
 
-    pub async fn delete_key(&self, actor: &Actor, key: &ApiKey) -> AppResult<KeyView> {
+    pub async fn delete_key(&self, who: &Principal, key: &ApiKey) -> AppResult<KeyView> {
+        Self::may_change(who, key, Level::Manage, "deleting a key")?;
         let t = lifecycle::delete(key, self.now())?;
-        self.commit(actor, t).await
+        self.commit(&who.actor(), t).await
     }
 
     /// Replaces `key` by a new key with the same settings; the old one keeps working
     /// for `grace` (0 to 7 days).
     pub async fn rotate_key(
         &self,
-        actor: &Actor,
+        who: &Principal,
         key: &ApiKey,
         grace: Duration,
     ) -> AppResult<Rotated> {
+        // Rotation hands out a secret with the key's power: never beyond the caller's.
+        Self::may_change(who, key, Level::Write, "rotating a key")?;
+        let actor = &who.actor();
         let generated = GeneratedKey::generate(&self.settings.prefix, key.kind, &mut OsRng);
         let hash = self.settings.peppers.hash(&generated.secret);
         let now = self.now();

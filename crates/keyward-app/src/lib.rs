@@ -8,13 +8,17 @@ mod check;
 pub mod clock;
 mod error;
 mod keys;
+mod operator;
 mod orgs;
+mod principal;
 pub mod views;
 
 pub use check::{CheckRequest, CheckResult};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AppError, AppResult};
 pub use keys::{CreatedKey, KeyInput, KeyPatchInput, Rotated};
+pub use operator::{CreatedToken, SetupInput};
+pub use principal::Principal;
 
 use keyward_core::lifecycle::Policy;
 use keyward_core::{PepperSet, Prefix};

@@ -1,11 +1,11 @@
 //! Organizations and projects.
 
 use crate::error::{AppError, AppResult};
-use crate::Keyward;
+use crate::{Keyward, Principal};
 use keyward_core::model::default_environments;
 use keyward_core::{
-    Actor, AuditAction, AuditEvent, Environment, EnvironmentId, OrgId, OrgName, Organization,
-    Project, ProjectId, ProjectName,
+    AuditAction, AuditEvent, EnvName, Environment, EnvironmentId, Kind, Level, OrgId, OrgName,
+    Organization, Project, ProjectId, ProjectName,
 };
 use rand_core::OsRng;
 use serde_json::json;
@@ -29,12 +29,21 @@ fn plan_name(s: &str) -> AppResult<String> {
 }
 
 impl Keyward {
+    /// Creating organizations is the operator's alone.
     pub async fn create_org(
         &self,
-        actor: &Actor,
+        who: &Principal,
         name: &str,
         plan: Option<&str>,
     ) -> AppResult<Organization> {
+        if let Principal::Key(_) = who {
+            return Err(AppError::Forbidden {
+                required_permission: "operator".into(),
+                message: "only the operator (an admin token or the CLI) can create organizations"
+                    .into(),
+            });
+        }
+        let actor = &who.actor();
         let name = OrgName::parse(name).map_err(|e| AppError::invalid("name", e))?;
         let plan = plan_name(plan.unwrap_or(&self.settings.default_plan))?;
         let now = self.now();
@@ -58,24 +67,33 @@ impl Keyward {
         Ok(org)
     }
 
-    pub async fn org(&self, id_or_name: &str) -> AppResult<Organization> {
+    /// An organization by id or name, if `who` may see it.
+    pub async fn org(&self, who: &Principal, id_or_name: &str) -> AppResult<Organization> {
         self.store
             .find_org(id_or_name.trim())
             .await?
+            .filter(|o| who.sees(&o.id))
             .ok_or_else(|| AppError::not_found("organization", id_or_name))
     }
 
-    pub async fn list_orgs(&self) -> AppResult<Vec<Organization>> {
-        Ok(self.store.list_orgs().await?)
+    pub async fn list_orgs(&self, who: &Principal) -> AppResult<Vec<Organization>> {
+        let mut orgs = self.store.list_orgs().await?;
+        orgs.retain(|o| who.sees(&o.id));
+        Ok(orgs)
     }
 
     /// Creates a project with the default environments `production` and `preview`.
     pub async fn create_project(
         &self,
-        actor: &Actor,
+        who: &Principal,
         org: &OrgId,
         name: &str,
     ) -> AppResult<(Project, Vec<Environment>)> {
+        if !who.sees(org) {
+            return Err(AppError::not_found("organization", org.as_str()));
+        }
+        who.require(Level::Write, "creating a project")?;
+        let actor = &who.actor();
         let name = ProjectName::parse(name).map_err(|e| AppError::invalid("name", e))?;
         if name.as_str() == "*" || name.as_str().starts_with(ProjectId::PREFIX) {
             return Err(AppError::invalid(
@@ -115,6 +133,7 @@ impl Keyward {
     }
 
     /// A project of `org` by id or name; another organization's project is "not found".
+    /// Callers have checked that the principal sees `org`.
     pub async fn project(&self, org: &OrgId, id_or_name: &str) -> AppResult<Project> {
         self.store
             .find_project(org, id_or_name.trim())
@@ -122,12 +141,57 @@ impl Keyward {
             .ok_or_else(|| AppError::not_found("project", id_or_name))
     }
 
-    pub async fn list_projects(&self, org: &OrgId) -> AppResult<Vec<(Project, Vec<Environment>)>> {
+    pub async fn list_projects(
+        &self,
+        who: &Principal,
+        org: &OrgId,
+    ) -> AppResult<Vec<(Project, Vec<Environment>)>> {
+        if !who.sees(org) {
+            return Err(AppError::not_found("organization", org.as_str()));
+        }
+        who.require(Level::Read, "listing projects")?;
         let mut out = Vec::new();
         for p in self.store.list_projects(org).await? {
             let envs = self.store.list_environments(&p.id).await?;
             out.push((p, envs));
         }
         Ok(out)
+    }
+}
+
+impl Keyward {
+    /// Adds an environment of `kind` to a project.
+    pub async fn create_environment(
+        &self,
+        who: &Principal,
+        project: &Project,
+        name: &str,
+        kind: Kind,
+    ) -> AppResult<Environment> {
+        if !who.sees(&project.org_id) {
+            return Err(AppError::not_found("project", project.id.as_str()));
+        }
+        who.require(Level::Write, "creating an environment")?;
+        let name = EnvName::parse(name).map_err(|e| AppError::invalid("name", e.problem))?;
+        let now = self.now();
+        let env = Environment {
+            id: EnvironmentId::generate(&mut OsRng),
+            project_id: project.id.clone(),
+            name,
+            kind,
+            created_at: now,
+        };
+        let event = AuditEvent {
+            id: None,
+            at: now,
+            org_id: project.org_id.clone(),
+            actor: who.actor(),
+            action: AuditAction::EnvironmentCreated,
+            key_id: None,
+            details: json!({ "project_id": project.id, "environment": env.name, "kind": env.kind }),
+            ip: None,
+        };
+        self.store.insert_environment(&env, &event).await?;
+        Ok(env)
     }
 }

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use keyward_app::{
-    AppError, CheckRequest, KeyInput, KeyPatchInput, Keyward, ManualClock, Settings,
+    AppError, CheckRequest, KeyInput, KeyPatchInput, Keyward, ManualClock, Principal, Settings,
 };
 use keyward_core::lifecycle::{LifecycleError, Policy};
 use keyward_core::timestamp::from_millis;
@@ -40,9 +40,8 @@ async fn world() -> World {
         default_plan: "pro".into(),
     };
     let app = Keyward::new(store, settings, clock.clone());
-    let actor = Actor::Cli("tester".into());
-    let org = app.create_org(&actor, "Acme", None).await.unwrap();
-    app.create_project(&actor, &org.id, "Website")
+    let org = app.create_org(&actor(), "Acme", None).await.unwrap();
+    app.create_project(&actor(), &org.id, "Website")
         .await
         .unwrap();
     World {
@@ -53,8 +52,8 @@ async fn world() -> World {
     }
 }
 
-fn actor() -> Actor {
-    Actor::Cli("tester".into())
+fn actor() -> Principal {
+    Principal::Operator(Actor::Cli("tester".into()))
 }
 
 fn input(kind: Kind, grants: &[&str]) -> KeyInput {
@@ -97,7 +96,7 @@ async fn a_rotated_key_works_through_its_grace_period_and_expires_after() {
         .await
         .unwrap();
     let old_secret = created.secret.expose_secret().to_owned();
-    let key = w.app.key(created.key.id.as_str()).await.unwrap();
+    let key = w.app.key(&actor(), created.key.id.as_str()).await.unwrap();
     let rotated = w
         .app
         .rotate_key(&actor(), &key, Duration::hours(24))
@@ -142,7 +141,7 @@ async fn rotating_with_zero_grace_stops_the_old_key_at_once() {
         .create_key(&actor(), &w.org, input(Kind::Live, &["*:*:read"]))
         .await
         .unwrap();
-    let key = w.app.key(created.key.id.as_str()).await.unwrap();
+    let key = w.app.key(&actor(), created.key.id.as_str()).await.unwrap();
     w.app
         .rotate_key(&actor(), &key, Duration::ZERO)
         .await
@@ -152,7 +151,7 @@ async fn rotating_with_zero_grace_stops_the_old_key_at_once() {
         Outcome::Expired
     );
     // And the old key cannot be rotated again.
-    let key = w.app.key(created.key.id.as_str()).await.unwrap();
+    let key = w.app.key(&actor(), created.key.id.as_str()).await.unwrap();
     let err = w
         .app
         .rotate_key(&actor(), &key, Duration::ZERO)
@@ -178,7 +177,7 @@ async fn revoked_keys_are_revoked_until_reactivated_and_deleted_keys_forever() {
     let secret = created.secret.expose_secret();
     let id = created.key.id.as_str();
     w.app
-        .revoke_key(&actor(), &w.app.key(id).await.unwrap())
+        .revoke_key(&actor(), &w.app.key(&actor(), id).await.unwrap())
         .await
         .unwrap();
     assert_eq!(
@@ -186,7 +185,7 @@ async fn revoked_keys_are_revoked_until_reactivated_and_deleted_keys_forever() {
         Outcome::Revoked
     );
     w.app
-        .reactivate_key(&actor(), &w.app.key(id).await.unwrap())
+        .reactivate_key(&actor(), &w.app.key(&actor(), id).await.unwrap())
         .await
         .unwrap();
     assert_eq!(
@@ -194,7 +193,7 @@ async fn revoked_keys_are_revoked_until_reactivated_and_deleted_keys_forever() {
         Outcome::Valid
     );
     w.app
-        .delete_key(&actor(), &w.app.key(id).await.unwrap())
+        .delete_key(&actor(), &w.app.key(&actor(), id).await.unwrap())
         .await
         .unwrap();
     assert_eq!(
@@ -203,7 +202,7 @@ async fn revoked_keys_are_revoked_until_reactivated_and_deleted_keys_forever() {
     );
     let err = w
         .app
-        .reactivate_key(&actor(), &w.app.key(id).await.unwrap())
+        .reactivate_key(&actor(), &w.app.key(&actor(), id).await.unwrap())
         .await
         .unwrap_err();
     assert!(
@@ -213,10 +212,13 @@ async fn revoked_keys_are_revoked_until_reactivated_and_deleted_keys_forever() {
     // The tombstone stays, with its whole history.
     let history = w
         .app
-        .audit_events(&AuditQuery {
-            key_id: Some(created.key.id.clone()),
-            ..AuditQuery::default()
-        })
+        .audit_events(
+            &actor(),
+            &AuditQuery {
+                key_id: Some(created.key.id.clone()),
+                ..AuditQuery::default()
+            },
+        )
         .await
         .unwrap();
     let actions: Vec<_> = history.iter().rev().map(|e| e.action).collect();
@@ -229,7 +231,10 @@ async fn revoked_keys_are_revoked_until_reactivated_and_deleted_keys_forever() {
             AuditAction::KeyDeleted
         ]
     );
-    assert_eq!(w.app.key(id).await.unwrap().status, KeyStatus::Deleted);
+    assert_eq!(
+        w.app.key(&actor(), id).await.unwrap().status,
+        KeyStatus::Deleted
+    );
 }
 
 #[tokio::test]
@@ -322,7 +327,7 @@ async fn the_database_file_never_contains_a_secret() {
             .create_key(&actor(), &w.org, input(kind, &["*:*:read"]))
             .await
             .unwrap();
-        let key = w.app.key(c.key.id.as_str()).await.unwrap();
+        let key = w.app.key(&actor(), c.key.id.as_str()).await.unwrap();
         let r = w
             .app
             .rotate_key(&actor(), &key, Duration::hours(1))
@@ -408,10 +413,13 @@ async fn bad_input_names_the_field_and_writes_nothing() {
     assert_eq!(w.app.store().count_keys().await.unwrap(), 0);
     let events = w
         .app
-        .audit_events(&AuditQuery {
-            action: Some(AuditAction::KeyCreated),
-            ..AuditQuery::default()
-        })
+        .audit_events(
+            &actor(),
+            &AuditQuery {
+                action: Some(AuditAction::KeyCreated),
+                ..AuditQuery::default()
+            },
+        )
         .await
         .unwrap();
     assert!(events.is_empty());
@@ -437,7 +445,7 @@ async fn updates_are_audited_with_before_and_after() {
         )
         .await
         .unwrap();
-    let key = w.app.key(created.key.id.as_str()).await.unwrap();
+    let key = w.app.key(&actor(), created.key.id.as_str()).await.unwrap();
     let patch = KeyPatchInput {
         name: Some("renamed".into()),
         grants: Some(vec![GrantSpec::parse("Website:production:write").unwrap()]),
@@ -459,10 +467,13 @@ async fn updates_are_audited_with_before_and_after() {
     );
     let events = w
         .app
-        .audit_events(&AuditQuery {
-            action: Some(AuditAction::KeyUpdated),
-            ..AuditQuery::default()
-        })
+        .audit_events(
+            &actor(),
+            &AuditQuery {
+                action: Some(AuditAction::KeyUpdated),
+                ..AuditQuery::default()
+            },
+        )
         .await
         .unwrap();
     let d = &events[0].details;
@@ -489,7 +500,12 @@ async fn a_key_never_reaches_a_project_of_another_organization() {
         .create_key(&actor(), &w.org, input(Kind::Live, &["*:*:manage"]))
         .await
         .unwrap();
-    let (theirs, _) = w.app.list_projects(&other.id).await.unwrap().remove(0);
+    let (theirs, _) = w
+        .app
+        .list_projects(&actor(), &other.id)
+        .await
+        .unwrap()
+        .remove(0);
     for project in ["Secret", theirs.id.as_str()] {
         let req = CheckRequest::Project {
             project: project.into(),

@@ -65,6 +65,10 @@ pub enum AuditAction {
     OrgCreated,
     #[serde(rename = "project.created")]
     ProjectCreated,
+    #[serde(rename = "environment.created")]
+    EnvironmentCreated,
+    #[serde(rename = "member.added")]
+    MemberAdded,
     #[serde(rename = "key.created")]
     KeyCreated,
     #[serde(rename = "key.updated")]
@@ -80,9 +84,11 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 8] = [
+    pub const ALL: [AuditAction; 10] = [
         AuditAction::OrgCreated,
         AuditAction::ProjectCreated,
+        AuditAction::EnvironmentCreated,
+        AuditAction::MemberAdded,
         AuditAction::KeyCreated,
         AuditAction::KeyUpdated,
         AuditAction::KeyRevoked,
@@ -95,6 +101,8 @@ impl AuditAction {
         match self {
             AuditAction::OrgCreated => "org.created",
             AuditAction::ProjectCreated => "project.created",
+            AuditAction::EnvironmentCreated => "environment.created",
+            AuditAction::MemberAdded => "member.added",
             AuditAction::KeyCreated => "key.created",
             AuditAction::KeyUpdated => "key.updated",
             AuditAction::KeyRevoked => "key.revoked",

@@ -196,20 +196,10 @@ pub fn decide(
     target: &Target,
     now: Timestamp,
 ) -> Decision {
-    // 3. Unknown id or wrong secret look the same to the caller.
-    let Some(key) = stored.filter(|k| k.id == parsed.id && k.kind == parsed.kind) else {
-        return Decision::of(Outcome::Unknown);
+    let key = match authenticate(parsed, stored, peppers, now) {
+        Ok(key) => key,
+        Err(outcome) => return Decision::of(outcome),
     };
-    if !peppers.verify(&parsed.secret, &key.hash) {
-        return Decision::of(Outcome::Unknown);
-    }
-    // 4.
-    if key.status != KeyStatus::Active {
-        return Decision::of(Outcome::Revoked);
-    }
-    if key.is_expired(now) {
-        return Decision::of(Outcome::Expired);
-    }
     // 6.
     if let Target::Project {
         found: Some((_, env)),
@@ -228,6 +218,31 @@ pub fn decide(
             denial: Some(denial),
         },
     }
+}
+
+/// Steps 3 and 4 alone: whether the key is ours, its secret right, and it is usable
+/// now. Used where a key identifies its caller before any permission is asked.
+pub fn authenticate<'k>(
+    parsed: &ParsedKey,
+    stored: Option<&'k ApiKey>,
+    peppers: &PepperSet,
+    now: Timestamp,
+) -> Result<&'k ApiKey, Outcome> {
+    // 3. Unknown id or wrong secret look the same to the caller.
+    let Some(key) = stored.filter(|k| k.id == parsed.id && k.kind == parsed.kind) else {
+        return Err(Outcome::Unknown);
+    };
+    if !peppers.verify(&parsed.secret, &key.hash) {
+        return Err(Outcome::Unknown);
+    }
+    // 4.
+    if key.status != KeyStatus::Active {
+        return Err(Outcome::Revoked);
+    }
+    if key.is_expired(now) {
+        return Err(Outcome::Expired);
+    }
+    Ok(key)
 }
 
 /// Step 7 alone: whether `key`'s grants (or organization access) cover `target`.

@@ -116,26 +116,36 @@ impl PepperSet {
 
     /// Hashes `key` under the current pepper.
     pub fn hash(&self, key: &ApiKeySecret) -> KeyHash {
-        KeyHash {
-            pepper_version: self.current,
-            digest: self
-                .digest(self.current, key)
-                .expect("the current pepper is always known"),
-        }
+        self.hash_str(key.expose_secret())
     }
 
     /// Whether `key` matches `stored`, compared in constant time. A hash made under a
     /// pepper this server no longer knows never matches.
     pub fn verify(&self, key: &ApiKeySecret, stored: &KeyHash) -> bool {
-        match self.digest(stored.pepper_version, key) {
+        self.verify_str(key.expose_secret(), stored)
+    }
+
+    /// [`hash`](Self::hash) for other secrets, such as setup tokens.
+    pub fn hash_str(&self, secret: &str) -> KeyHash {
+        KeyHash {
+            pepper_version: self.current,
+            digest: self
+                .digest(self.current, secret)
+                .expect("the current pepper is always known"),
+        }
+    }
+
+    /// [`verify`](Self::verify) for other secrets.
+    pub fn verify_str(&self, secret: &str, stored: &KeyHash) -> bool {
+        match self.digest(stored.pepper_version, secret) {
             Some(digest) => bool::from(digest.ct_eq(&stored.digest)),
             None => false,
         }
     }
 
-    fn digest(&self, version: u32, key: &ApiKeySecret) -> Option<[u8; 32]> {
+    fn digest(&self, version: u32, secret: &str) -> Option<[u8; 32]> {
         let mut mac = self.macs.get(&version)?.clone();
-        mac.update(key.expose_secret().as_bytes());
+        mac.update(secret.as_bytes());
         Some(mac.finalize().into_bytes().into())
     }
 }

@@ -128,6 +128,10 @@ impl fmt::Display for KeyId {
 pub struct ApiKeySecret(String);
 
 impl ApiKeySecret {
+    pub(crate) fn from_parsed(text: &str) -> Self {
+        ApiKeySecret(text.to_owned())
+    }
+
     /// The full key text. Call only to hand the key to its owner once, or to hash it.
     pub fn expose_secret(&self) -> &str {
         &self.0
@@ -160,7 +164,7 @@ pub enum MalformedKey {
     BadShape,
     #[error("the key does not start with this server's prefix")]
     WrongPrefix,
-    #[error("the key's kind is neither 'live' nor 'test'")]
+    #[error("the key's kind is neither 'live' nor 'test' (nor 'admin' for operator tokens)")]
     BadKind,
     #[error("the key's id part has the wrong length")]
     BadKeyId,
@@ -182,45 +186,71 @@ impl ParsedKey {
     /// Parses `text` as a key with `prefix`. Cheap checks first: length and alphabet
     /// before any splitting, the checksum last.
     pub fn parse(text: &str, prefix: &Prefix) -> Result<Self, MalformedKey> {
-        if text.is_empty() {
-            return Err(MalformedKey::Empty);
-        }
-        if text.len() > MAX_KEY_LEN {
-            return Err(MalformedKey::TooLong);
-        }
-        if !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return Err(MalformedKey::BadCharacters);
-        }
-        let mut parts = text.split('_');
-        let (Some(p), Some(kind), Some(id), Some(tail), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return Err(MalformedKey::BadShape);
-        };
-        if p != prefix.as_str() {
-            return Err(MalformedKey::WrongPrefix);
-        }
+        let (kind, id) = parse_parts(text, prefix)?;
         let kind = Kind::parse(kind).map_err(|_| MalformedKey::BadKind)?;
-        if id.len() != KEY_ID_LEN {
-            return Err(MalformedKey::BadKeyId);
-        }
-        if tail.len() != SECRET_LEN + CHECKSUM_LEN {
-            return Err(MalformedKey::BadSecret);
-        }
-        let (body, checksum) = text.split_at(text.len() - CHECKSUM_LEN);
-        if checksum != checksum_of(body) {
-            return Err(MalformedKey::BadChecksum);
-        }
         Ok(ParsedKey {
             kind,
-            id: KeyId(id.to_owned()),
+            id,
             secret: ApiKeySecret(text.to_owned()),
         })
     }
+}
+
+/// The shape shared by keys and admin tokens: `{prefix}_{kind}_{id}_{secret}{checksum}`.
+/// Returns the kind part unchecked, and the id.
+pub(crate) fn parse_parts<'t>(
+    text: &'t str,
+    prefix: &Prefix,
+) -> Result<(&'t str, KeyId), MalformedKey> {
+    if text.is_empty() {
+        return Err(MalformedKey::Empty);
+    }
+    if text.len() > MAX_KEY_LEN {
+        return Err(MalformedKey::TooLong);
+    }
+    if !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(MalformedKey::BadCharacters);
+    }
+    let mut parts = text.split('_');
+    let (Some(p), Some(kind), Some(id), Some(tail), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return Err(MalformedKey::BadShape);
+    };
+    if p != prefix.as_str() {
+        return Err(MalformedKey::WrongPrefix);
+    }
+    if !matches!(kind, "live" | "test" | "admin") {
+        return Err(MalformedKey::BadKind);
+    }
+    if id.len() != KEY_ID_LEN {
+        return Err(MalformedKey::BadKeyId);
+    }
+    if tail.len() != SECRET_LEN + CHECKSUM_LEN {
+        return Err(MalformedKey::BadSecret);
+    }
+    let (body, checksum) = text.split_at(text.len() - CHECKSUM_LEN);
+    if checksum != checksum_of(body) {
+        return Err(MalformedKey::BadChecksum);
+    }
+    Ok((kind, KeyId(id.to_owned())))
+}
+
+/// Builds `{prefix}_{kind}_{id}_{secret}{checksum}` from fresh randomness.
+pub(crate) fn generate_parts(
+    prefix: &Prefix,
+    kind: &str,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> (KeyId, ApiKeySecret) {
+    let id = KeyId::generate(rng);
+    let secret = base62::random(rng, SECRET_LEN);
+    let body = format!("{prefix}_{kind}_{id}_{secret}");
+    let text = format!("{body}{}", checksum_of(&body));
+    (id, ApiKeySecret(text))
 }
 
 /// A freshly generated key: the only moment its full text exists on the server.
@@ -233,15 +263,8 @@ pub struct GeneratedKey {
 
 impl GeneratedKey {
     pub fn generate(prefix: &Prefix, kind: Kind, rng: &mut (impl RngCore + CryptoRng)) -> Self {
-        let id = KeyId::generate(rng);
-        let secret = base62::random(rng, SECRET_LEN);
-        let body = format!("{prefix}_{kind}_{id}_{secret}");
-        let text = format!("{body}{}", checksum_of(&body));
-        GeneratedKey {
-            kind,
-            id,
-            secret: ApiKeySecret(text),
-        }
+        let (id, secret) = generate_parts(prefix, kind.as_str(), rng);
+        GeneratedKey { kind, id, secret }
     }
 }
 

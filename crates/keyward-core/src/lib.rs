@@ -7,6 +7,7 @@ pub mod audit;
 pub mod base62;
 pub mod check;
 pub mod duration;
+pub mod escalation;
 pub mod grant;
 pub mod hash;
 pub mod ids;
@@ -19,6 +20,7 @@ pub mod names;
 #[cfg(test)]
 mod testing;
 pub mod timestamp;
+pub mod token;
 
 pub use audit::{Actor, AuditAction, AuditEvent};
 pub use check::{Decision, Denial, Outcome, Target};
@@ -28,6 +30,6 @@ pub use ids::{EnvironmentId, OrgId, ProjectId, UserId};
 pub use key::{ApiKeySecret, GeneratedKey, KeyId, ParsedKey, Prefix};
 pub use kind::Kind;
 pub use level::{Level, OrgAccess};
-pub use model::{ApiKey, Environment, KeyStatus, Organization, Project};
+pub use model::{ApiKey, Environment, KeyStatus, Organization, Project, Role, User};
 pub use names::{Description, EnvName, KeyName, OrgName, ProjectName};
 pub use timestamp::Timestamp;

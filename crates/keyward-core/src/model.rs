@@ -119,3 +119,42 @@ impl ApiKey {
         self.expires_at.is_some_and(|at| at <= now)
     }
 }
+
+/// A person who signs in to the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: crate::ids::UserId,
+    /// Lowercased e-mail address, unique.
+    pub email: String,
+    pub display_name: Option<String>,
+    /// An Argon2id PHC string; never the password.
+    pub password_hash: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Owner,
+    Admin,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "owner" => Some(Role::Owner),
+            "admin" => Some(Role::Admin),
+            "member" => Some(Role::Member),
+            _ => None,
+        }
+    }
+}

@@ -7,9 +7,10 @@
 pub mod sqlite;
 
 use async_trait::async_trait;
+use keyward_core::token::AdminToken;
 use keyward_core::{
-    ApiKey, AuditAction, AuditEvent, Environment, KeyId, KeyStatus, Kind, OrgId, Organization,
-    Project, ProjectId, Timestamp,
+    ApiKey, AuditAction, AuditEvent, Environment, KeyHash, KeyId, KeyStatus, Kind, OrgId,
+    Organization, Project, ProjectId, Timestamp, User,
 };
 use std::sync::Arc;
 
@@ -126,6 +127,37 @@ pub trait Store: Send + Sync + 'static {
     async fn write_keys(&self, write: KeyWrite) -> Result<()>;
 
     async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
+
+    async fn insert_environment(&self, env: &Environment, event: &AuditEvent) -> Result<()>;
+
+    async fn insert_admin_token(&self, token: &AdminToken) -> Result<()>;
+    async fn admin_token(&self, id: &KeyId) -> Result<Option<AdminToken>>;
+    async fn list_admin_tokens(&self) -> Result<Vec<AdminToken>>;
+    /// Revokes a working token; `false` if it was already revoked or does not exist.
+    async fn revoke_admin_token(&self, id: &KeyId, at: Timestamp) -> Result<bool>;
+
+    async fn count_users(&self) -> Result<u64>;
+    /// Makes `hash` the only usable setup token, replacing any unused one.
+    async fn replace_setup_token(&self, id: &str, hash: &KeyHash, at: Timestamp) -> Result<()>;
+    /// The usable setup token, if there is one.
+    async fn setup_token(&self) -> Result<Option<SetupToken>>;
+    /// Uses setup token `token_id` to create the first user as owner of `org`, all in
+    /// one transaction. [`StoreError::Stale`] if the token was used meanwhile.
+    async fn complete_setup(
+        &self,
+        token_id: &str,
+        user: &User,
+        org: &Organization,
+        event: &AuditEvent,
+        at: Timestamp,
+    ) -> Result<()>;
+}
+
+/// The stored form of a first-run setup token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupToken {
+    pub id: String,
+    pub hash: KeyHash,
 }
 
 /// Opens (creating if needed) and migrates the store at `url`.

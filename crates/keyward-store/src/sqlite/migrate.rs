@@ -5,7 +5,10 @@ use super::backend;
 use crate::{Result, StoreError};
 use sqlx::SqlitePool;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_operator.sql")),
+];
 
 pub(super) async fn run(pool: &SqlitePool) -> Result<()> {
     sqlx::query(

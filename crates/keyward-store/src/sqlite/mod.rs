@@ -2,14 +2,17 @@
 //! compiled into the binary and run at open.
 
 mod migrate;
+mod operator;
 mod rows;
 
-use crate::{AuditQuery, Conflict, KeyQuery, KeyWrite, Result, Store, StoreError};
+use crate::{AuditQuery, Conflict, KeyQuery, KeyWrite, Result, SetupToken, Store, StoreError};
 use async_trait::async_trait;
 use keyward_core::timestamp::to_millis;
+use keyward_core::token::AdminToken;
 use keyward_core::{
     ApiKey, AuditEvent, Environment, KeyId, OrgId, Organization, Project, ProjectId,
 };
+use keyward_core::{KeyHash, Timestamp, User};
 use rows::{key_from_row, KEY_COLUMNS};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
@@ -63,7 +66,7 @@ pub(crate) fn backend(e: sqlx::Error) -> StoreError {
     StoreError::Backend(Box::new(e))
 }
 
-async fn insert_event(tx: &mut Transaction<'_, Sqlite>, e: &AuditEvent) -> Result<()> {
+pub(crate) async fn insert_event(tx: &mut Transaction<'_, Sqlite>, e: &AuditEvent) -> Result<()> {
     sqlx::query(
         "INSERT INTO audit_events (at, org_id, actor, action, key_id, details, ip)
          VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -106,7 +109,7 @@ async fn write_grants(tx: &mut Transaction<'_, Sqlite>, key: &ApiKey) -> Result<
     Ok(())
 }
 
-fn opt_ms(t: Option<keyward_core::Timestamp>) -> Option<i64> {
+pub(crate) fn opt_ms(t: Option<keyward_core::Timestamp>) -> Option<i64> {
     t.map(to_millis)
 }
 
@@ -387,5 +390,59 @@ impl Store for SqliteStore {
             .iter()
             .map(rows::event_from_row)
             .collect()
+    }
+
+    async fn insert_environment(&self, e: &Environment, event: &AuditEvent) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query("INSERT INTO environments (id, project_id, name, kind, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(e.id.as_str())
+            .bind(e.project_id.as_str())
+            .bind(e.name.as_str())
+            .bind(e.kind.as_str())
+            .bind(to_millis(e.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn insert_admin_token(&self, token: &AdminToken) -> Result<()> {
+        operator::insert_admin_token(&self.pool, token).await
+    }
+
+    async fn admin_token(&self, id: &KeyId) -> Result<Option<AdminToken>> {
+        operator::admin_token(&self.pool, id).await
+    }
+
+    async fn list_admin_tokens(&self) -> Result<Vec<AdminToken>> {
+        operator::list_admin_tokens(&self.pool).await
+    }
+
+    async fn revoke_admin_token(&self, id: &KeyId, at: Timestamp) -> Result<bool> {
+        operator::revoke_admin_token(&self.pool, id, at).await
+    }
+
+    async fn count_users(&self) -> Result<u64> {
+        operator::count_users(&self.pool).await
+    }
+
+    async fn replace_setup_token(&self, id: &str, hash: &KeyHash, at: Timestamp) -> Result<()> {
+        operator::replace_setup_token(&self.pool, id, hash, at).await
+    }
+
+    async fn setup_token(&self) -> Result<Option<SetupToken>> {
+        operator::setup_token(&self.pool).await
+    }
+
+    async fn complete_setup(
+        &self,
+        token_id: &str,
+        user: &User,
+        org: &Organization,
+        event: &AuditEvent,
+        at: Timestamp,
+    ) -> Result<()> {
+        operator::complete_setup(&self.pool, token_id, user, org, event, at).await
     }
 }

@@ -1,5 +1,6 @@
 //! `keyward audit list`.
 
+use crate::cli::operator;
 use crate::output::{print_json, print_table, Failure};
 use clap::Subcommand;
 use keyward_app::Keyward;
@@ -51,7 +52,7 @@ pub async fn run(app: &Keyward, command: AuditCommand, json: bool) -> Result<(),
     };
     let query = AuditQuery {
         org_id: match org {
-            Some(o) => Some(app.org(&o).await?.id),
+            Some(o) => Some(app.org(&operator(), &o).await?.id),
             None => None,
         },
         key_id: key
@@ -74,7 +75,7 @@ pub async fn run(app: &Keyward, command: AuditCommand, json: bool) -> Result<(),
         before_id: None,
         limit: Some(limit),
     };
-    let events = app.audit_events(&query).await?;
+    let events = app.audit_events(&operator(), &query).await?;
     if json {
         print_json(&events);
     } else {

@@ -1,6 +1,6 @@
 //! `keyward keys …`: the key lifecycle from the command line.
 
-use crate::cli::{cli_actor, Confirm};
+use crate::cli::{operator, Confirm};
 use crate::output::{print_fields, print_json, print_table, Failure};
 use clap::{Args, Subcommand};
 use keyward_app::views::KeyView;
@@ -184,10 +184,10 @@ fn print_view(k: &KeyView, json: bool) {
 }
 
 pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), Failure> {
-    let actor = cli_actor();
+    let actor = operator();
     match command {
         KeysCommand::Create(a) => {
-            let org = app.org(&a.org).await?;
+            let org = app.org(&operator(), &a.org).await?;
             let expires_at = a.expires.as_deref().map(|e| expiry(app, e)).transpose()?;
             let input = KeyInput {
                 name: a.name,
@@ -205,12 +205,12 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
             }
         }
         KeysCommand::List { org, status, kind } => {
-            let org = app.org(&org).await?;
+            let org = app.org(&operator(), &org).await?;
             let mut keys = Vec::new();
             let mut after: Option<String> = None;
             loop {
                 let page = app
-                    .list_keys(&org.id, status, kind, after.as_deref(), 500)
+                    .list_keys(&operator(), &org.id, status, kind, after.as_deref(), 500)
                     .await?;
                 let done = page.len() < 500;
                 after = page.last().map(|k| k.id.to_string());
@@ -251,11 +251,11 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
             }
         }
         KeysCommand::Show { key_id } => {
-            let key = app.key(&key_id).await?;
+            let key = app.key(&operator(), &key_id).await?;
             print_view(&app.view(&key).await?, json);
         }
         KeysCommand::Update(a) => {
-            let key = app.key(&a.key_id).await?;
+            let key = app.key(&operator(), &a.key_id).await?;
             let expires_at = match (a.expires, a.no_expiry) {
                 (Some(e), _) => Some(Some(expiry(app, &e)?)),
                 (None, true) => Some(None),
@@ -280,7 +280,7 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
             print_view(&view, json);
         }
         KeysCommand::Revoke { key_id, confirm } => {
-            let key = app.key(&key_id).await?;
+            let key = app.key(&operator(), &key_id).await?;
             confirm.confirm(&format!(
                 "Revoke key {} ('{}')? It stops working at once.",
                 key.id, key.name
@@ -288,7 +288,7 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
             print_view(&app.revoke_key(&actor, &key).await?, json);
         }
         KeysCommand::Reactivate { key_id } => {
-            let key = app.key(&key_id).await?;
+            let key = app.key(&operator(), &key_id).await?;
             print_view(&app.reactivate_key(&actor, &key).await?, json);
         }
         KeysCommand::Rotate {
@@ -298,7 +298,7 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
         } => {
             let grace =
                 lifecycle::grace_period(Some(&grace)).map_err(|e| Failure::usage(e.to_string()))?;
-            let key = app.key(&key_id).await?;
+            let key = app.key(&operator(), &key_id).await?;
             confirm.confirm(&format!(
                 "Rotate key {} ('{}')? The old key stops working after {}.",
                 key.id,
@@ -321,7 +321,7 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
             }
         }
         KeysCommand::Delete { key_id, confirm } => {
-            let key = app.key(&key_id).await?;
+            let key = app.key(&operator(), &key_id).await?;
             confirm.confirm(&format!(
                 "Delete key {} ('{}') for good? It can never be used or reactivated again.",
                 key.id, key.name

@@ -8,7 +8,7 @@ mod orgs;
 
 use crate::output::Failure;
 use clap::{Args, Parser, Subcommand};
-use keyward_app::Keyward;
+use keyward_app::{Keyward, Principal};
 use keyward_core::Actor;
 use std::path::PathBuf;
 
@@ -82,8 +82,14 @@ impl Confirm {
     }
 }
 
+/// The command line acts as the operator: whoever can run it can read the data
+/// directory anyway.
+pub fn operator() -> Principal {
+    Principal::Operator(cli_actor())
+}
+
 /// The actor the audit log records for the command line: `cli:<OS user>`.
-pub fn cli_actor() -> Actor {
+fn cli_actor() -> Actor {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
         .unwrap_or_else(|_| "operator".into());

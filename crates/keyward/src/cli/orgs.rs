@@ -1,6 +1,6 @@
 //! `keyward org …` and `keyward project …`.
 
-use crate::cli::cli_actor;
+use crate::cli::operator;
 use crate::output::{print_json, print_table, Failure};
 use clap::Subcommand;
 use keyward_app::Keyward;
@@ -88,7 +88,7 @@ fn project_rows(projects: &[(Project, Vec<Environment>)]) {
 pub async fn org(app: &Keyward, command: OrgCommand, json: bool) -> Result<(), Failure> {
     match command {
         OrgCommand::Create { name, plan } => {
-            let org = app.create_org(&cli_actor(), &name, plan.as_deref()).await?;
+            let org = app.create_org(&operator(), &name, plan.as_deref()).await?;
             if json {
                 print_json(&org_json(&org));
             } else {
@@ -96,7 +96,7 @@ pub async fn org(app: &Keyward, command: OrgCommand, json: bool) -> Result<(), F
             }
         }
         OrgCommand::List => {
-            let orgs = app.list_orgs().await?;
+            let orgs = app.list_orgs(&operator()).await?;
             if json {
                 print_json(&orgs.iter().map(org_json).collect::<Vec<_>>());
             } else {
@@ -110,8 +110,8 @@ pub async fn org(app: &Keyward, command: OrgCommand, json: bool) -> Result<(), F
 pub async fn project(app: &Keyward, command: ProjectCommand, json: bool) -> Result<(), Failure> {
     match command {
         ProjectCommand::Create { org, name } => {
-            let org = app.org(&org).await?;
-            let (p, envs) = app.create_project(&cli_actor(), &org.id, &name).await?;
+            let org = app.org(&operator(), &org).await?;
+            let (p, envs) = app.create_project(&operator(), &org.id, &name).await?;
             if json {
                 print_json(&project_json(&p, &envs));
             } else {
@@ -119,8 +119,8 @@ pub async fn project(app: &Keyward, command: ProjectCommand, json: bool) -> Resu
             }
         }
         ProjectCommand::List { org } => {
-            let org = app.org(&org).await?;
-            let projects = app.list_projects(&org.id).await?;
+            let org = app.org(&operator(), &org).await?;
+            let projects = app.list_projects(&operator(), &org.id).await?;
             if json {
                 print_json(
                     &projects

@@ -1,0 +1,195 @@
+//! Admin tokens, users and the first-run setup, for the SQLite backend.
+
+use super::{backend, insert_event, opt_ms};
+use crate::{Result, SetupToken, StoreError};
+use keyward_core::timestamp::{from_millis, to_millis};
+use keyward_core::token::AdminToken;
+use keyward_core::{KeyHash, KeyId, KeyName, Organization, Timestamp, User};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqlitePool};
+
+fn hash_from(row: &SqliteRow) -> Result<KeyHash> {
+    let digest: Vec<u8> = row.try_get("secret_hash").map_err(backend)?;
+    let version: i64 = row.try_get("pepper_version").map_err(backend)?;
+    Ok(KeyHash {
+        pepper_version: u32::try_from(version)
+            .map_err(|_| StoreError::Backend("corrupt pepper version".into()))?,
+        digest: digest
+            .try_into()
+            .map_err(|_| StoreError::Backend("corrupt hash".into()))?,
+    })
+}
+
+fn token_from(row: &SqliteRow) -> Result<AdminToken> {
+    let get_ms = |col| -> Result<Option<Timestamp>> {
+        Ok(row
+            .try_get::<Option<i64>, _>(col)
+            .map_err(backend)?
+            .map(from_millis))
+    };
+    Ok(AdminToken {
+        id: KeyId::parse(row.try_get("id").map_err(backend)?)
+            .map_err(|e| StoreError::Backend(e.into()))?,
+        name: KeyName::parse(row.try_get("name").map_err(backend)?)
+            .map_err(|e| StoreError::Backend(e.into()))?,
+        hash: hash_from(row)?,
+        created_by: row.try_get("created_by").map_err(backend)?,
+        created_at: from_millis(row.try_get("created_at").map_err(backend)?),
+        revoked_at: get_ms("revoked_at")?,
+        last_used_at: get_ms("last_used_at")?,
+    })
+}
+
+const TOKEN_COLUMNS: &str =
+    "id, name, pepper_version, secret_hash, created_by, created_at, revoked_at, last_used_at";
+
+pub(super) async fn insert_admin_token(pool: &SqlitePool, t: &AdminToken) -> Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO admin_tokens ({TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    ))
+    .bind(t.id.as_str())
+    .bind(t.name.as_str())
+    .bind(i64::from(t.hash.pepper_version))
+    .bind(&t.hash.digest[..])
+    .bind(&t.created_by)
+    .bind(to_millis(t.created_at))
+    .bind(opt_ms(t.revoked_at))
+    .bind(opt_ms(t.last_used_at))
+    .execute(pool)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(super) async fn admin_token(pool: &SqlitePool, id: &KeyId) -> Result<Option<AdminToken>> {
+    sqlx::query(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM admin_tokens WHERE id = ?"
+    ))
+    .bind(id.as_str())
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?
+    .map(|r| token_from(&r))
+    .transpose()
+}
+
+pub(super) async fn list_admin_tokens(pool: &SqlitePool) -> Result<Vec<AdminToken>> {
+    sqlx::query(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM admin_tokens ORDER BY created_at, id"
+    ))
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?
+    .iter()
+    .map(token_from)
+    .collect()
+}
+
+pub(super) async fn revoke_admin_token(
+    pool: &SqlitePool,
+    id: &KeyId,
+    at: Timestamp,
+) -> Result<bool> {
+    let done =
+        sqlx::query("UPDATE admin_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+            .bind(to_millis(at))
+            .bind(id.as_str())
+            .execute(pool)
+            .await
+            .map_err(backend)?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(super) async fn count_users(pool: &SqlitePool) -> Result<u64> {
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(pool)
+        .await
+        .map_err(backend)?;
+    Ok(n as u64)
+}
+
+pub(super) async fn replace_setup_token(
+    pool: &SqlitePool,
+    id: &str,
+    hash: &KeyHash,
+    at: Timestamp,
+) -> Result<()> {
+    let mut tx = pool.begin().await.map_err(backend)?;
+    sqlx::query("DELETE FROM setup_tokens WHERE used_at IS NULL")
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    sqlx::query("INSERT INTO setup_tokens (id, pepper_version, secret_hash, created_at) VALUES (?, ?, ?, ?)")
+        .bind(id)
+        .bind(i64::from(hash.pepper_version))
+        .bind(&hash.digest[..])
+        .bind(to_millis(at))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    tx.commit().await.map_err(backend)
+}
+
+pub(super) async fn setup_token(pool: &SqlitePool) -> Result<Option<SetupToken>> {
+    let Some(row) = sqlx::query(
+        "SELECT id, pepper_version, secret_hash FROM setup_tokens WHERE used_at IS NULL",
+    )
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(SetupToken {
+        id: row.try_get("id").map_err(backend)?,
+        hash: hash_from(&row)?,
+    }))
+}
+
+pub(super) async fn complete_setup(
+    pool: &SqlitePool,
+    token_id: &str,
+    user: &User,
+    org: &Organization,
+    event: &keyward_core::AuditEvent,
+    at: Timestamp,
+) -> Result<()> {
+    let mut tx = pool.begin().await.map_err(backend)?;
+    let used = sqlx::query("UPDATE setup_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL")
+        .bind(to_millis(at))
+        .bind(token_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    if used.rows_affected() != 1 {
+        return Err(StoreError::Stale);
+    }
+    sqlx::query("INSERT INTO users (id, email, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)")
+        .bind(user.id.as_str())
+        .bind(&user.email)
+        .bind(user.display_name.as_deref())
+        .bind(&user.password_hash)
+        .bind(to_millis(user.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    sqlx::query("INSERT INTO organizations (id, name, plan, created_at) VALUES (?, ?, ?, ?)")
+        .bind(org.id.as_str())
+        .bind(org.name.as_str())
+        .bind(&org.plan)
+        .bind(to_millis(org.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    sqlx::query(
+        "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?, ?, 'owner', ?)",
+    )
+    .bind(org.id.as_str())
+    .bind(user.id.as_str())
+    .bind(to_millis(at))
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    insert_event(&mut tx, event).await?;
+    tx.commit().await.map_err(backend)
+}
