@@ -7,8 +7,8 @@ use crate::{Keyward, Principal};
 use keyward_core::lifecycle::{self, KeyPatch, NewKey, Transition};
 use keyward_core::{
     Actor, ApiKey, ApiKeySecret, AuditAction, AuditEvent, Description, EnvScope, GeneratedKey,
-    Grant, GrantSpec, KeyId, KeyName, KeyStatus, Kind, Level, OrgAccess, OrgId, ProjectScope,
-    Timestamp,
+    Grant, GrantSpec, KeyId, KeyName, KeyStatus, Kind, Level, OrgAccess, OrgId, Prefix,
+    ProjectScope, Timestamp,
 };
 use keyward_store::{KeyCursor, KeyQuery, KeyWrite};
 use rand_core::OsRng;
@@ -71,9 +71,32 @@ fn event(
     }
 }
 
-fn parse_description(d: Option<String>) -> AppResult<Option<Description>> {
+/// Refuses text that contains something shaped like one of our keys or admin tokens:
+/// names and descriptions are shown everywhere, so a key pasted into one would leak.
+fn no_secret_inside(field: &'static str, text: &str, prefix: &Prefix) -> AppResult<()> {
+    let looks_like_key = ["live", "test", "admin"]
+        .iter()
+        .any(|kind| text.contains(&format!("{prefix}_{kind}_")));
+    if looks_like_key {
+        return Err(AppError::invalid(
+            field,
+            format!("{field}: looks like it contains an API key; never put a key in a name or description (and rotate that key)"),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_name(text: &str, prefix: &Prefix) -> AppResult<KeyName> {
+    no_secret_inside("name", text, prefix)?;
+    KeyName::parse(text).map_err(|e| AppError::invalid("name", e))
+}
+
+fn parse_description(d: Option<String>, prefix: &Prefix) -> AppResult<Option<Description>> {
     d.filter(|d| !d.trim().is_empty())
-        .map(|d| Description::parse(&d).map_err(|e| AppError::invalid("description", e)))
+        .map(|d| {
+            no_secret_inside("description", &d, prefix)?;
+            Description::parse(&d).map_err(|e| AppError::invalid("description", e))
+        })
         .transpose()
 }
 
@@ -169,8 +192,9 @@ impl Keyward {
         }
         who.require(Level::Write, "creating a key")?;
         let actor = &who.actor();
-        let name = KeyName::parse(&input.name).map_err(|e| AppError::invalid("name", e))?;
-        let description = parse_description(input.description)?;
+        let prefix = &self.settings.prefix;
+        let name = parse_name(&input.name, prefix)?;
+        let description = parse_description(input.description, prefix)?;
         let grants = self.resolve_grants(org, input.kind, &input.grants).await?;
         who.require_within(input.kind, &grants, input.org_access)?;
         let spec = NewKey {
@@ -308,9 +332,12 @@ impl Keyward {
         let patch = KeyPatch {
             name: input
                 .name
-                .map(|n| KeyName::parse(&n).map_err(|e| AppError::invalid("name", e)))
+                .map(|n| parse_name(&n, &self.settings.prefix))
                 .transpose()?,
-            description: input.description.map(parse_description).transpose()?,
+            description: input
+                .description
+                .map(|d| parse_description(d, &self.settings.prefix))
+                .transpose()?,
             grants,
             org_access: input.org_access,
             expires_at: input.expires_at,

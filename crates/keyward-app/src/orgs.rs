@@ -195,3 +195,21 @@ impl Keyward {
         Ok(env)
     }
 }
+
+impl Keyward {
+    /// A project of `org` with its environments, if `who` may read projects there.
+    pub async fn project_detail(
+        &self,
+        who: &Principal,
+        org: &OrgId,
+        id_or_name: &str,
+    ) -> AppResult<(Project, Vec<Environment>)> {
+        if !who.sees(org) {
+            return Err(AppError::not_found("organization", org.as_str()));
+        }
+        who.require(Level::Read, "reading projects")?;
+        let project = self.project(org, id_or_name).await?;
+        let envs = self.store.list_environments(&project.id).await?;
+        Ok((project, envs))
+    }
+}

@@ -18,6 +18,8 @@ struct FileConfig {
     pepper: Option<String>,
     max_key_lifetime: Option<String>,
     default_plan: Option<String>,
+    listen: Option<String>,
+    public_url: Option<String>,
 }
 
 pub struct Config {
@@ -28,6 +30,10 @@ pub struct Config {
     pub pepper: Option<String>,
     pub policy: Policy,
     pub default_plan: String,
+    /// Where `keyward serve` listens.
+    pub listen: std::net::SocketAddr,
+    /// The address people reach the server at, for printed links.
+    pub public_url: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -62,7 +68,11 @@ fn pick(flag: Option<String>, var: &str, file: Option<String>) -> Result<Option<
     Ok(file.map(|v| (v, "the config file".into())))
 }
 
-pub fn load(config_file: Option<&Path>, data_dir_flag: Option<PathBuf>) -> Result<Config> {
+pub fn load(
+    config_file: Option<&Path>,
+    data_dir_flag: Option<PathBuf>,
+    listen_flag: Option<String>,
+) -> Result<Config> {
     let file_path = match config_file {
         Some(p) => Some(p.to_path_buf()),
         None => env("KEYWARD_CONFIG")?.map(PathBuf::from),
@@ -111,6 +121,22 @@ pub fn load(config_file: Option<&Path>, data_dir_flag: Option<PathBuf>) -> Resul
 
     let pepper = pick(None, "KEYWARD_PEPPER", file.pepper)?.map(|(v, _)| v);
 
+    let listen = match pick(listen_flag, "KEYWARD_LISTEN", file.listen)? {
+        Some((v, from)) => v.parse().with_context(|| {
+            format!("listen from {from}: '{v}' is not an address:port such as 127.0.0.1:8080")
+        })?,
+        None => std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+    };
+    let public_url = match pick(None, "KEYWARD_PUBLIC_URL", file.public_url)? {
+        Some((v, from)) => {
+            if !(v.starts_with("http://") || v.starts_with("https://")) {
+                bail!("public_url from {from} must start with http:// or https://");
+            }
+            v.trim_end_matches('/').to_owned()
+        }
+        None => format!("http://{listen}"),
+    };
+
     Ok(Config {
         data_dir,
         database_url,
@@ -118,5 +144,7 @@ pub fn load(config_file: Option<&Path>, data_dir_flag: Option<PathBuf>) -> Resul
         pepper,
         policy,
         default_plan,
+        listen,
+        public_url,
     })
 }

@@ -28,8 +28,37 @@ fn main() -> ExitCode {
     }
 }
 
+/// Structured logs on stderr, for the server; `KEYWARD_LOG` (or `RUST_LOG`) sets the
+/// filter and `KEYWARD_LOG_FORMAT=json` switches to JSON lines.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("KEYWARD_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info,sqlx=warn".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    let _ = if std::env::var("KEYWARD_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
 async fn run(args: cli::Cli) -> Result<(), Failure> {
-    let config = config::load(args.config.as_deref(), args.data_dir.clone())?;
+    let listen = match &args.command {
+        cli::Command::Serve(s) => {
+            init_logging();
+            Some(s.listen.clone())
+        }
+        _ => None,
+    };
+    let config = config::load(
+        args.config.as_deref(),
+        args.data_dir.clone(),
+        listen.flatten(),
+    )?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
         Failure::usage(format!(
             "cannot create the data directory {}: {e}",
@@ -42,11 +71,11 @@ async fn run(args: cli::Cli) -> Result<(), Failure> {
     let peppers =
         pepper::resolve(config.pepper.as_deref(), &config.data_dir, store.as_ref()).await?;
     let settings = Settings {
-        prefix: config.prefix,
+        prefix: config.prefix.clone(),
         peppers,
-        policy: config.policy,
-        default_plan: config.default_plan,
+        policy: config.policy.clone(),
+        default_plan: config.default_plan.clone(),
     };
     let app = Keyward::new(store, settings, Arc::new(SystemClock));
-    cli::run(&app, args.command, args.json).await
+    cli::run(&app, &config, args.command, args.json).await
 }

@@ -1,11 +1,14 @@
 //! The command line: argument definitions and the dispatch to one handler per command
 //! group. Handlers call `keyward_app` and print; they decide nothing themselves.
 
+mod admin;
 mod audit;
 mod check;
 mod keys;
 mod orgs;
+pub mod serve;
 
+use crate::config::Config;
 use crate::output::Failure;
 use clap::{Args, Parser, Subcommand};
 use keyward_app::{Keyward, Principal};
@@ -48,6 +51,11 @@ pub enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Run the HTTP server: management API, verify API, API docs.
+    Serve(serve::ServeArgs),
+    /// Operator administration: admin tokens.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
 }
 
 /// `--yes` for commands that destroy or disable something.
@@ -105,8 +113,15 @@ fn cli_actor() -> Actor {
     })
 }
 
-pub async fn run(app: &Keyward, command: Command, json: bool) -> Result<(), Failure> {
+pub async fn run(
+    app: &Keyward,
+    config: &Config,
+    command: Command,
+    json: bool,
+) -> Result<(), Failure> {
     match command {
+        Command::Serve(_) => serve::run(app, config).await,
+        Command::Admin(c) => admin::run(app, c, json).await,
         Command::Org(c) => orgs::org(app, c, json).await,
         Command::Project(c) => orgs::project(app, c, json).await,
         Command::Keys(c) => keys::run(app, c, json).await,

@@ -1,0 +1,151 @@
+//! Who is calling: typed extractors, one per kind of caller, so that a handler's
+//! signature states who may call it.
+//!
+//! * [`Caller`]: an operator admin token or an API key (management API, `/v1/me`);
+//! * [`OperatorToken`]: an admin token only (the verify API, operator-only routes).
+//!
+//! Keys are read from `Authorization: Bearer`, `x-api-key` and `api-key`. A key in the
+//! query string is refused outright by [`refuse_keys_in_query`].
+
+use crate::error::ApiError;
+use crate::problems;
+use crate::state::AppState;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use keyward_app::Principal;
+use keyward_core::check::{self, Outcome};
+use keyward_core::token::looks_like_admin_token;
+use keyward_core::Actor;
+
+/// Every value in the request that may hold a key. A header that is not valid text
+/// counts as an empty (so malformed) credential rather than being ignored.
+pub fn credentials(headers: &HeaderMap) -> Vec<&str> {
+    let mut out = Vec::new();
+    for value in headers.get_all(AUTHORIZATION) {
+        match value.to_str() {
+            Ok(v) => {
+                if let Some((scheme, token)) = v.trim().split_once(' ') {
+                    if scheme.eq_ignore_ascii_case("bearer") {
+                        out.push(token.trim());
+                    }
+                } else if v.trim().eq_ignore_ascii_case("bearer") {
+                    out.push("");
+                }
+            }
+            Err(_) => out.push(""),
+        }
+    }
+    for name in ["x-api-key", "api-key"] {
+        for value in headers.get_all(name) {
+            out.push(value.to_str().map(str::trim).unwrap_or(""));
+        }
+    }
+    out
+}
+
+fn record_caller(principal: &Principal) {
+    let id = match principal {
+        Principal::Operator(actor) => actor.encode(),
+        Principal::Key(key) => format!("key:{}", key.id),
+    };
+    tracing::Span::current().record("caller", id.as_str());
+}
+
+/// The caller of a management route: an admin token (the operator) or an API key.
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let creds = credentials(&parts.headers);
+        let text = check::credential(creds.iter().copied())
+            .map_err(|o| ApiError::from_outcome(o, o.explanation()))?;
+        let principal = if looks_like_admin_token(text, &state.app.settings().prefix) {
+            let token = state.app.authenticate_admin(text).await?.ok_or_else(|| {
+                ApiError::from_outcome(
+                    Outcome::Unknown,
+                    "This admin token is unknown, wrong or revoked.",
+                )
+            })?;
+            Principal::Operator(Actor::AdminToken(token.id.to_string()))
+        } else {
+            match state.app.authenticate_key(creds.iter().copied()).await? {
+                Ok(key) => Principal::Key(Box::new(key)),
+                Err(result) => {
+                    let detail = result.malformed.map_or_else(
+                        || result.outcome.explanation().to_owned(),
+                        |m| format!("{m}."),
+                    );
+                    return Err(ApiError::from_outcome(result.outcome, detail));
+                }
+            }
+        };
+        record_caller(&principal);
+        Ok(Caller(principal))
+    }
+}
+
+/// An operator admin token, required by the verify API: a key must not be able to
+/// test other keys.
+pub struct OperatorToken(pub Principal);
+
+impl FromRequestParts<AppState> for OperatorToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match Caller::from_request_parts(parts, state).await?.0 {
+            p @ Principal::Operator(_) => Ok(OperatorToken(p)),
+            Principal::Key(_) => Err(ApiError::new(
+                &problems::FORBIDDEN,
+                "this endpoint needs an operator admin token (kw_admin_…), not an API key; create one with `keyward admin token create`",
+            )
+            .with("required_permission", "operator")),
+        }
+    }
+}
+
+const KEY_PARAMS: &[&str] = &[
+    "api_key",
+    "apikey",
+    "api-key",
+    "x-api-key",
+    "key",
+    "token",
+    "access_token",
+    "bearer",
+    "auth",
+];
+
+/// Refuses any request whose query string carries a key, before anything else sees
+/// it: such a key is already in somebody's logs, and must not be accepted as if it
+/// were fine.
+pub async fn refuse_keys_in_query(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(query) = request.uri().query() {
+        let prefix = format!("{}_", state.app.settings().prefix);
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+        let found = pairs.iter().find(|(name, value)| {
+            KEY_PARAMS.contains(&name.to_ascii_lowercase().as_str())
+                || value.trim().starts_with(&prefix)
+        });
+        if let Some((name, _)) = found {
+            return ApiError::new(
+                &problems::KEY_IN_QUERY,
+                format!(
+                    "API keys are not accepted in the URL (query parameter '{}'): send the key in the 'Authorization: Bearer <key>' or 'x-api-key' header, and rotate this key, since URLs are logged",
+                    name.chars().take(40).collect::<String>()
+                ),
+            )
+            .into_response();
+        }
+    }
+    next.run(request).await
+}

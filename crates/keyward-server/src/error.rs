@@ -1,0 +1,229 @@
+//! One error type for every handler: [`ApiError`] renders as an RFC 9457
+//! `application/problem+json` body with a stable `type`, a `detail` written for the
+//! person reading it, and extension members. 401 and 403 answers carry
+//! `WWW-Authenticate: Bearer` as RFC 6750 says. 5xx are logged with their cause and
+//! never show it.
+//!
+//! Body, query and path rejections become the same problem bodies, through the
+//! [`Json`], [`Query`] and [`Path`] extractors defined here.
+
+use crate::problems::{self, Problem};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::FromRequest;
+use axum::extract::FromRequestParts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use keyward_app::AppError;
+use keyward_core::check::Outcome;
+use keyward_core::lifecycle::LifecycleError;
+use serde_json::{Map, Value};
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub problem: &'static Problem,
+    pub detail: String,
+    pub extensions: Map<String, Value>,
+    /// The `WWW-Authenticate` header, for 401 and 403.
+    pub challenge: Option<String>,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(problem: &'static Problem, detail: impl Into<String>) -> Self {
+        ApiError {
+            problem,
+            detail: detail.into(),
+            extensions: Map::new(),
+            challenge: None,
+        }
+    }
+
+    pub fn with(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.extensions.insert(name.to_owned(), value.into());
+        self
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        ApiError::new(&problems::NOT_FOUND, format!("{what} not found"))
+    }
+
+    /// The answer for a failed check: 401 with `invalid_token` (none when no credential
+    /// was sent), 403 with `insufficient_scope`, 429 without a challenge.
+    pub fn from_outcome(outcome: Outcome, detail: impl Into<String>) -> Self {
+        let mut e =
+            ApiError::new(problems::for_outcome(outcome), detail).with("outcome", outcome.as_str());
+        e.challenge = match outcome.http_status() {
+            401 if outcome == Outcome::Missing => Some(r#"Bearer realm="keyward""#.into()),
+            401 => Some(r#"Bearer realm="keyward", error="invalid_token""#.into()),
+            403 => Some(r#"Bearer realm="keyward", error="insufficient_scope""#.into()),
+            _ => None,
+        };
+        e
+    }
+
+    fn forbidden(required_permission: &str, message: &str) -> Self {
+        let mut e = ApiError::new(&problems::FORBIDDEN, message)
+            .with("required_permission", required_permission);
+        e.challenge = Some(format!(
+            r#"Bearer realm="keyward", error="insufficient_scope", scope="{}""#,
+            required_permission.replace('"', "")
+        ));
+        e
+    }
+
+    pub fn invalid_request(detail: impl Into<String>) -> Self {
+        ApiError::new(&problems::INVALID_REQUEST, detail)
+    }
+
+    pub fn validation(field: &str, detail: impl Into<String>) -> Self {
+        ApiError::new(&problems::VALIDATION, detail).with("field", field)
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::NotFound { what, reference } => ApiError::new(
+                &problems::NOT_FOUND,
+                format!("{what} '{reference}' not found"),
+            ),
+            AppError::Invalid { field, message } => ApiError::validation(field, message),
+            AppError::Forbidden {
+                required_permission,
+                message,
+            } => ApiError::forbidden(&required_permission, &message),
+            AppError::Conflict(message) => ApiError::new(&problems::CONFLICT, message),
+            AppError::Concurrent => ApiError::new(&problems::CONFLICT, e.to_string()),
+            AppError::Lifecycle(l) => lifecycle(l),
+            AppError::Storage(source) => {
+                tracing::error!(error = %source, cause = ?std::error::Error::source(&source), "storage failure");
+                ApiError::new(&problems::INTERNAL, "internal error; it has been logged")
+            }
+        }
+    }
+}
+
+fn lifecycle(e: LifecycleError) -> ApiError {
+    use LifecycleError::*;
+    let detail = e.to_string();
+    match e {
+        NoAccess => ApiError::validation("grants", detail),
+        ExpiryNotInFuture { .. } | ExpiryTooFar { .. } | RotatedExpiry { .. } => {
+            ApiError::validation("expires_at", detail)
+        }
+        GraceTooLong(_) | GraceNegative | GraceSyntax(_) => {
+            ApiError::validation("grace_period", detail)
+        }
+        AlreadyRevoked(_)
+        | NotRevoked(_)
+        | Deleted(_)
+        | RotateRevoked(_)
+        | AlreadyRotated { .. }
+        | RotateExpired(_) => ApiError::new(&problems::CONFLICT, detail),
+    }
+}
+
+/// The members in the order RFC 9457 lists them, extensions last.
+#[derive(serde::Serialize)]
+struct ProblemBody<'a> {
+    r#type: String,
+    title: &'static str,
+    status: u16,
+    detail: &'a str,
+    #[serde(flatten)]
+    extensions: &'a Map<String, Value>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.problem.status;
+        if status.is_server_error() {
+            tracing::warn!(problem = self.problem.slug, "answered with a server error");
+        }
+        let body = ProblemBody {
+            r#type: self.problem.type_uri(),
+            title: self.problem.title,
+            status: status.as_u16(),
+            detail: &self.detail,
+            extensions: &self.extensions,
+        };
+        let mut response =
+            (status, serde_json::to_string(&body).unwrap_or_default()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        match r {
+            JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                &problems::UNSUPPORTED_MEDIA_TYPE,
+                "send the body as JSON with the header Content-Type: application/json",
+            ),
+            JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::new(
+                    &problems::PAYLOAD_TOO_LARGE,
+                    "the request body is larger than 64 KiB",
+                )
+            }
+            JsonRejection::JsonDataError(e) => ApiError::invalid_request(format!(
+                "the JSON body does not fit: {}",
+                e.body_text().trim_start_matches(
+                    "Failed to deserialize the JSON body into the target type: "
+                )
+            )),
+            JsonRejection::JsonSyntaxError(e) => ApiError::invalid_request(format!(
+                "the body is not valid JSON: {}",
+                e.body_text()
+                    .trim_start_matches("Failed to parse the request body as JSON: ")
+            )),
+            other => ApiError::invalid_request(other.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::invalid_request(format!(
+            "bad query parameters: {}",
+            r.body_text()
+                .trim_start_matches("Failed to deserialize query string: ")
+        ))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError::invalid_request(format!("bad path parameter: {}", r.body_text()))
+    }
+}
+
+/// `axum::Json` whose rejections are problem bodies.
+#[derive(Debug, Clone, Copy, Default, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Json<T>(pub T);
+
+impl<T: serde::Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// `axum::extract::Query` whose rejections are problem bodies.
+#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
+
+/// `axum::extract::Path` whose rejections are problem bodies.
+#[derive(Debug, Clone, Copy, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Path<T>(pub T);

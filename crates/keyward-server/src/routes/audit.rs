@@ -1,0 +1,139 @@
+//! `GET /v1/audit-events`: the audit log, newest first, filtered.
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, Json, Query};
+use crate::routes::{page_limit, parse_time};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::routing::get;
+use axum::Router;
+use keyward_core::{AuditAction, AuditEvent, KeyId, Timestamp};
+use keyward_store::AuditQuery;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEventOut {
+    pub id: i64,
+    #[serde(with = "keyward_core::timestamp::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    pub org_id: String,
+    /// `cli:<user>`, `token:<id>`, `user:<id>`, `key:<id>` or `system`.
+    pub actor: String,
+    #[schema(value_type = String, example = "key.revoked")]
+    pub action: AuditAction,
+    pub key_id: Option<String>,
+    /// What changed; for updates, `before` and `after`.
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    pub ip: Option<String>,
+}
+
+impl From<&AuditEvent> for AuditEventOut {
+    fn from(e: &AuditEvent) -> Self {
+        AuditEventOut {
+            id: e.id.unwrap_or_default(),
+            at: e.at,
+            org_id: e.org_id.to_string(),
+            actor: e.actor.encode(),
+            action: e.action,
+            key_id: e.key_id.as_ref().map(ToString::to_string),
+            details: e.details.clone(),
+            ip: e.ip.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditList {
+    pub data: Vec<AuditEventOut>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditListQuery {
+    /// Organization id or name (a key always sees only its own).
+    pub org: Option<String>,
+    pub key_id: Option<String>,
+    /// Such as `cli:alice` or `key:<id>`.
+    pub actor: Option<String>,
+    /// Such as `key.revoked`.
+    pub action: Option<String>,
+    /// Events at or after this time.
+    pub since: Option<String>,
+    /// Events before this time.
+    pub until: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// List audit events, newest first.
+#[utoipa::path(get, path = "/v1/audit-events", tag = "audit", params(AuditListQuery),
+    responses((status = 200, body = AuditList), (status = 404, body = crate::openapi::ProblemDoc), (status = 422, body = crate::openapi::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Query(q): Query<AuditListQuery>,
+) -> ApiResult<Json<AuditList>> {
+    let now = s.app.now();
+    let limit = page_limit(q.limit)?;
+    let query = AuditQuery {
+        org_id: match &q.org {
+            Some(org) => Some(s.app.org(&who, org).await?.id),
+            None => None,
+        },
+        key_id: q
+            .key_id
+            .map(|k| {
+                KeyId::parse(&k).map_err(|e| ApiError::validation("key_id", format!("key_id: {e}")))
+            })
+            .transpose()?,
+        actor: q.actor,
+        action: q
+            .action
+            .map(|a| {
+                AuditAction::parse(&a).ok_or_else(|| {
+                    let all: Vec<_> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+                    ApiError::validation(
+                        "action",
+                        format!(
+                            "action: unknown action '{}'; use one of {}",
+                            a.chars().take(40).collect::<String>(),
+                            all.join(", ")
+                        ),
+                    )
+                })
+            })
+            .transpose()?,
+        since: q.since.map(|t| parse_time("since", &t, now)).transpose()?,
+        until: q.until.map(|t| parse_time("until", &t, now)).transpose()?,
+        before_id: q
+            .cursor
+            .map(|c| {
+                c.parse::<i64>().map_err(|_| {
+                    ApiError::validation(
+                        "cursor",
+                        "cursor: pass the next_cursor of the previous page",
+                    )
+                })
+            })
+            .transpose()?,
+        limit: Some(limit),
+    };
+    let events = s.app.audit_events(&who, &query).await?;
+    let next_cursor = (events.len() == limit as usize)
+        .then(|| events.last().and_then(|e| e.id).map(|id| id.to_string()))
+        .flatten();
+    Ok(Json(AuditList {
+        data: events.iter().map(AuditEventOut::from).collect(),
+        next_cursor,
+    }))
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/audit-events", get(list))
+}

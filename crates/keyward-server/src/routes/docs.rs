@@ -1,0 +1,76 @@
+//! Documentation served by the server itself, with no network access: the OpenAPI
+//! document at `/openapi.json`, Swagger UI at `/docs/api` (assets compiled in), and
+//! the problem types at `/docs/problems`.
+
+use crate::openapi::ApiDoc;
+use crate::problems;
+use crate::state::AppState;
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use axum::Router;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Renders `code spans` in the catalog's plain text.
+fn inline_code(s: &str) -> String {
+    escape(s)
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                format!("<code>{part}</code>")
+            } else {
+                part.to_owned()
+            }
+        })
+        .collect()
+}
+
+async fn problems_page() -> impl IntoResponse {
+    let mut rows = String::new();
+    for p in problems::ALL {
+        rows.push_str(&format!(
+            "<section id=\"{slug}\"><h2>{title}</h2><p><code>type: {uri}</code> · HTTP {status}</p><p>{help}</p></section>\n",
+            slug = escape(p.slug),
+            title = escape(p.title),
+            uri = escape(&p.type_uri()),
+            status = p.status.as_u16(),
+            help = inline_code(p.help),
+        ));
+    }
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>keyward problem types</title>\
+         <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem}}\
+         code{{background:#f6f8fa;padding:.1rem .3rem;border-radius:4px}}section{{border-top:1px solid #d0d7de;padding-top:.5rem}}</style>\
+         </head><body><h1>Problem types</h1><p>Every error keyward answers is an RFC 9457 <code>application/problem+json</code> body \
+         whose <code>type</code> is one of these. Match on <code>type</code>, not on <code>title</code> or <code>detail</code>.</p>{rows}</body></html>"
+    );
+    (
+        [(header::CACHE_CONTROL, "public, max-age=3600")],
+        Html(page),
+    )
+}
+
+async fn index() -> Html<&'static str> {
+    Html(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>keyward</title></head>\
+         <body style=\"font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto\"><h1>keyward</h1>\
+         <p>Self-hosted API keys. This server is running.</p><ul><li><a href=\"/docs/api\">API documentation</a></li>\
+         <li><a href=\"/docs/problems\">Problem types</a></li><li><a href=\"/openapi.json\">OpenAPI document</a></li></ul></body></html>",
+    )
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(index))
+        .route("/docs/problems", get(problems_page))
+        .merge(SwaggerUi::new("/docs/api").url("/openapi.json", ApiDoc::openapi()))
+}

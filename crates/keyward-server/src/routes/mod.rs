@@ -1,0 +1,29 @@
+//! The HTTP routes, one module per resource, each ending with its `router()`.
+
+pub mod audit;
+pub mod docs;
+pub mod health;
+pub mod keys;
+pub mod me;
+pub mod orgs;
+pub mod setup;
+pub mod verify;
+
+use crate::error::ApiError;
+use keyward_core::timestamp::{self, Timestamp};
+
+/// Page sizes: 50 unless asked, at most 100.
+pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit.unwrap_or(50) {
+        n @ 1..=100 => Ok(n),
+        n => Err(ApiError::validation(
+            "limit",
+            format!("limit: {n} is out of range; use 1 to 100"),
+        )),
+    }
+}
+
+/// A time from a request: RFC 3339, a date, or a duration from now.
+pub fn parse_time(field: &'static str, s: &str, now: Timestamp) -> Result<Timestamp, ApiError> {
+    timestamp::parse_time(s, now).map_err(|e| ApiError::validation(field, format!("{field}: {e}")))
+}

@@ -1,0 +1,79 @@
+//! First-run setup: `GET /setup` (the page the printed link opens) and
+//! `POST /v1/setup` (which uses the one-time token to create the owner account).
+
+use crate::error::{ApiResult, Json};
+use crate::routes::orgs::OrgOut;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use keyward_app::SetupInput;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetupIn {
+    /// The token from the setup link (the part after `#token=`).
+    pub token: String,
+    pub email: String,
+    /// At least 12 characters.
+    pub password: String,
+    pub display_name: Option<String>,
+    /// The first organization's name.
+    pub organization: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SetupOut {
+    pub user_id: String,
+    pub email: String,
+    pub organization: OrgOut,
+}
+
+/// Create the owner account with the one-time setup token.
+#[utoipa::path(post, path = "/v1/setup", tag = "setup", request_body = SetupIn,
+    responses((status = 201, body = SetupOut), (status = 403, description = "The link is invalid or already used", body = crate::openapi::ProblemDoc), (status = 422, body = crate::openapi::ProblemDoc)))]
+pub async fn complete(
+    State(s): State<AppState>,
+    Json(body): Json<SetupIn>,
+) -> ApiResult<(StatusCode, Json<SetupOut>)> {
+    let (user, org) = s
+        .app
+        .complete_setup(SetupInput {
+            token: body.token,
+            email: body.email,
+            password: body.password,
+            display_name: body.display_name,
+            org_name: body.organization,
+        })
+        .await?;
+    tracing::info!(user = %user.id, org = %org.id, "first-run setup completed");
+    Ok((
+        StatusCode::CREATED,
+        Json(SetupOut {
+            user_id: user.id.to_string(),
+            email: user.email,
+            organization: OrgOut::from(&org),
+        }),
+    ))
+}
+
+async fn page() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        include_str!("../../assets/setup.html"),
+    )
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/setup", get(page))
+        .route("/v1/setup", post(complete))
+}

@@ -1,0 +1,129 @@
+//! The verify API: `POST /v1/keys/verify`. The operator's backend sends a key and what
+//! the request wants to do; the answer is always 200 for a well-formed call, with the
+//! outcome in the body, so that "the key is bad" is never confused with "the call to
+//! keyward failed".
+
+use crate::auth::OperatorToken;
+use crate::error::{ApiError, ApiResult, Json};
+use crate::routes::keys::KeyOut;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::routing::post;
+use axum::Router;
+use keyward_app::CheckRequest;
+use keyward_core::{Level, Outcome, Resource};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyIn {
+    /// The key the request carried.
+    pub key: String,
+    /// Project id or name. Leave out, with `environment`, to check organization access.
+    pub project: Option<String>,
+    /// Environment name, such as `production`.
+    pub environment: Option<String>,
+    /// The request's HTTP method; or give `level`.
+    #[schema(example = "GET")]
+    pub method: Option<String>,
+    /// The level needed: `read`, `write` or `manage`.
+    #[schema(value_type = Option<String>)]
+    pub level: Option<Level>,
+    /// A resource of the scope catalog, such as `forms`.
+    pub resource: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifyOut {
+    pub valid: bool,
+    /// One of `valid`, `missing`, `malformed`, `unknown`, `expired`, `revoked`,
+    /// `wrong_environment`, `insufficient_permission`, `ip_not_allowed`,
+    /// `no_api_access`, `rate_limited`, `quota_exceeded`.
+    #[schema(value_type = String)]
+    pub outcome: Outcome,
+    /// The HTTP status to answer the client with.
+    pub status: u16,
+    /// For the person reading the error.
+    pub detail: String,
+    /// For `insufficient_permission`: the permission needed, such as `Website:production:write`.
+    pub required_permission: Option<String>,
+    /// The key, when it is ours and its secret matched.
+    pub key: Option<KeyOut>,
+}
+
+/// Check a key against a request.
+#[utoipa::path(post, path = "/v1/keys/verify", tag = "verify", request_body = VerifyIn,
+    responses((status = 200, body = VerifyOut), (status = 400, body = crate::openapi::ProblemDoc), (status = 401, body = crate::openapi::ProblemDoc), (status = 403, body = crate::openapi::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn verify(
+    State(s): State<AppState>,
+    _operator: OperatorToken,
+    Json(body): Json<VerifyIn>,
+) -> ApiResult<Json<VerifyOut>> {
+    let level = match (&body.method, body.level) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::validation(
+                "method",
+                "give either method or level, not both",
+            ))
+        }
+        (Some(m), None) => Level::for_method(m)
+            .map_err(|e| ApiError::validation("method", format!("method: {e}")))?,
+        (None, Some(l)) => l,
+        (None, None) => {
+            return Err(ApiError::validation(
+                "method",
+                "give the request's method (such as GET) or the level it needs",
+            ))
+        }
+    };
+    let request = match (body.project, body.environment) {
+        (Some(project), Some(environment)) => CheckRequest::Project {
+            project,
+            environment,
+            resource: body
+                .resource
+                .map(|r| {
+                    Resource::parse(&r)
+                        .map_err(|e| ApiError::validation("resource", format!("resource: {e}")))
+                })
+                .transpose()?,
+            level,
+        },
+        (None, None) => CheckRequest::Organization { level },
+        _ => {
+            return Err(ApiError::validation(
+                "environment",
+                "give both project and environment, or neither for organization access",
+            ))
+        }
+    };
+    let credentials: Vec<&str> = if body.key.is_empty() {
+        vec![]
+    } else {
+        vec![body.key.as_str()]
+    };
+    let result = s.app.check(credentials, &request).await?;
+    let detail = match (&result.denial, &result.malformed) {
+        (Some(d), _) => d.message.clone(),
+        (None, Some(m)) => format!("{m}."),
+        _ => result.outcome.explanation().to_owned(),
+    };
+    let key = match &result.key {
+        Some(k) => Some(KeyOut::from(&s.app.view(k).await?)),
+        None => None,
+    };
+    Ok(Json(VerifyOut {
+        valid: result.outcome.is_valid(),
+        outcome: result.outcome,
+        status: result.outcome.http_status(),
+        detail,
+        required_permission: result.denial.map(|d| d.required_permission),
+        key,
+    }))
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/keys/verify", post(verify))
+}

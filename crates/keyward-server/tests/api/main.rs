@@ -1,0 +1,13 @@
+//! Black-box tests of the HTTP API: the real server on a real socket, a fresh database
+//! per test. One test binary, one module per area.
+#![allow(clippy::unwrap_used)]
+
+mod auth;
+mod docs;
+mod errors;
+mod helpers;
+mod keys;
+mod orgs;
+mod setup;
+mod tenancy;
+mod verify;

@@ -1,0 +1,68 @@
+//! `keyward serve`: the HTTP server, with a first-run setup link when nobody has set
+//! the server up yet.
+
+use crate::config::Config;
+use crate::output::Failure;
+use clap::Args;
+use keyward_app::Keyward;
+use keyward_server::AppState;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on (default 127.0.0.1:8080; also KEYWARD_LISTEN).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests under way");
+}
+
+pub async fn run(app: &Keyward, config: &Config) -> Result<(), Failure> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| {
+            Failure::usage(format!(
+                "cannot listen on {}: {e}; choose another address with --listen or KEYWARD_LISTEN",
+                config.listen
+            ))
+        })?;
+    let url = &config.public_url;
+    // Printed, not logged: the setup link holds a one-time secret meant for the person
+    // at this terminal, and logs are kept and shipped elsewhere.
+    println!("keyward is listening on {url}");
+    println!("  dashboard:  {url}/");
+    println!("  API docs:   {url}/docs/api");
+    if let Some(token) = app.begin_setup().await? {
+        println!("  first-run setup (works once): {url}/setup#token={token}");
+    }
+    tracing::info!(listen = %config.listen, "serving");
+    let state = AppState {
+        app: app.clone(),
+        public_url: url.clone(),
+    };
+    keyward_server::launch(state, listener, shutdown_signal())
+        .await
+        .map_err(|e| Failure::usage(format!("the server stopped: {e}")))
+}
