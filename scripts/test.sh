@@ -11,6 +11,19 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 2
 fi
 
+# Tools the tests call: curl and jq run the README's HTTP examples.
+missing=()
+for tool in curl jq; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+
 # Lints are part of the suite: a warning fails it, as it does in review.
 log "cargo fmt --check"
 cargo fmt --all -- --check

@@ -2,6 +2,8 @@
 //! fresh data directory, as an operator would, and reads what it prints.
 #![allow(clippy::unwrap_used)]
 
+mod serve;
+
 use serde_json::Value;
 use std::io::Write;
 use std::path::Path;
@@ -519,4 +521,33 @@ fn the_data_directory_can_come_from_the_environment() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(dir.path().join("keyward.db").exists());
+}
+
+#[test]
+fn admin_tokens_are_shown_once_listed_without_secrets_and_revoked() {
+    let e = Env::new();
+    let out = e.run(&["admin", "token", "create", "--name", "billing backend"]);
+    assert!(out.status.success());
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(
+        token.starts_with("kw_admin_") && !token.contains(' '),
+        "alone on stdout: {token}"
+    );
+    let json = e.json(&["admin", "token", "create", "--name", "second"]);
+    assert!(json["token"].as_str().unwrap().starts_with("kw_admin_"));
+    let list = e.json(&["admin", "token", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let listed = serde_json::to_string(&list).unwrap();
+    assert!(
+        !listed.contains(&token[token.len() - 49..]),
+        "no secret in the listing"
+    );
+    let id = list[0]["id"].as_str().unwrap().to_owned();
+    e.fails(&["admin", "token", "revoke", &id], 2);
+    e.json(&["admin", "token", "revoke", &id, "--yes"]);
+    assert!(e.json(&["admin", "token", "list"])[0]["revoked_at"].is_string());
+    let err = e.fails(&["admin", "token", "revoke", &id, "--yes"], 2);
+    assert!(err.contains("already revoked"), "{err}");
+    let err = e.fails(&["admin", "token", "create", "--name", ""], 2);
+    assert!(err.contains("name"), "{err}");
 }
