@@ -530,3 +530,38 @@ async fn a_key_never_reaches_a_project_of_another_organization() {
         .unwrap_err();
     assert!(matches!(err, AppError::NotFound { .. }), "{err}");
 }
+
+/// A mistyped key is refused as `malformed` before any store access: with the keys
+/// table gone, a lookup could only fail, yet the malformed key is still answered.
+#[tokio::test]
+async fn a_malformed_key_is_answered_without_touching_the_store() {
+    use sqlx::Connection;
+    let w = world().await;
+    let created = w
+        .app
+        .create_key(&actor(), &w.org, input(Kind::Live, &["*:*:read"]))
+        .await
+        .unwrap();
+    let mut typo = created.secret.expose_secret().to_owned();
+    typo.replace_range(10..11, if &typo[10..11] == "Q" { "R" } else { "Q" });
+
+    let url = format!("sqlite://{}", w.dir.path().join("keyward.db").display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql("PRAGMA foreign_keys = OFF; DROP TABLE key_grants; DROP TABLE api_keys;")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+    let result = w
+        .app
+        .check([typo.as_str()], &get("production"))
+        .await
+        .unwrap();
+    assert_eq!(result.outcome, Outcome::Malformed);
+    // The sabotage is real: a well-formed key does reach the store, and fails there.
+    assert!(w
+        .app
+        .check([created.secret.expose_secret()], &get("production"))
+        .await
+        .is_err());
+}
