@@ -6,19 +6,30 @@ use keyward_core::{AuditEvent, Level};
 use keyward_store::AuditQuery;
 
 impl Keyward {
-    /// Audit events matching `query`; a key only ever sees its own organization's.
+    /// Audit events matching `query`. The operator sees every organization's; anyone
+    /// else sees one organization they belong to (named, or their only one).
     pub async fn audit_events(
         &self,
         who: &Principal,
         query: &AuditQuery,
     ) -> AppResult<Vec<AuditEvent>> {
         let mut query = query.clone();
-        if let Some(org) = who.org_scope() {
-            who.require(Level::Read, "reading the audit log")?;
-            if let Some(asked) = query.org_id.as_ref().filter(|asked| *asked != org) {
-                return Err(AppError::not_found("organization", asked.as_str()));
+        if !matches!(who, Principal::Operator(_)) {
+            let org = match (&query.org_id, who.default_org()) {
+                (Some(org), _) => org.clone(),
+                (None, Some(org)) => org.clone(),
+                (None, None) => {
+                    return Err(AppError::invalid(
+                        "org",
+                        "org: name the organization whose audit log to read",
+                    ))
+                }
+            };
+            if !who.sees(&org) {
+                return Err(AppError::not_found("organization", org.as_str()));
             }
-            query.org_id = Some(org.clone());
+            who.require(&org, Level::Read, "reading the audit log")?;
+            query.org_id = Some(org);
         }
         Ok(self.store.audit_events(&query).await?)
     }

@@ -4,9 +4,9 @@
 
 use crate::error::AppResult;
 use crate::Keyward;
-use keyward_core::check::{self, Decision, Denial, Outcome, Target};
+use keyward_core::check::{self, Context, Decision, Denial, Outcome, Target};
 use keyward_core::key::MalformedKey;
-use keyward_core::{ApiKey, EnvRef, Level, ProjectRef, Resource};
+use keyward_core::{ApiKey, Bound, EnvRef, Level, ProjectRef, Resource};
 
 /// What a request wants to do, as its caller names it.
 #[derive(Debug, Clone)]
@@ -112,12 +112,21 @@ impl Keyward {
                 }
             }
         };
+        let bound = match &stored {
+            Some(key) => self.bound(key).await?,
+            None => Bound::Service,
+        };
+        let ctx = Context {
+            now: self.now(),
+            catalog: &self.settings.catalog,
+            bound: &bound,
+        };
         let Decision { outcome, denial } = check::decide(
             &parsed,
             stored.as_ref(),
             &self.settings.peppers,
             &target,
-            self.now(),
+            ctx,
         );
         let key = stored.filter(|_| !matches!(outcome, Outcome::Unknown));
         Ok(CheckResult {
@@ -125,6 +134,15 @@ impl Keyward {
             key,
             denial,
             malformed: None,
+        })
+    }
+
+    /// Whom `key` answers to now: nobody for a service key, its creator's current
+    /// access (read at every check) for a user-bound one.
+    pub async fn bound(&self, key: &ApiKey) -> AppResult<Bound> {
+        Ok(match &key.owner {
+            None => Bound::Service,
+            Some(user) => Bound::User(self.store.member_access(&key.org_id, user).await?),
         })
     }
 

@@ -69,6 +69,9 @@ impl From<StoreError> for AppError {
                 "a project with this name already exists in the organization; choose another name"
                     .into(),
             ),
+            StoreError::Conflict(Conflict::UserEmail) => {
+                AppError::Conflict("a user with this e-mail address already exists".into())
+            }
             StoreError::Conflict(Conflict::EnvironmentName) => AppError::Conflict(
                 "an environment with this name already exists in the project".into(),
             ),

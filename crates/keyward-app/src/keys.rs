@@ -4,7 +4,9 @@
 use crate::error::{AppError, AppResult};
 use crate::views::{GrantView, KeyView};
 use crate::{Keyward, Principal};
+use keyward_core::escalation::Power;
 use keyward_core::lifecycle::{self, KeyPatch, NewKey, Transition};
+use keyward_core::Scope;
 use keyward_core::{
     Actor, ApiKey, ApiKeySecret, AuditAction, AuditEvent, Description, EnvScope, GeneratedKey,
     Grant, GrantSpec, KeyId, KeyName, KeyStatus, Kind, Level, OrgAccess, OrgId, Prefix,
@@ -23,8 +25,12 @@ pub struct KeyInput {
     pub description: Option<String>,
     pub kind: Kind,
     pub grants: Vec<GrantSpec>,
+    /// Catalog scope names, such as `forms:read`.
+    pub scopes: Vec<String>,
     pub org_access: OrgAccess,
     pub expires_at: Option<Timestamp>,
+    /// For a person: make a service key rather than one bound to them.
+    pub service: bool,
 }
 
 /// A change to a key as asked for; `None` leaves a field as it is.
@@ -34,6 +40,8 @@ pub struct KeyPatchInput {
     /// `Some(None)` clears the description.
     pub description: Option<Option<String>>,
     pub grants: Option<Vec<GrantSpec>>,
+    /// Replaces the key's scopes.
+    pub scopes: Option<Vec<String>>,
     pub org_access: Option<OrgAccess>,
     /// `Some(None)` removes the expiry.
     pub expires_at: Option<Option<Timestamp>>,
@@ -146,7 +154,7 @@ impl Keyward {
                 project,
                 environment: spec.environment.clone(),
                 level: spec.level,
-                resources: None,
+                resources: spec.resources.clone(),
             };
             if !grants.contains(&grant) {
                 grants.push(grant);
@@ -190,20 +198,35 @@ impl Keyward {
         if !who.sees(org) {
             return Err(AppError::not_found("organization", org.as_str()));
         }
-        who.require(Level::Write, "creating a key")?;
+        who.require(org, Level::Write, "creating a key")?;
         let actor = &who.actor();
         let prefix = &self.settings.prefix;
         let name = parse_name(&input.name, prefix)?;
         let description = parse_description(input.description, prefix)?;
         let grants = self.resolve_grants(org, input.kind, &input.grants).await?;
-        who.require_within(input.kind, &grants, input.org_access)?;
+        let scopes = self.parse_scopes(&input.scopes)?;
+        let power = Power {
+            kind: input.kind,
+            grants: &grants,
+            scopes: &scopes,
+            org_access: input.org_access,
+        };
+        who.require_within(org, &self.settings.catalog, power)?;
+        // A person's keys act as them unless they ask for a service key; a key's keys
+        // answer to the same person it does, so they can never outgrow it.
+        let owner = match who {
+            Principal::User { id, .. } if !input.service => Some(id.clone()),
+            Principal::Key(caller) => caller.owner.clone(),
+            _ => None,
+        };
         let spec = NewKey {
             name,
             description,
             kind: input.kind,
             grants,
+            scopes,
             org_access: input.org_access,
-            owner: None,
+            owner,
             expires_at: input.expires_at,
         };
         let generated = GeneratedKey::generate(&self.settings.prefix, input.kind, &mut OsRng);
@@ -241,7 +264,7 @@ impl Keyward {
             .await?
             .filter(|k| who.sees(&k.org_id))
             .ok_or_else(|| AppError::not_found("key", id.as_str()))?;
-        who.require(Level::Read, "reading keys")?;
+        who.require(&key.org_id, Level::Read, "reading keys")?;
         Ok(key)
     }
 
@@ -259,7 +282,7 @@ impl Keyward {
         if !who.sees(org) {
             return Err(AppError::not_found("organization", org.as_str()));
         }
-        who.require(Level::Read, "listing keys")?;
+        who.require(org, Level::Read, "listing keys")?;
         let after = match after {
             None => None,
             Some(id) => {
@@ -313,9 +336,31 @@ impl Keyward {
 
     /// A key acting on a key: it needs `level` on the organization, and the target
     /// must be within its own power.
-    fn may_change(who: &Principal, key: &ApiKey, level: Level, doing: &str) -> AppResult<()> {
-        who.require(level, doing)?;
-        who.require_within_key(key)
+    fn may_change(
+        &self,
+        who: &Principal,
+        key: &ApiKey,
+        level: Level,
+        doing: &str,
+    ) -> AppResult<()> {
+        who.require(&key.org_id, level, doing)?;
+        who.require_within_key(key, &self.settings.catalog)
+    }
+
+    /// Checks scope names against the operator's catalog.
+    fn parse_scopes(&self, names: &[String]) -> AppResult<Vec<Scope>> {
+        let mut scopes: Vec<Scope> = Vec::new();
+        for name in names {
+            let scope = self
+                .settings
+                .catalog
+                .parse(name)
+                .map_err(|e| AppError::invalid("scopes", format!("scopes: {e}")))?;
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        Ok(scopes)
     }
 
     pub async fn update_key(
@@ -324,7 +369,7 @@ impl Keyward {
         key: &ApiKey,
         input: KeyPatchInput,
     ) -> AppResult<KeyView> {
-        Self::may_change(who, key, Level::Write, "updating a key")?;
+        self.may_change(who, key, Level::Write, "updating a key")?;
         let grants = match &input.grants {
             Some(specs) => Some(self.resolve_grants(&key.org_id, key.kind, specs).await?),
             None => None,
@@ -339,28 +384,33 @@ impl Keyward {
                 .map(|d| parse_description(d, &self.settings.prefix))
                 .transpose()?,
             grants,
+            scopes: input
+                .scopes
+                .as_deref()
+                .map(|s| self.parse_scopes(s))
+                .transpose()?,
             org_access: input.org_access,
             expires_at: input.expires_at,
         };
         let t = lifecycle::update(key, patch, &self.settings.policy, self.now())?;
-        who.require_within_key(&t.key)?;
+        who.require_within_key(&t.key, &self.settings.catalog)?;
         self.commit(&who.actor(), t).await
     }
 
     pub async fn revoke_key(&self, who: &Principal, key: &ApiKey) -> AppResult<KeyView> {
-        Self::may_change(who, key, Level::Write, "revoking a key")?;
+        self.may_change(who, key, Level::Write, "revoking a key")?;
         let t = lifecycle::revoke(key, self.now())?;
         self.commit(&who.actor(), t).await
     }
 
     pub async fn reactivate_key(&self, who: &Principal, key: &ApiKey) -> AppResult<KeyView> {
-        Self::may_change(who, key, Level::Write, "reactivating a key")?;
+        self.may_change(who, key, Level::Write, "reactivating a key")?;
         let t = lifecycle::reactivate(key, self.now())?;
         self.commit(&who.actor(), t).await
     }
 
     pub async fn delete_key(&self, who: &Principal, key: &ApiKey) -> AppResult<KeyView> {
-        Self::may_change(who, key, Level::Manage, "deleting a key")?;
+        self.may_change(who, key, Level::Manage, "deleting a key")?;
         let t = lifecycle::delete(key, self.now())?;
         self.commit(&who.actor(), t).await
     }
@@ -374,7 +424,7 @@ impl Keyward {
         grace: Duration,
     ) -> AppResult<Rotated> {
         // Rotation hands out a secret with the key's power: never beyond the caller's.
-        Self::may_change(who, key, Level::Write, "rotating a key")?;
+        self.may_change(who, key, Level::Write, "rotating a key")?;
         let actor = &who.actor();
         let generated = GeneratedKey::generate(&self.settings.prefix, key.kind, &mut OsRng);
         let hash = self.settings.peppers.hash(&generated.secret);

@@ -8,6 +8,7 @@ mod check;
 pub mod clock;
 mod error;
 mod keys;
+mod members;
 mod operator;
 mod orgs;
 mod principal;
@@ -17,11 +18,12 @@ pub use check::{CheckRequest, CheckResult};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AppError, AppResult};
 pub use keys::{CreatedKey, KeyInput, KeyPatchInput, Rotated};
+pub use members::MemberInput;
 pub use operator::{CreatedToken, SetupInput};
 pub use principal::Principal;
 
 use keyward_core::lifecycle::Policy;
-use keyward_core::{PepperSet, Prefix};
+use keyward_core::{Catalog, PepperSet, Prefix};
 use keyward_store::Store;
 use std::sync::Arc;
 
@@ -31,6 +33,8 @@ pub struct Settings {
     pub prefix: Prefix,
     pub peppers: PepperSet,
     pub policy: Policy,
+    /// The operator's scope catalog.
+    pub catalog: Catalog,
     /// The plan new organizations get when none is named.
     pub default_plan: String,
 }

@@ -33,7 +33,7 @@ pub struct SetupInput {
 
 const SETUP_TOKEN_LEN: usize = 43;
 
-fn email(s: &str) -> AppResult<String> {
+pub(crate) fn email(s: &str) -> AppResult<String> {
     let s = s.trim().to_lowercase();
     let ok = s.len() <= 254
         && !s.chars().any(|c| c.is_whitespace() || c.is_control())

@@ -36,7 +36,7 @@ impl Keyward {
         name: &str,
         plan: Option<&str>,
     ) -> AppResult<Organization> {
-        if let Principal::Key(_) = who {
+        if !matches!(who, Principal::Operator(_)) {
             return Err(AppError::Forbidden {
                 required_permission: "operator".into(),
                 message: "only the operator (an admin token or the CLI) can create organizations"
@@ -92,7 +92,7 @@ impl Keyward {
         if !who.sees(org) {
             return Err(AppError::not_found("organization", org.as_str()));
         }
-        who.require(Level::Write, "creating a project")?;
+        who.require(org, Level::Write, "creating a project")?;
         let actor = &who.actor();
         let name = ProjectName::parse(name).map_err(|e| AppError::invalid("name", e))?;
         if name.as_str() == "*" || name.as_str().starts_with(ProjectId::PREFIX) {
@@ -149,7 +149,7 @@ impl Keyward {
         if !who.sees(org) {
             return Err(AppError::not_found("organization", org.as_str()));
         }
-        who.require(Level::Read, "listing projects")?;
+        who.require(org, Level::Read, "listing projects")?;
         let mut out = Vec::new();
         for p in self.store.list_projects(org).await? {
             let envs = self.store.list_environments(&p.id).await?;
@@ -171,7 +171,7 @@ impl Keyward {
         if !who.sees(&project.org_id) {
             return Err(AppError::not_found("project", project.id.as_str()));
         }
-        who.require(Level::Write, "creating an environment")?;
+        who.require(&project.org_id, Level::Write, "creating an environment")?;
         let name = EnvName::parse(name).map_err(|e| AppError::invalid("name", e.problem))?;
         let now = self.now();
         let env = Environment {
@@ -207,7 +207,7 @@ impl Keyward {
         if !who.sees(org) {
             return Err(AppError::not_found("organization", org.as_str()));
         }
-        who.require(Level::Read, "reading projects")?;
+        who.require(org, Level::Read, "reading projects")?;
         let project = self.project(org, id_or_name).await?;
         let envs = self.store.list_environments(&project.id).await?;
         Ok((project, envs))

@@ -1,79 +1,133 @@
-//! Who is asking, and what that allows. Every use case takes a [`Principal`]: the
-//! operator (the CLI or an admin token) may do anything anywhere; an API key only acts
-//! inside its own organization, within its organization access, and never on a key
-//! more powerful than itself. Keeping these rules here, not in handlers, means the CLI
-//! and every HTTP route enforce exactly the same ones.
+//! Who is asking, and what that allows. Every use case takes a [`Principal`]:
+//!
+//! * the operator (the CLI or an admin token) may do anything anywhere;
+//! * a person acts in the organizations they belong to, with their role there: owners
+//!   and admins hold manage everywhere in it, members read organization resources and
+//!   their own project levels, and only owners and admins manage keys;
+//! * an API key acts only in its own organization, within its organization access.
+//!
+//! And nobody gives more than they hold: a key or person can only create, or act on,
+//! keys within their own power. Keeping these rules here, not in handlers, means the
+//! CLI and every HTTP route enforce exactly the same ones.
 
 use crate::error::{AppError, AppResult};
-use keyward_core::escalation;
-use keyward_core::{Actor, ApiKey, Grant, Kind, Level, OrgAccess, OrgId};
+use keyward_core::escalation::{self, Escalation, Power};
+use keyward_core::{Actor, ApiKey, Catalog, Level, MemberAccess, OrgAccess, OrgId, Role, UserId};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
 pub enum Principal {
     /// The operator: at the command line, or with an admin token.
     Operator(Actor),
+    /// A person, with what they hold in each organization they belong to.
+    User {
+        id: UserId,
+        orgs: BTreeMap<OrgId, MemberAccess>,
+    },
     /// An API key, as authenticated for this request.
     Key(Box<ApiKey>),
+}
+
+fn escalation(e: Escalation) -> AppError {
+    AppError::Forbidden {
+        required_permission: "no_escalation".into(),
+        message: format!("{e}: nobody can grant more than they hold"),
+    }
 }
 
 impl Principal {
     pub fn actor(&self) -> Actor {
         match self {
             Principal::Operator(actor) => actor.clone(),
+            Principal::User { id, .. } => Actor::User(id.clone()),
             Principal::Key(key) => Actor::Key(key.id.clone()),
         }
     }
 
-    /// The only organization this principal may see, if it is limited to one.
-    pub fn org_scope(&self) -> Option<&OrgId> {
+    /// Whether this principal may see `org` at all. Outside its reach, things are
+    /// "not found", never "forbidden": a 403 would confirm that they exist.
+    pub fn sees(&self, org: &OrgId) -> bool {
+        match self {
+            Principal::Operator(_) => true,
+            Principal::User { orgs, .. } => orgs.contains_key(org),
+            Principal::Key(key) => &key.org_id == org,
+        }
+    }
+
+    /// The organization a request means when it names none: a key's own, or a
+    /// person's only one.
+    pub fn default_org(&self) -> Option<&OrgId> {
         match self {
             Principal::Operator(_) => None,
+            Principal::User { orgs, .. } if orgs.len() == 1 => orgs.keys().next(),
+            Principal::User { .. } => None,
             Principal::Key(key) => Some(&key.org_id),
         }
     }
 
-    /// Whether this principal may see `org` at all. Outside its scope, things are
-    /// "not found", never "forbidden": a 403 would confirm that they exist.
-    pub fn sees(&self, org: &OrgId) -> bool {
-        self.org_scope().is_none_or(|mine| mine == org)
+    /// What this principal holds on `org`'s own resources (projects, members, keys).
+    pub fn org_access(&self, org: &OrgId) -> OrgAccess {
+        match self {
+            Principal::Operator(_) => OrgAccess(Some(Level::Manage)),
+            Principal::User { orgs, .. } => {
+                orgs.get(org).map_or(OrgAccess::NONE, MemberAccess::on_org)
+            }
+            Principal::Key(key) if &key.org_id == org => key.org_access,
+            Principal::Key(_) => OrgAccess::NONE,
+        }
     }
 
-    /// Requires organization access at `level` (for keys; the operator has it all).
-    pub fn require(&self, level: Level, doing: &str) -> AppResult<()> {
-        let Principal::Key(key) = self else {
-            return Ok(());
-        };
-        if key.org_access.allows(level) {
+    /// The person's role in `org`, if this is a person and a member there.
+    pub fn role(&self, org: &OrgId) -> Option<Role> {
+        match self {
+            Principal::User { orgs, .. } => orgs.get(org).map(|a| a.role),
+            _ => None,
+        }
+    }
+
+    /// Requires access at `level` on `org`'s resources.
+    pub fn require(&self, org: &OrgId, level: Level, doing: &str) -> AppResult<()> {
+        let held = self.org_access(org);
+        if held.allows(level) {
             return Ok(());
         }
+        let who = match self {
+            Principal::User { .. } => format!(
+                "you are a {} of this organization (owners and admins have it)",
+                self.role(org).map_or("stranger", Role::as_str)
+            ),
+            _ => format!("this key has {held}"),
+        };
         Err(AppError::Forbidden {
             required_permission: format!("org:{level}"),
-            message: format!(
-                "{doing} needs {level} access to the organization; this key has {}",
-                key.org_access
-            ),
+            message: format!("{doing} needs {level} access to the organization; {who}"),
         })
     }
 
-    /// For keys: a key of `kind` with `grants` and `org_access` must be within the
-    /// caller, or acting on it would hand out more power than the caller holds.
+    /// A key with `power` in `org` must be within this principal, or creating it (or
+    /// acting on it) would hand out more than the principal holds.
     pub fn require_within(
         &self,
-        kind: Kind,
-        grants: &[Grant],
-        org_access: OrgAccess,
+        org: &OrgId,
+        catalog: &Catalog,
+        power: Power<'_>,
     ) -> AppResult<()> {
-        let Principal::Key(caller) = self else {
-            return Ok(());
-        };
-        escalation::within(caller, kind, grants, org_access).map_err(|e| AppError::Forbidden {
-            required_permission: "no_escalation".into(),
-            message: e.to_string(),
-        })
+        match self {
+            Principal::Operator(_) => Ok(()),
+            Principal::Key(caller) => {
+                escalation::within(caller, catalog, power).map_err(escalation)
+            }
+            Principal::User { orgs, .. } => match orgs.get(org) {
+                Some(access) => {
+                    escalation::within_member(access, catalog, power).map_err(escalation)
+                }
+                None => Err(AppError::not_found("organization", org.as_str())),
+            },
+        }
     }
 
     /// [`require_within`](Self::require_within) for an existing key.
-    pub fn require_within_key(&self, key: &ApiKey) -> AppResult<()> {
-        self.require_within(key.kind, &key.grants, key.org_access)
+    pub fn require_within_key(&self, key: &ApiKey, catalog: &Catalog) -> AppResult<()> {
+        self.require_within(&key.org_id, catalog, Power::of(key))
     }
 }

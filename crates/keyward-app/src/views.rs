@@ -44,9 +44,14 @@ impl GrantView {
         }
     }
 
-    /// `Website:production:read`, as the CLI takes grants.
+    /// `Website:production:read` (and `:forms,responses` when limited), as the CLI
+    /// takes grants.
     pub fn label(&self) -> String {
-        format!("{}:{}:{}", self.project, self.environment, self.level)
+        let base = format!("{}:{}:{}", self.project, self.environment, self.level);
+        match &self.resources {
+            Some(r) => format!("{base}:{}", r.iter().cloned().collect::<Vec<_>>().join(",")),
+            None => base,
+        }
     }
 }
 
@@ -61,6 +66,7 @@ pub struct KeyView {
     /// Whether the key is past its expiry (including a rotation's grace period).
     pub expired: bool,
     pub grants: Vec<GrantView>,
+    pub scopes: Vec<String>,
     pub org_access: OrgAccess,
     /// `null` for a service key.
     pub owner: Option<String>,
@@ -86,6 +92,7 @@ impl KeyView {
             status: key.status,
             expired: key.is_expired(now),
             grants,
+            scopes: key.scopes.iter().map(|s| s.to_string()).collect(),
             org_access: key.org_access,
             owner: key.owner.as_ref().map(|u| u.to_string()),
             created_by: key.created_by.encode(),

@@ -37,6 +37,7 @@ async fn world() -> World {
         prefix: Prefix::default(),
         peppers: PepperSet::parse(PEPPER).unwrap(),
         policy: Policy::default(),
+        catalog: keyward_core::Catalog::formfex(),
         default_plan: "pro".into(),
     };
     let app = Keyward::new(store, settings, clock.clone());
@@ -65,8 +66,10 @@ fn input(kind: Kind, grants: &[&str]) -> KeyInput {
             .iter()
             .map(|g| GrantSpec::parse(g).unwrap())
             .collect(),
+        scopes: vec![],
         org_access: OrgAccess::NONE,
         expires_at: None,
+        service: false,
     }
 }
 

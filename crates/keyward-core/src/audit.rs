@@ -69,6 +69,10 @@ pub enum AuditAction {
     EnvironmentCreated,
     #[serde(rename = "member.added")]
     MemberAdded,
+    #[serde(rename = "member.changed")]
+    MemberChanged,
+    #[serde(rename = "member.removed")]
+    MemberRemoved,
     #[serde(rename = "key.created")]
     KeyCreated,
     #[serde(rename = "key.updated")]
@@ -84,11 +88,13 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 10] = [
+    pub const ALL: [AuditAction; 12] = [
         AuditAction::OrgCreated,
         AuditAction::ProjectCreated,
         AuditAction::EnvironmentCreated,
         AuditAction::MemberAdded,
+        AuditAction::MemberChanged,
+        AuditAction::MemberRemoved,
         AuditAction::KeyCreated,
         AuditAction::KeyUpdated,
         AuditAction::KeyRevoked,
@@ -103,6 +109,8 @@ impl AuditAction {
             AuditAction::ProjectCreated => "project.created",
             AuditAction::EnvironmentCreated => "environment.created",
             AuditAction::MemberAdded => "member.added",
+            AuditAction::MemberChanged => "member.changed",
+            AuditAction::MemberRemoved => "member.removed",
             AuditAction::KeyCreated => "key.created",
             AuditAction::KeyUpdated => "key.updated",
             AuditAction::KeyRevoked => "key.revoked",

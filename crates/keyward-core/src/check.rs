@@ -15,11 +15,13 @@
 //! Steps 1–2 are [`credential`] and [`ParsedKey::parse`]; the caller then looks the key
 //! id up (cache or store) and hands what it found to [`decide`].
 
-use crate::grant::{EnvRef, ProjectRef, Resource};
+use crate::access::Bound;
+use crate::grant::{EnvRef, Grant, ProjectRef, Resource};
 use crate::hash::PepperSet;
 use crate::key::{MalformedKey, ParsedKey, Prefix};
 use crate::level::Level;
 use crate::model::{ApiKey, KeyStatus};
+use crate::scope::Catalog;
 use crate::timestamp::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -188,15 +190,25 @@ impl Decision {
     }
 }
 
+/// What a check needs besides the key and the request.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub now: Timestamp,
+    /// The operator's scope catalog, to expand the key's scopes.
+    pub catalog: &'a Catalog,
+    /// For a user-bound key, its creator's access now.
+    pub bound: &'a Bound,
+}
+
 /// Steps 3 to 9 for a key that parsed, given what the lookup of its id found.
 pub fn decide(
     parsed: &ParsedKey,
     stored: Option<&ApiKey>,
     peppers: &PepperSet,
     target: &Target,
-    now: Timestamp,
+    ctx: Context<'_>,
 ) -> Decision {
-    let key = match authenticate(parsed, stored, peppers, now) {
+    let key = match authenticate(parsed, stored, peppers, ctx.now) {
         Ok(key) => key,
         Err(outcome) => return Decision::of(outcome),
     };
@@ -211,7 +223,7 @@ pub fn decide(
         }
     }
     // 7.
-    match permission(key, target) {
+    match permission(key, target, ctx.catalog, ctx.bound) {
         Ok(()) => Decision::of(Outcome::Valid),
         Err(denial) => Decision {
             outcome: Outcome::InsufficientPermission,
@@ -245,21 +257,39 @@ pub fn authenticate<'k>(
     Ok(key)
 }
 
-/// Step 7 alone: whether `key`'s grants (or organization access) cover `target`.
-pub fn permission(key: &ApiKey, target: &Target) -> Result<(), Denial> {
+/// The key's grants and the grants its scopes stand for: everything it may do,
+/// before any cap by its creator's access.
+pub fn all_grants(key: &ApiKey, catalog: &Catalog) -> Vec<Grant> {
+    let mut grants = key.grants.clone();
+    for scope in &key.scopes {
+        grants.extend(catalog.expand(scope));
+    }
+    grants
+}
+
+const CAPPED: &str = " (a user-bound key never exceeds its creator's current access)";
+
+/// Step 7 alone: whether `key`'s grants, scopes (or organization access) cover
+/// `target`, capped, for a user-bound key, by what its creator holds now.
+pub fn permission(
+    key: &ApiKey,
+    target: &Target,
+    catalog: &Catalog,
+    bound: &Bound,
+) -> Result<(), Denial> {
     match target {
         Target::Organization { level } => {
-            if key.org_access.allows(*level) {
+            let own = key.org_access;
+            let held = bound.org_cap().map_or(own, |cap| own.min(cap));
+            if held.allows(*level) {
                 return Ok(());
             }
+            let note = if held < own { CAPPED } else { "" };
             Err(Denial {
                 required_permission: format!("org:{level}"),
                 needed: *level,
-                has: key.org_access.0,
-                message: format!(
-                    "this key needs {level} access to the organization's resources; it has {}",
-                    key.org_access
-                ),
+                has: held.0,
+                message: format!("this key needs {level} access to the organization's resources; it has {held}{note}"),
             })
         }
         Target::Project {
@@ -269,13 +299,21 @@ pub fn permission(key: &ApiKey, target: &Target) -> Result<(), Denial> {
             resource,
             level,
         } => {
-            let has = found.as_ref().and_then(|(p, e)| {
-                key.grants
+            let grants = all_grants(key, catalog);
+            let own = found.as_ref().and_then(|(p, e)| {
+                grants
                     .iter()
                     .filter(|g| g.reaches(&key.org_id, p, e, resource.as_ref()))
                     .map(|g| g.level)
                     .max()
             });
+            let has = match (found, own) {
+                (Some((p, _)), Some(own)) => match bound.project_cap(&p.id) {
+                    None => Some(own),
+                    Some(cap) => cap.map(|cap| cap.min(own)),
+                },
+                _ => None,
+            };
             if has.is_some_and(|h| h >= *level) {
                 return Ok(());
             }
@@ -288,11 +326,12 @@ pub fn permission(key: &ApiKey, target: &Target) -> Result<(), Denial> {
                 None => format!("{project}:{environment}:{level}"),
             };
             let holds = has.map_or("no access there".to_owned(), |h| h.to_string());
+            let note = if has < own { CAPPED } else { "" };
             Err(Denial {
                 required_permission,
                 needed: *level,
                 has,
-                message: format!("this key needs {level} on {on}; it has {holds}"),
+                message: format!("this key needs {level} on {on}; it has {holds}{note}"),
             })
         }
     }
@@ -305,7 +344,7 @@ mod tests {
     use crate::kind::Kind;
     use crate::level::OrgAccess;
     use crate::lifecycle;
-    use crate::testing::{self, env, grant, now, peppers, project};
+    use crate::testing::{self, ctx, env, grant, now, peppers, project};
     use proptest::prelude::*;
     use rand_core::OsRng;
     use time::Duration;
@@ -359,7 +398,7 @@ mod tests {
             Some(&key),
             &peppers(),
             &target(&w.web, &w.prod, Level::Read),
-            now(),
+            ctx(),
         );
         assert_eq!(get.outcome, Outcome::Valid);
         let delete = decide(
@@ -367,7 +406,7 @@ mod tests {
             Some(&key),
             &peppers(),
             &target(&w.web, &w.prod, Level::Manage),
-            now(),
+            ctx(),
         );
         assert_eq!(delete.outcome, Outcome::InsufficientPermission);
         let denial = delete.denial.unwrap();
@@ -392,7 +431,7 @@ mod tests {
             Some(&key),
             &peppers(),
             &target(&w.web, &w.prod, Level::Read),
-            now(),
+            ctx(),
         );
         assert_eq!(d.outcome, Outcome::WrongEnvironment);
         let d = decide(
@@ -400,7 +439,7 @@ mod tests {
             Some(&key),
             &peppers(),
             &target(&w.web, &w.preview, Level::Read),
-            now(),
+            ctx(),
         );
         assert_eq!(d.outcome, Outcome::Valid);
     }
@@ -416,7 +455,7 @@ mod tests {
         );
         let t = target(&w.web, &w.prod, Level::Read);
         assert_eq!(
-            decide(&parsed, None, &peppers(), &t, now()).outcome,
+            decide(&parsed, None, &peppers(), &t, ctx()).outcome,
             Outcome::Unknown
         );
         // Another key's record under this id: the secret does not match its hash.
@@ -428,13 +467,13 @@ mod tests {
         );
         other.id = key.id.clone();
         assert_eq!(
-            decide(&parsed, Some(&other), &peppers(), &t, now()).outcome,
+            decide(&parsed, Some(&other), &peppers(), &t, ctx()).outcome,
             Outcome::Unknown
         );
         // The right record, but checked with another pepper.
         let wrong = PepperSet::parse("another-pepper-0123456789abcdefghijklmnopq").unwrap();
         assert_eq!(
-            decide(&parsed, Some(&key), &wrong, &t, now()).outcome,
+            decide(&parsed, Some(&key), &wrong, &t, ctx()).outcome,
             Outcome::Unknown
         );
     }
@@ -451,28 +490,38 @@ mod tests {
         let t = target(&w.web, &w.prod, Level::Read);
         let revoked = lifecycle::revoke(&key, now()).unwrap().key;
         assert_eq!(
-            decide(&parsed, Some(&revoked), &peppers(), &t, now()).outcome,
+            decide(&parsed, Some(&revoked), &peppers(), &t, ctx()).outcome,
             Outcome::Revoked
         );
         let back = lifecycle::reactivate(&revoked, now()).unwrap().key;
         assert_eq!(
-            decide(&parsed, Some(&back), &peppers(), &t, now()).outcome,
+            decide(&parsed, Some(&back), &peppers(), &t, ctx()).outcome,
             Outcome::Valid
         );
         let deleted = lifecycle::delete(&key, now()).unwrap().key;
         assert_eq!(
-            decide(&parsed, Some(&deleted), &peppers(), &t, now()).outcome,
+            decide(&parsed, Some(&deleted), &peppers(), &t, ctx()).outcome,
             Outcome::Revoked
         );
         let mut expiring = key.clone();
         expiring.expires_at = Some(now() + Duration::hours(1));
         assert_eq!(
-            decide(&parsed, Some(&expiring), &peppers(), &t, now()).outcome,
+            decide(&parsed, Some(&expiring), &peppers(), &t, ctx()).outcome,
             Outcome::Valid
         );
         let later = now() + Duration::hours(1);
         assert_eq!(
-            decide(&parsed, Some(&expiring), &peppers(), &t, later).outcome,
+            decide(
+                &parsed,
+                Some(&expiring),
+                &peppers(),
+                &t,
+                Context {
+                    now: later,
+                    ..ctx()
+                }
+            )
+            .outcome,
             Outcome::Expired
         );
     }
@@ -493,7 +542,7 @@ mod tests {
             resource: None,
             level: Level::Read,
         };
-        let d = decide(&parsed, Some(&key), &peppers(), &t, now());
+        let d = decide(&parsed, Some(&key), &peppers(), &t, ctx());
         assert_eq!(d.outcome, Outcome::InsufficientPermission);
         assert!(d
             .denial
@@ -508,10 +557,10 @@ mod tests {
         let (key, parsed) = testing::key(&w.org, Kind::Live, vec![], OrgAccess(Some(Level::Write)));
         let org = |level| Target::Organization { level };
         assert_eq!(
-            decide(&parsed, Some(&key), &peppers(), &org(Level::Write), now()).outcome,
+            decide(&parsed, Some(&key), &peppers(), &org(Level::Write), ctx()).outcome,
             Outcome::Valid
         );
-        let d = decide(&parsed, Some(&key), &peppers(), &org(Level::Manage), now());
+        let d = decide(&parsed, Some(&key), &peppers(), &org(Level::Manage), ctx());
         assert_eq!(d.outcome, Outcome::InsufficientPermission);
         assert_eq!(d.denial.unwrap().required_permission, "org:manage");
         let p = decide(
@@ -519,9 +568,95 @@ mod tests {
             Some(&key),
             &peppers(),
             &target(&w.web, &w.prod, Level::Read),
-            now(),
+            ctx(),
         );
         assert_eq!(p.outcome, Outcome::InsufficientPermission);
+    }
+
+    #[test]
+    fn a_user_bound_key_never_exceeds_its_creators_current_access() {
+        use crate::access::{Bound, MemberAccess};
+        use crate::model::Role;
+        use std::collections::BTreeMap;
+        let w = world();
+        let (key, parsed) = testing::key(
+            &w.org,
+            Kind::Live,
+            vec![grant(None, None, Level::Manage)],
+            OrgAccess(Some(Level::Manage)),
+        );
+        let member = Bound::User(Some(MemberAccess {
+            role: Role::Member,
+            projects: BTreeMap::from([(w.web.id.clone(), Level::Read)]),
+        }));
+        let with = |bound: &Bound, level| {
+            decide(
+                &parsed,
+                Some(&key),
+                &peppers(),
+                &target(&w.web, &w.prod, level),
+                Context { bound, ..ctx() },
+            )
+        };
+        assert_eq!(with(&member, Level::Read).outcome, Outcome::Valid);
+        let d = with(&member, Level::Write);
+        assert_eq!(d.outcome, Outcome::InsufficientPermission);
+        assert!(d
+            .denial
+            .unwrap()
+            .message
+            .contains("it has read (a user-bound key never exceeds its creator's current access)"));
+        let gone = Bound::User(None);
+        assert_eq!(
+            with(&gone, Level::Read).outcome,
+            Outcome::InsufficientPermission
+        );
+        let admin = Bound::User(Some(MemberAccess {
+            role: Role::Admin,
+            projects: BTreeMap::new(),
+        }));
+        assert_eq!(with(&admin, Level::Manage).outcome, Outcome::Valid);
+        let org = |bound: &Bound, level| {
+            decide(
+                &parsed,
+                Some(&key),
+                &peppers(),
+                &Target::Organization { level },
+                Context { bound, ..ctx() },
+            )
+            .outcome
+        };
+        assert_eq!(org(&member, Level::Read), Outcome::Valid);
+        assert_eq!(org(&member, Level::Write), Outcome::InsufficientPermission);
+        assert_eq!(org(&gone, Level::Read), Outcome::InsufficientPermission);
+        assert_eq!(org(&admin, Level::Manage), Outcome::Valid);
+    }
+
+    #[test]
+    fn scopes_grant_their_resource_only() {
+        let w = world();
+        let (mut key, parsed) =
+            testing::key(&w.org, Kind::Live, vec![], OrgAccess(Some(Level::Read)));
+        let catalog = crate::scope::Catalog::formfex();
+        key.scopes = vec![catalog.parse("forms:read").unwrap()];
+        let at = |resource: Option<&str>, level| Target::Project {
+            found: Some((w.web.clone(), w.prod.clone())),
+            project: "Website".into(),
+            environment: "production".into(),
+            resource: resource.map(|r| Resource::parse(r).unwrap()),
+            level,
+        };
+        let run = |t: &Target| decide(&parsed, Some(&key), &peppers(), t, ctx()).outcome;
+        assert_eq!(run(&at(Some("forms"), Level::Read)), Outcome::Valid);
+        assert_eq!(
+            run(&at(Some("forms"), Level::Write)),
+            Outcome::InsufficientPermission
+        );
+        assert_eq!(
+            run(&at(Some("responses"), Level::Read)),
+            Outcome::InsufficientPermission
+        );
+        assert_eq!(run(&at(None, Level::Read)), Outcome::InsufficientPermission);
     }
 
     #[test]
@@ -569,7 +704,7 @@ mod tests {
                 p.org_id = OrgId::generate(&mut OsRng);
             }
             let e = env(envs[env_index], Kind::Live);
-            let d = decide(&parsed, Some(&key), &peppers(), &target(&p, &e, needed), now());
+            let d = decide(&parsed, Some(&key), &peppers(), &target(&p, &e, needed), ctx());
             let expected = !in_other_org
                 && built.iter().any(|g| {
                     let project_ok = match &g.project {
@@ -595,8 +730,8 @@ mod tests {
             let t = target(&w.web, &w.prod, needed);
             let (k1, p1) = testing::key(&w.org, Kind::Live, base, OrgAccess::NONE);
             let (k2, p2) = testing::key(&w.org, Kind::Live, more, OrgAccess::NONE);
-            let before = decide(&p1, Some(&k1), &peppers(), &t, now()).outcome;
-            let after = decide(&p2, Some(&k2), &peppers(), &t, now()).outcome;
+            let before = decide(&p1, Some(&k1), &peppers(), &t, ctx()).outcome;
+            let after = decide(&p2, Some(&k2), &peppers(), &t, ctx()).outcome;
             prop_assert!(!(before == Outcome::Valid && after != Outcome::Valid));
         }
     }

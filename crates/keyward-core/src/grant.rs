@@ -126,32 +126,56 @@ impl Grant {
     }
 }
 
-/// A grant as a person writes it, `PROJECT:ENVIRONMENT:LEVEL`, before the project name
-/// is resolved to an id. `*` stands for every project, or every environment of the
-/// key's kind.
+/// A grant as a person writes it, `PROJECT:ENVIRONMENT:LEVEL[:RESOURCE,...]`, before
+/// the project name is resolved to an id. `*` stands for every project, or every
+/// environment of the key's kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantSpec {
     /// `None` for `*`; otherwise a project name or id.
     pub project: Option<String>,
     pub environment: EnvScope,
     pub level: Level,
+    /// `None`: every resource.
+    pub resources: Option<BTreeSet<Resource>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidGrant {
-    #[error("grant '{0}' is not of the form PROJECT:ENVIRONMENT:LEVEL (for example 'Website:production:read' or '*:*:write')")]
+    #[error("grant '{0}' is not of the form PROJECT:ENVIRONMENT:LEVEL[:RESOURCE,...] (for example 'Website:production:read', '*:*:write' or 'Website:*:read:forms,responses')")]
     Shape(String),
     #[error("grant '{grant}': {source}")]
     Level { grant: String, source: LevelError },
     #[error("grant '{grant}': {source}")]
     Environment { grant: String, source: InvalidName },
+    #[error("grant '{grant}': {source}")]
+    Resource {
+        grant: String,
+        source: InvalidResource,
+    },
 }
 
 impl GrantSpec {
-    /// Splits from the right, so a project name may itself contain ':'.
+    /// Splits from the right, so a project name may itself contain ':'. A last part
+    /// that is not a level lists the resources the grant is limited to.
     pub fn parse(s: &str) -> Result<Self, InvalidGrant> {
         let shown = || s.chars().take(120).collect::<String>();
-        let mut parts = s.rsplitn(3, ':');
+        let (head, resources) = match s.rsplit_once(':') {
+            Some((head, last))
+                if Level::parse(last.trim()).is_err() && head.matches(':').count() >= 2 =>
+            {
+                let set = last
+                    .split(',')
+                    .map(|r| Resource::parse(r.trim()))
+                    .collect::<Result<BTreeSet<_>, _>>()
+                    .map_err(|source| InvalidGrant::Resource {
+                        grant: shown(),
+                        source,
+                    })?;
+                (head, Some(set))
+            }
+            _ => (s, None),
+        };
+        let mut parts = head.rsplitn(3, ':');
         let (Some(level), Some(env), Some(project)) = (parts.next(), parts.next(), parts.next())
         else {
             return Err(InvalidGrant::Shape(shown()));
@@ -177,6 +201,7 @@ impl GrantSpec {
             project: (project != "*").then(|| project.to_owned()),
             environment,
             level,
+            resources,
         })
     }
 }

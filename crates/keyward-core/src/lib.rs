@@ -3,6 +3,7 @@
 //! as arguments, so every rule here can be tested exactly.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod audit;
 pub mod base62;
 pub mod check;
@@ -17,11 +18,13 @@ pub mod level;
 pub mod lifecycle;
 pub mod model;
 pub mod names;
+pub mod scope;
 #[cfg(test)]
 mod testing;
 pub mod timestamp;
 pub mod token;
 
+pub use access::{Bound, MemberAccess};
 pub use audit::{Actor, AuditAction, AuditEvent};
 pub use check::{Decision, Denial, Outcome, Target};
 pub use grant::{EnvRef, EnvScope, Grant, GrantSpec, ProjectRef, ProjectScope, Resource};
@@ -32,4 +35,5 @@ pub use kind::Kind;
 pub use level::{Level, OrgAccess};
 pub use model::{ApiKey, Environment, KeyStatus, Organization, Project, Role, User};
 pub use names::{Description, EnvName, KeyName, OrgName, ProjectName};
+pub use scope::{Catalog, Scope};
 pub use timestamp::Timestamp;

@@ -12,6 +12,7 @@ use crate::kind::Kind;
 use crate::level::OrgAccess;
 use crate::model::{ApiKey, KeyStatus};
 use crate::names::{Description, KeyName};
+use crate::scope::Scope;
 use crate::timestamp::{self, Timestamp};
 use serde_json::{json, Value};
 use time::Duration;
@@ -38,7 +39,7 @@ impl Default for Policy {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LifecycleError {
-    #[error("a key needs at least one grant or organization access above 'none'; add --grant PROJECT:ENVIRONMENT:LEVEL or --org-access LEVEL")]
+    #[error("a key needs at least one grant, scope, or organization access above 'none'; add --grant PROJECT:ENVIRONMENT:LEVEL, --scope RESOURCE:ACTION or --org-access LEVEL")]
     NoAccess,
     #[error("expires_at: {at} is not in the future; give a later time")]
     ExpiryNotInFuture { at: String },
@@ -120,6 +121,7 @@ pub struct NewKey {
     pub description: Option<Description>,
     pub kind: Kind,
     pub grants: Vec<Grant>,
+    pub scopes: Vec<Scope>,
     pub org_access: OrgAccess,
     pub owner: Option<UserId>,
     pub expires_at: Option<Timestamp>,
@@ -150,7 +152,7 @@ pub fn create(
     policy: &Policy,
     now: Timestamp,
 ) -> Result<Transition, LifecycleError> {
-    if spec.grants.is_empty() && spec.org_access == OrgAccess::NONE {
+    if spec.grants.is_empty() && spec.scopes.is_empty() && spec.org_access == OrgAccess::NONE {
         return Err(LifecycleError::NoAccess);
     }
     check_expiry(spec.expires_at, policy, now)?;
@@ -158,6 +160,7 @@ pub fn create(
         "name": spec.name.as_str(),
         "kind": spec.kind,
         "grants": grants_json(&spec.grants),
+        "scopes": spec.scopes,
         "org_access": spec.org_access,
         "owner": spec.owner,
         "expires_at": expiry_json(spec.expires_at),
@@ -169,6 +172,7 @@ pub fn create(
         description: spec.description,
         kind: spec.kind,
         grants: spec.grants,
+        scopes: spec.scopes,
         org_access: spec.org_access,
         owner: spec.owner,
         created_by,
@@ -311,6 +315,7 @@ pub struct KeyPatch {
     pub name: Option<KeyName>,
     pub description: Option<Option<Description>>,
     pub grants: Option<Vec<Grant>>,
+    pub scopes: Option<Vec<Scope>>,
     pub org_access: Option<OrgAccess>,
     pub expires_at: Option<Option<Timestamp>>,
 }
@@ -343,6 +348,10 @@ pub fn update(
         changed("grants", grants_json(&key.grants), grants_json(&grants));
         next.grants = grants;
     }
+    if let Some(scopes) = patch.scopes {
+        changed("scopes", json!(key.scopes), json!(scopes));
+        next.scopes = scopes;
+    }
     if let Some(access) = patch.org_access {
         changed("org_access", json!(key.org_access), json!(access));
         next.org_access = access;
@@ -364,7 +373,7 @@ pub fn update(
         );
         next.expires_at = expires_at;
     }
-    if next.grants.is_empty() && next.org_access == OrgAccess::NONE {
+    if next.grants.is_empty() && next.scopes.is_empty() && next.org_access == OrgAccess::NONE {
         return Err(LifecycleError::NoAccess);
     }
     next.revision += 1;

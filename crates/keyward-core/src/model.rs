@@ -95,6 +95,8 @@ pub struct ApiKey {
     pub description: Option<Description>,
     pub kind: Kind,
     pub grants: Vec<Grant>,
+    /// Catalog scopes (`forms:read`, ...), each standing for a grant on a resource.
+    pub scopes: Vec<crate::scope::Scope>,
     pub org_access: OrgAccess,
     /// `Some`: a user-bound key, acting as this user. `None`: a service key.
     pub owner: Option<UserId>,

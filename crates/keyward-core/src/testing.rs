@@ -21,6 +21,17 @@ pub fn now() -> Timestamp {
     timestamp::from_millis(1_800_000_000_000)
 }
 
+static CATALOG: std::sync::OnceLock<crate::scope::Catalog> = std::sync::OnceLock::new();
+
+/// A check context at [`now`]: the default catalog, a service key.
+pub fn ctx() -> crate::check::Context<'static> {
+    crate::check::Context {
+        now: now(),
+        catalog: CATALOG.get_or_init(crate::scope::Catalog::formfex),
+        bound: &crate::access::Bound::Service,
+    }
+}
+
 pub fn project(org: &OrgId, name: &str) -> ProjectRef {
     ProjectRef {
         id: ProjectId::generate(&mut OsRng),
@@ -60,6 +71,7 @@ pub fn key(
         description: None,
         kind,
         grants,
+        scopes: vec![],
         org_access,
         owner: None,
         expires_at: None,

@@ -50,10 +50,14 @@ pub fn credentials(headers: &HeaderMap) -> Vec<&str> {
 fn record_caller(principal: &Principal) {
     let id = match principal {
         Principal::Operator(actor) => actor.encode(),
+        Principal::User { id, .. } => format!("user:{id}"),
         Principal::Key(key) => format!("key:{}", key.id),
     };
     tracing::Span::current().record("caller", id.as_str());
 }
+
+/// With an admin token: act as this person (user id or e-mail address).
+pub const ACT_AS: &str = "keyward-user";
 
 /// The caller of a management route: an admin token (the operator) or an API key.
 pub struct Caller(pub Principal);
@@ -72,7 +76,22 @@ impl FromRequestParts<AppState> for Caller {
                     "This admin token is unknown, wrong or revoked.",
                 )
             })?;
-            Principal::Operator(Actor::AdminToken(token.id.to_string()))
+            match parts.headers.get(ACT_AS) {
+                // The operator's own dashboard or backend acting for a signed-in person:
+                // that person's role and project levels apply, not the token's power.
+                Some(user) => {
+                    let user = user.to_str().map_err(|_| {
+                        ApiError::invalid_request("the Keyward-User header is not valid text")
+                    })?;
+                    state.app.user_principal(user).await.map_err(|_| {
+                        ApiError::new(
+                            &problems::NOT_FOUND,
+                            "the user named in the Keyward-User header does not exist",
+                        )
+                    })?
+                }
+                None => Principal::Operator(Actor::AdminToken(token.id.to_string())),
+            }
         } else {
             match state.app.authenticate_key(creds.iter().copied()).await? {
                 Ok(key) => Principal::Key(Box::new(key)),
@@ -100,9 +119,9 @@ impl FromRequestParts<AppState> for OperatorToken {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match Caller::from_request_parts(parts, state).await?.0 {
             p @ Principal::Operator(_) => Ok(OperatorToken(p)),
-            Principal::Key(_) => Err(ApiError::new(
+            Principal::Key(_) | Principal::User { .. } => Err(ApiError::new(
                 &problems::FORBIDDEN,
-                "this endpoint needs an operator admin token (kw_admin_…), not an API key; create one with `keyward admin token create`",
+                "this endpoint needs an operator admin token (kw_admin_…) acting as itself, not an API key or a person; create one with `keyward admin token create`",
             )
             .with("required_permission", "operator")),
         }

@@ -64,6 +64,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::keys::router())
         .merge(routes::verify::router())
         .merge(routes::me::router())
+        .merge(routes::members::router())
+        .merge(routes::scopes::router())
         .merge(routes::audit::router())
         .merge(routes::setup::router())
         .merge(routes::docs::router())

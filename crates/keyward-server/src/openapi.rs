@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations. The copy in
 //! `docs/openapi.json` is committed; a test fails when it differs from this.
 
-use crate::routes::{audit, health, keys, me, orgs, setup, verify};
+use crate::routes::{audit, health, keys, me, members, orgs, scopes, setup, verify};
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -37,7 +37,9 @@ impl Modify for Security {
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
                         "An operator admin token (`kw_admin_…`) or an API key (`kw_live_…`, `kw_test_…`). \
-                         Keys are also accepted in `x-api-key` and `api-key` headers, never in the URL.",
+                         Keys are also accepted in `x-api-key` and `api-key` headers, never in the URL. \
+                         With an admin token, the `Keyward-User` header (a user id or e-mail) acts as that \
+                         person, with their role and project levels.",
                     ))
                     .build(),
             ),
@@ -59,7 +61,8 @@ impl Modify for Security {
         orgs::list_environments, orgs::create_environment,
         keys::list_keys, keys::create_key, keys::get_key, keys::patch_key, keys::delete_key,
         keys::revoke_key, keys::reactivate_key, keys::rotate_key,
-        verify::verify, me::me, audit::list, setup::complete,
+        verify::verify, me::me, scopes::list, audit::list, setup::complete,
+        members::create_user, members::list_members, members::set_member, members::remove_member,
         health::healthz, health::readyz,
     ),
     components(schemas(ProblemDoc)),
@@ -69,6 +72,7 @@ impl Modify for Security {
         (name = "verify", description = "Check a key against a request (operator token)"),
         (name = "organizations", description = "Tenants"),
         (name = "projects", description = "Projects and their environments"),
+        (name = "members", description = "People, their roles and project levels"),
         (name = "audit", description = "Who did what to which key"),
         (name = "setup", description = "First-run setup"),
         (name = "operations", description = "Health and readiness"),

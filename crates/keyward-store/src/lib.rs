@@ -9,8 +9,8 @@ pub mod sqlite;
 use async_trait::async_trait;
 use keyward_core::token::AdminToken;
 use keyward_core::{
-    ApiKey, AuditAction, AuditEvent, Environment, KeyHash, KeyId, KeyStatus, Kind, OrgId,
-    Organization, Project, ProjectId, Timestamp, User,
+    ApiKey, AuditAction, AuditEvent, Environment, KeyHash, KeyId, KeyStatus, Kind, MemberAccess,
+    OrgId, Organization, Project, ProjectId, Timestamp, User, UserId,
 };
 use std::sync::Arc;
 
@@ -21,6 +21,7 @@ pub enum Conflict {
     ProjectName,
     EnvironmentName,
     KeyId,
+    UserEmail,
     Other,
 }
 
@@ -137,6 +138,30 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_admin_token(&self, id: &KeyId, at: Timestamp) -> Result<bool>;
 
     async fn count_users(&self) -> Result<u64>;
+    async fn insert_user(&self, user: &User) -> Result<()>;
+    /// A user by id, or by e-mail address ignoring case.
+    async fn find_user(&self, id_or_email: &str) -> Result<Option<User>>;
+    /// What `user` holds in `org` now; `None` if not a member.
+    async fn member_access(&self, org: &OrgId, user: &UserId) -> Result<Option<MemberAccess>>;
+    async fn list_members(&self, org: &OrgId) -> Result<Vec<(User, MemberAccess)>>;
+    /// Every organization `user` belongs to, with what they hold there.
+    async fn memberships(&self, user: &UserId) -> Result<Vec<(OrgId, MemberAccess)>>;
+    /// Makes `user` a member of `org` with `access`, replacing any earlier role and
+    /// project levels there, together with `event`.
+    async fn set_membership(
+        &self,
+        org: &OrgId,
+        user: &UserId,
+        access: &MemberAccess,
+        event: &AuditEvent,
+    ) -> Result<()>;
+    /// Removes `user` from `org` with `event`; `false` if they were not a member.
+    async fn remove_membership(
+        &self,
+        org: &OrgId,
+        user: &UserId,
+        event: &AuditEvent,
+    ) -> Result<bool>;
     /// Makes `hash` the only usable setup token, replacing any unused one.
     async fn replace_setup_token(&self, id: &str, hash: &KeyHash, at: Timestamp) -> Result<()>;
     /// The usable setup token, if there is one.

@@ -97,6 +97,9 @@ fn new_key(org: &OrgId, grants: Vec<Grant>, created: i64) -> ApiKey {
         description: None,
         kind: Kind::Live,
         grants,
+        scopes: vec![keyward_core::Catalog::formfex()
+            .parse("forms:read")
+            .unwrap()],
         org_access: OrgAccess(Some(Level::Read)),
         owner: None,
         expires_at: Some(at(86_400_000)),

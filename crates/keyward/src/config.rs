@@ -4,8 +4,9 @@
 
 use anyhow::{bail, Context, Result};
 use keyward_core::lifecycle::Policy;
-use keyward_core::{duration, Prefix};
+use keyward_core::{duration, Catalog, Level, Prefix};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The file form. Unknown fields are an error, so a typo is not silently ignored.
@@ -20,6 +21,16 @@ struct FileConfig {
     default_plan: Option<String>,
     listen: Option<String>,
     public_url: Option<String>,
+    /// The scope catalog: `resource = ["action", ...]` (levels by action name) or
+    /// `resource = { action = "level", ... }`.
+    scopes: Option<BTreeMap<String, Actions>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Actions {
+    Names(Vec<String>),
+    Levels(BTreeMap<String, String>),
 }
 
 pub struct Config {
@@ -34,6 +45,7 @@ pub struct Config {
     pub listen: std::net::SocketAddr,
     /// The address people reach the server at, for printed links.
     pub public_url: String,
+    pub catalog: Catalog,
 }
 
 impl std::fmt::Debug for Config {
@@ -121,6 +133,34 @@ pub fn load(
 
     let pepper = pick(None, "KEYWARD_PEPPER", file.pepper)?.map(|(v, _)| v);
 
+    let catalog = match file.scopes {
+        None => Catalog::formfex(),
+        Some(resources) => {
+            let mut out = BTreeMap::new();
+            for (resource, actions) in resources {
+                let levels = match actions {
+                    Actions::Names(names) => names
+                        .into_iter()
+                        .map(|a| {
+                            let l = Catalog::default_level(&a);
+                            (a, l)
+                        })
+                        .collect(),
+                    Actions::Levels(map) => map
+                        .into_iter()
+                        .map(|(a, l)| {
+                            Level::parse(&l).map(|l| (a.clone(), l)).with_context(|| {
+                                format!("scopes.{resource}.{a} in the config file")
+                            })
+                        })
+                        .collect::<Result<BTreeMap<_, _>>>()?,
+                };
+                out.insert(resource, levels);
+            }
+            Catalog::new(out).context("the config file's [scopes]")?
+        }
+    };
+
     let listen = match pick(listen_flag, "KEYWARD_LISTEN", file.listen)? {
         Some((v, from)) => v.parse().with_context(|| {
             format!("listen from {from}: '{v}' is not an address:port such as 127.0.0.1:8080")
@@ -146,5 +186,6 @@ pub fn load(
         default_plan,
         listen,
         public_url,
+        catalog,
     })
 }

@@ -74,6 +74,7 @@ async fn run(args: cli::Cli) -> Result<(), Failure> {
         prefix: config.prefix.clone(),
         peppers,
         policy: config.policy.clone(),
+        catalog: config.catalog.clone(),
         default_plan: config.default_plan.clone(),
     };
     let app = Keyward::new(store, settings, Arc::new(SystemClock));

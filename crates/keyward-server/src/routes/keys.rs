@@ -15,7 +15,8 @@ use axum::Router;
 use keyward_app::views::{GrantView, KeyView};
 use keyward_app::{CreatedKey, KeyInput, KeyPatchInput, Principal};
 use keyward_core::{
-    lifecycle, EnvName, EnvScope, GrantSpec, KeyStatus, Kind, Level, OrgAccess, OrgId, Timestamp,
+    lifecycle, EnvName, EnvScope, GrantSpec, KeyStatus, Kind, Level, OrgAccess, OrgId, Resource,
+    Timestamp,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
@@ -32,6 +33,9 @@ pub struct GrantIn {
     pub environment: String,
     #[schema(value_type = String, example = "read")]
     pub level: Level,
+    /// Limit the grant to these resources of the scope catalog; every resource if left out.
+    #[schema(example = json!(["forms"]))]
+    pub resources: Option<Vec<String>>,
 }
 
 impl GrantIn {
@@ -50,10 +54,22 @@ impl GrantIn {
                 "grants: project must be a project name or id, or '*'",
             ));
         }
+        let resources = match &self.resources {
+            None => None,
+            Some(list) => Some(
+                list.iter()
+                    .map(|r| {
+                        Resource::parse(r)
+                            .map_err(|e| ApiError::validation("grants", format!("grants: {e}")))
+                    })
+                    .collect::<ApiResult<_>>()?,
+            ),
+        };
         Ok(GrantSpec {
             project: (project != "*").then(|| project.to_owned()),
             environment,
             level: self.level,
+            resources,
         })
     }
 }
@@ -84,12 +100,19 @@ pub struct KeyIn {
     pub kind: Kind,
     #[serde(default)]
     pub grants: Vec<GrantIn>,
+    /// Catalog scopes such as `forms:read`, `forms:*` or `*`; see `GET /v1/scopes`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
     /// Access to organization resources: `none` (the default), `read`, `write`, `manage`.
     #[serde(default)]
     #[schema(value_type = String, example = "none")]
     pub org_access: OrgAccess,
     /// RFC 3339 time, a date, or a duration from now such as `90d`; at most 2 years ahead.
     pub expires_at: Option<String>,
+    /// When a person creates the key (the `Keyward-User` header): `true` makes a
+    /// service key instead of one bound to them.
+    #[serde(default)]
+    pub service: bool,
 }
 
 fn live() -> Kind {
@@ -113,6 +136,8 @@ pub struct KeyPatch {
     pub description: Option<Option<String>>,
     /// Replaces all of the key's grants.
     pub grants: Option<Vec<GrantIn>>,
+    /// Replaces all of the key's scopes.
+    pub scopes: Option<Vec<String>>,
     #[schema(value_type = Option<String>)]
     pub org_access: Option<OrgAccess>,
     /// `null` removes the expiry.
@@ -138,6 +163,8 @@ pub struct GrantOut {
     pub environment: String,
     #[schema(value_type = String)]
     pub level: Level,
+    /// `null`: every resource.
+    pub resources: Option<Vec<String>>,
 }
 
 impl From<&GrantView> for GrantOut {
@@ -147,6 +174,7 @@ impl From<&GrantView> for GrantOut {
             project: g.project.clone(),
             environment: g.environment.clone(),
             level: g.level,
+            resources: g.resources.as_ref().map(|r| r.iter().cloned().collect()),
         }
     }
 }
@@ -165,6 +193,7 @@ pub struct KeyOut {
     /// Past its expiry (or its grace period after a rotation).
     pub expired: bool,
     pub grants: Vec<GrantOut>,
+    pub scopes: Vec<String>,
     #[schema(value_type = String)]
     pub org_access: OrgAccess,
     /// The user the key acts as; `null` for a service key.
@@ -194,6 +223,7 @@ impl From<&KeyView> for KeyOut {
             status: k.status,
             expired: k.expired,
             grants: k.grants.iter().map(GrantOut::from).collect(),
+            scopes: k.scopes.clone(),
             org_access: k.org_access,
             owner: k.owner.clone(),
             created_by: k.created_by.clone(),
@@ -258,12 +288,12 @@ pub struct KeyListQuery {
 }
 
 async fn org_for(s: &AppState, who: &Principal, org: Option<&str>) -> ApiResult<OrgId> {
-    match (org, who.org_scope()) {
+    match (org, who.default_org()) {
         (Some(org), _) => Ok(s.app.org(who, org).await?.id),
         (None, Some(own)) => Ok(own.clone()),
         (None, None) => Err(ApiError::validation(
             "org",
-            "org: name the organization (id or name); an admin token works across organizations",
+            "org: name the organization (id or name); an admin token, or a person in several organizations, works across them",
         )),
     }
 }
@@ -298,8 +328,10 @@ pub async fn create_key(
         description: body.description,
         kind: body.kind,
         grants: specs(&body.grants)?,
+        scopes: body.scopes,
         org_access: body.org_access,
         expires_at,
+        service: body.service,
     };
     let c = s.app.create_key(&who, &org, input).await?;
     Ok(created(&c))
@@ -358,6 +390,7 @@ pub async fn patch_key(
         name: body.name,
         description: body.description,
         grants: body.grants.as_deref().map(specs).transpose()?,
+        scopes: body.scopes,
         org_access: body.org_access,
         expires_at: match body.expires_at {
             None => None,

@@ -34,6 +34,7 @@ pub async fn me(State(s): State<AppState>, Caller(who): Caller) -> ApiResult<Jso
     let view = s.app.view(key).await?;
     let org = s.app.org(&who, key.org_id.as_str()).await?;
     let mut permissions: Vec<String> = view.grants.iter().map(|g| g.label()).collect();
+    permissions.extend(view.scopes.iter().cloned());
     if key.org_access.0.is_some() {
         permissions.push(format!("org:{}", key.org_access));
     }

@@ -5,7 +5,9 @@ pub mod docs;
 pub mod health;
 pub mod keys;
 pub mod me;
+pub mod members;
 pub mod orgs;
+pub mod scopes;
 pub mod setup;
 pub mod verify;
 

@@ -118,6 +118,7 @@ impl TestApp {
             prefix: Prefix::default(),
             peppers: PepperSet::parse(PEPPER).unwrap(),
             policy: Policy::default(),
+            catalog: keyward_core::Catalog::formfex(),
             default_plan: "pro".into(),
         };
         let app = Keyward::new(store, settings, clock.clone());

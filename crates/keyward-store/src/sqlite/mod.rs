@@ -1,6 +1,7 @@
 //! The embedded SQLite backend: one file, WAL mode, foreign keys on. Migrations are
 //! compiled into the binary and run at open.
 
+mod members;
 mod migrate;
 mod operator;
 mod rows;
@@ -12,7 +13,7 @@ use keyward_core::token::AdminToken;
 use keyward_core::{
     ApiKey, AuditEvent, Environment, KeyId, OrgId, Organization, Project, ProjectId,
 };
-use keyward_core::{KeyHash, Timestamp, User};
+use keyward_core::{KeyHash, MemberAccess, Timestamp, User, UserId};
 use rows::{key_from_row, KEY_COLUMNS};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
@@ -52,6 +53,8 @@ pub(crate) fn backend(e: sqlx::Error) -> StoreError {
                 Conflict::ProjectName
             } else if msg.contains("environments.") {
                 Conflict::EnvironmentName
+            } else if msg.contains("users_email") {
+                Conflict::UserEmail
             } else if msg.contains("api_keys.id") {
                 Conflict::KeyId
             } else {
@@ -109,6 +112,11 @@ async fn write_grants(tx: &mut Transaction<'_, Sqlite>, key: &ApiKey) -> Result<
     Ok(())
 }
 
+fn scopes_json(k: &ApiKey) -> String {
+    let names: Vec<&str> = k.scopes.iter().map(|s| s.as_str()).collect();
+    serde_json::to_string(&names).unwrap_or_else(|_| "[]".into())
+}
+
 pub(crate) fn opt_ms(t: Option<keyward_core::Timestamp>) -> Option<i64> {
     t.map(to_millis)
 }
@@ -117,8 +125,8 @@ async fn insert_key(tx: &mut Transaction<'_, Sqlite>, k: &ApiKey) -> Result<()> 
     sqlx::query(
         "INSERT INTO api_keys (id, org_id, name, description, kind, org_access, owner_user_id,
             created_by, created_at, expires_at, status, status_changed_at, rotated_from,
-            rotated_to, pepper_version, secret_hash, revision, last_used_at, last_used_ip)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rotated_to, pepper_version, secret_hash, revision, last_used_at, last_used_ip, scopes)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(k.id.as_str())
     .bind(k.org_id.as_str())
@@ -139,6 +147,7 @@ async fn insert_key(tx: &mut Transaction<'_, Sqlite>, k: &ApiKey) -> Result<()> 
     .bind(k.revision)
     .bind(opt_ms(k.last_used_at))
     .bind(k.last_used_ip.as_deref())
+    .bind(scopes_json(k))
     .execute(&mut **tx)
     .await
     .map_err(backend)?;
@@ -149,7 +158,7 @@ async fn update_key(tx: &mut Transaction<'_, Sqlite>, k: &ApiKey) -> Result<()> 
     let done = sqlx::query(
         "UPDATE api_keys SET name = ?, description = ?, org_access = ?, expires_at = ?,
             status = ?, status_changed_at = ?, rotated_to = ?, pepper_version = ?,
-            secret_hash = ?, revision = ?
+            secret_hash = ?, revision = ?, scopes = ?
          WHERE id = ? AND revision = ?",
     )
     .bind(k.name.as_str())
@@ -162,6 +171,7 @@ async fn update_key(tx: &mut Transaction<'_, Sqlite>, k: &ApiKey) -> Result<()> 
     .bind(i64::from(k.hash.pepper_version))
     .bind(&k.hash.digest[..])
     .bind(k.revision)
+    .bind(scopes_json(k))
     .bind(k.id.as_str())
     .bind(k.revision - 1)
     .execute(&mut **tx)
@@ -444,5 +454,44 @@ impl Store for SqliteStore {
         at: Timestamp,
     ) -> Result<()> {
         operator::complete_setup(&self.pool, token_id, user, org, event, at).await
+    }
+
+    async fn insert_user(&self, user: &User) -> Result<()> {
+        members::insert_user(&self.pool, user).await
+    }
+
+    async fn find_user(&self, id_or_email: &str) -> Result<Option<User>> {
+        members::find_user(&self.pool, id_or_email).await
+    }
+
+    async fn member_access(&self, org: &OrgId, user: &UserId) -> Result<Option<MemberAccess>> {
+        members::member_access(&self.pool, org, user).await
+    }
+
+    async fn list_members(&self, org: &OrgId) -> Result<Vec<(User, MemberAccess)>> {
+        members::list_members(&self.pool, org).await
+    }
+
+    async fn memberships(&self, user: &UserId) -> Result<Vec<(OrgId, MemberAccess)>> {
+        members::memberships(&self.pool, user).await
+    }
+
+    async fn set_membership(
+        &self,
+        org: &OrgId,
+        user: &UserId,
+        access: &MemberAccess,
+        event: &AuditEvent,
+    ) -> Result<()> {
+        members::set_membership(&self.pool, org, user, access, event).await
+    }
+
+    async fn remove_membership(
+        &self,
+        org: &OrgId,
+        user: &UserId,
+        event: &AuditEvent,
+    ) -> Result<bool> {
+        members::remove_membership(&self.pool, org, user, event).await
     }
 }

@@ -15,7 +15,8 @@ use std::collections::{BTreeSet, HashMap};
 
 pub(super) const KEY_COLUMNS: &str = "id, org_id, name, description, kind, org_access, \
     owner_user_id, created_by, created_at, expires_at, status, status_changed_at, \
-    rotated_from, rotated_to, pepper_version, secret_hash, revision, last_used_at, last_used_ip";
+    rotated_from, rotated_to, pepper_version, secret_hash, revision, last_used_at, last_used_ip, \
+    scopes";
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("corrupt row in the database: {what}").into())
@@ -81,6 +82,11 @@ pub(super) fn key_from_row(row: &SqliteRow) -> Result<ApiKey> {
             .transpose()?,
         kind: Kind::parse(&get::<String>(row, "kind")?).map_err(corrupt)?,
         grants: Vec::new(),
+        scopes: serde_json::from_str::<Vec<String>>(&get::<String>(row, "scopes")?)
+            .map_err(corrupt)?
+            .into_iter()
+            .map(keyward_core::Scope::from_trusted)
+            .collect(),
         org_access: OrgAccess::parse(&get::<String>(row, "org_access")?).map_err(corrupt)?,
         owner: get::<Option<String>>(row, "owner_user_id")?.map(UserId::from_trusted),
         created_by: Actor::decode(&get::<String>(row, "created_by")?),

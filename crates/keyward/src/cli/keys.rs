@@ -64,7 +64,8 @@ pub struct CreateArgs {
     /// `live` keys work in live environments only, `test` keys in test ones.
     #[arg(long, default_value = "live", value_parser = parse_kind)]
     kind: Kind,
-    /// PROJECT:ENVIRONMENT:LEVEL; `*` for all projects or all environments. Repeatable.
+    /// PROJECT:ENVIRONMENT:LEVEL[:RESOURCE,...]; `*` for all projects or all
+    /// environments. Repeatable.
     #[arg(long = "grant", value_name = "PROJECT:ENVIRONMENT:LEVEL", value_parser = parse_grant)]
     grants: Vec<GrantSpec>,
     /// Access to organization resources: none, read, write or manage.
@@ -73,6 +74,16 @@ pub struct CreateArgs {
     /// When the key stops working: RFC 3339 time, a date, or a duration such as 90d.
     #[arg(long)]
     expires: Option<String>,
+    /// A catalog scope such as forms:read, forms:* or '*'. Repeatable.
+    #[arg(long = "scope", value_name = "RESOURCE:ACTION")]
+    scopes: Vec<String>,
+    /// Create the key as this person (user id or e-mail): it acts as them, and never
+    /// exceeds what they hold.
+    #[arg(long, value_name = "USER")]
+    as_user: Option<String>,
+    /// With --as-user: make a service key instead of one bound to the person.
+    #[arg(long, requires = "as_user")]
+    service: bool,
 }
 
 #[derive(Debug, Args)]
@@ -87,9 +98,15 @@ pub struct UpdateArgs {
     /// Replaces all of the key's grants. Repeatable.
     #[arg(long = "grant", value_name = "PROJECT:ENVIRONMENT:LEVEL", value_parser = parse_grant)]
     grants: Vec<GrantSpec>,
-    /// Removes all of the key's grants (it then needs organization access).
+    /// Removes all of the key's grants (it then needs scopes or organization access).
     #[arg(long, conflicts_with = "grants")]
     clear_grants: bool,
+    /// Replaces all of the key's scopes. Repeatable.
+    #[arg(long = "scope", value_name = "RESOURCE:ACTION")]
+    scopes: Vec<String>,
+    /// Removes all of the key's scopes.
+    #[arg(long, conflicts_with = "scopes")]
+    clear_scopes: bool,
     #[arg(long, value_parser = parse_org_access)]
     org_access: Option<OrgAccess>,
     #[arg(long, conflicts_with = "no_expiry")]
@@ -122,6 +139,7 @@ fn expiry(app: &Keyward, input: &str) -> Result<keyward_core::Timestamp, Failure
 
 fn permissions(k: &KeyView) -> String {
     let mut parts: Vec<String> = k.grants.iter().map(|g| g.label()).collect();
+    parts.extend(k.scopes.iter().cloned());
     if k.org_access.0.is_some() {
         parts.push(format!("org:{}", k.org_access));
     }
@@ -189,15 +207,22 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
         KeysCommand::Create(a) => {
             let org = app.org(&operator(), &a.org).await?;
             let expires_at = a.expires.as_deref().map(|e| expiry(app, e)).transpose()?;
+            // Created as a person, the key is bound to them and within their access.
+            let who = match &a.as_user {
+                Some(user) => app.user_principal(user).await?,
+                None => actor,
+            };
             let input = KeyInput {
                 name: a.name,
                 description: a.description,
                 kind: a.kind,
                 grants: a.grants,
+                scopes: a.scopes,
                 org_access: a.org_access,
                 expires_at,
+                service: a.service,
             };
-            let created = app.create_key(&actor, &org.id, input).await?;
+            let created = app.create_key(&who, &org.id, input).await?;
             if json {
                 print_json(&created_out(&created));
             } else {
@@ -272,6 +297,11 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
                     Some(Vec::new())
                 } else {
                     Some(a.grants).filter(|g| !g.is_empty())
+                },
+                scopes: if a.clear_scopes {
+                    Some(Vec::new())
+                } else {
+                    Some(a.scopes).filter(|s| !s.is_empty())
                 },
                 org_access: a.org_access,
                 expires_at,

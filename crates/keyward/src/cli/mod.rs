@@ -5,6 +5,7 @@ mod admin;
 mod audit;
 mod check;
 mod keys;
+mod members;
 mod orgs;
 pub mod serve;
 
@@ -51,6 +52,12 @@ pub enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// People.
+    #[command(subcommand)]
+    User(members::UserCommand),
+    /// Members of organizations: roles and project levels.
+    #[command(subcommand)]
+    Member(members::MemberCommand),
     /// Run the HTTP server: management API, verify API, API docs.
     Serve(serve::ServeArgs),
     /// Operator administration: admin tokens.
@@ -122,6 +129,8 @@ pub async fn run(
     match command {
         Command::Serve(_) => serve::run(app, config).await,
         Command::Admin(c) => admin::run(app, c, json).await,
+        Command::User(c) => members::user(app, c, json).await,
+        Command::Member(c) => members::member(app, c, json).await,
         Command::Org(c) => orgs::org(app, c, json).await,
         Command::Project(c) => orgs::project(app, c, json).await,
         Command::Keys(c) => keys::run(app, c, json).await,

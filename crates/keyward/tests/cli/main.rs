@@ -303,7 +303,10 @@ fn bad_input_is_refused_with_a_message_naming_the_field_and_nothing_is_written()
             with(&["--grant", "*:*:read", "--org-access", "all"]),
             "'none', 'read', 'write' or 'manage'",
         ),
-        (with(&[]), "at least one grant or organization access"),
+        (
+            with(&[]),
+            "at least one grant, scope, or organization access",
+        ),
         (
             vec![
                 "keys".into(),

@@ -1,0 +1,242 @@
+//! People: users, and their membership of organizations with a role and project
+//! levels. Changing a membership changes, at the next check, what that person's
+//! user-bound keys may do.
+
+use crate::error::{AppError, AppResult};
+use crate::{Keyward, Principal};
+use keyward_core::{AuditAction, AuditEvent, Level, MemberAccess, OrgId, Role, User, UserId};
+use rand_core::OsRng;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// A membership as asked for: a role and levels on projects named by name or id.
+#[derive(Debug, Clone)]
+pub struct MemberInput {
+    pub role: Role,
+    pub projects: Vec<(String, Level)>,
+}
+
+fn access_json(a: &MemberAccess) -> serde_json::Value {
+    let projects: BTreeMap<String, Level> = a
+        .projects
+        .iter()
+        .map(|(p, l)| (p.to_string(), *l))
+        .collect();
+    json!({ "role": a.role, "projects": projects })
+}
+
+impl Keyward {
+    /// Creates a person (without a password: signing in comes with the dashboard).
+    pub async fn create_user(
+        &self,
+        who: &Principal,
+        email: &str,
+        display_name: Option<&str>,
+    ) -> AppResult<User> {
+        if !matches!(who, Principal::Operator(_)) {
+            return Err(AppError::Forbidden {
+                required_permission: "operator".into(),
+                message: "only the operator can create users".into(),
+            });
+        }
+        let email = crate::operator::email(email)?;
+        let display_name = display_name
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| {
+                keyward_core::KeyName::parse(n)
+                    .map(String::from)
+                    .map_err(|e| AppError::invalid("display_name", e))
+            })
+            .transpose()?;
+        let user = User {
+            id: UserId::generate(&mut OsRng),
+            email,
+            display_name,
+            password_hash: String::new(),
+            created_at: self.now(),
+        };
+        self.store.insert_user(&user).await?;
+        Ok(user)
+    }
+
+    pub async fn user(&self, id_or_email: &str) -> AppResult<User> {
+        self.store
+            .find_user(id_or_email.trim())
+            .await?
+            .ok_or_else(|| AppError::not_found("user", id_or_email))
+    }
+
+    /// The principal for a person acting through the operator (or, later, a session).
+    pub async fn user_principal(&self, id_or_email: &str) -> AppResult<Principal> {
+        let user = self.user(id_or_email).await?;
+        let orgs = self
+            .store
+            .memberships(&user.id)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(Principal::User { id: user.id, orgs })
+    }
+
+    pub async fn list_members(
+        &self,
+        who: &Principal,
+        org: &OrgId,
+    ) -> AppResult<Vec<(User, MemberAccess)>> {
+        if !who.sees(org) {
+            return Err(AppError::not_found("organization", org.as_str()));
+        }
+        who.require(org, Level::Read, "listing members")?;
+        Ok(self.store.list_members(org).await?)
+    }
+
+    /// Sets a person's role and project levels in `org`. Managing members needs manage
+    /// access; only owners make or change owners; a key can only make members, with
+    /// project levels it holds itself; and the last owner cannot be demoted.
+    pub async fn set_member(
+        &self,
+        who: &Principal,
+        org: &OrgId,
+        user: &str,
+        input: MemberInput,
+    ) -> AppResult<MemberAccess> {
+        if !who.sees(org) {
+            return Err(AppError::not_found("organization", org.as_str()));
+        }
+        who.require(org, Level::Manage, "managing members")?;
+        let user = self.user(user).await?;
+        let mut projects = BTreeMap::new();
+        for (reference, level) in &input.projects {
+            let project = self.project(org, reference).await?;
+            projects.insert(project.id, *level);
+        }
+        let access = MemberAccess {
+            role: input.role,
+            projects,
+        };
+        let before = self.store.member_access(org, &user.id).await?;
+        self.may_touch_member(who, org, before.as_ref(), Some(&access))
+            .await?;
+        let action = if before.is_some() {
+            AuditAction::MemberChanged
+        } else {
+            AuditAction::MemberAdded
+        };
+        let event = AuditEvent {
+            id: None,
+            at: self.now(),
+            org_id: org.clone(),
+            actor: who.actor(),
+            action,
+            key_id: None,
+            details: json!({
+                "user_id": user.id,
+                "before": before.as_ref().map(access_json),
+                "after": access_json(&access),
+            }),
+            ip: None,
+        };
+        self.store
+            .set_membership(org, &user.id, &access, &event)
+            .await?;
+        Ok(access)
+    }
+
+    pub async fn remove_member(&self, who: &Principal, org: &OrgId, user: &str) -> AppResult<()> {
+        if !who.sees(org) {
+            return Err(AppError::not_found("organization", org.as_str()));
+        }
+        who.require(org, Level::Manage, "managing members")?;
+        let user = self.user(user).await?;
+        let before = self.store.member_access(org, &user.id).await?;
+        let Some(before) = before else {
+            return Err(AppError::not_found("member", user.email.as_str()));
+        };
+        self.may_touch_member(who, org, Some(&before), None).await?;
+        let event = AuditEvent {
+            id: None,
+            at: self.now(),
+            org_id: org.clone(),
+            actor: who.actor(),
+            action: AuditAction::MemberRemoved,
+            key_id: None,
+            details: json!({ "user_id": user.id, "before": access_json(&before) }),
+            ip: None,
+        };
+        self.store.remove_membership(org, &user.id, &event).await?;
+        Ok(())
+    }
+
+    /// The rules for changing a membership from `before` to `after` (`None`: removed).
+    async fn may_touch_member(
+        &self,
+        who: &Principal,
+        org: &OrgId,
+        before: Option<&MemberAccess>,
+        after: Option<&MemberAccess>,
+    ) -> AppResult<()> {
+        let owner_involved = [before, after]
+            .iter()
+            .flatten()
+            .any(|a| a.role == Role::Owner);
+        let forbidden = |message: &str| AppError::Forbidden {
+            required_permission: "no_escalation".into(),
+            message: message.into(),
+        };
+        match who {
+            Principal::Operator(_) => {}
+            Principal::User { .. } => {
+                if owner_involved && who.role(org) != Some(Role::Owner) {
+                    return Err(forbidden("only owners can make, change or remove owners"));
+                }
+            }
+            Principal::Key(key) => {
+                if [before, after]
+                    .iter()
+                    .flatten()
+                    .any(|a| a.role != Role::Member)
+                {
+                    return Err(forbidden(
+                        "a key can only manage members, never owners or admins",
+                    ));
+                }
+                if let Some(after) = after {
+                    for (project, level) in &after.projects {
+                        // Some unrestricted grant of the key's on that project, at that level.
+                        let holds = keyward_core::check::all_grants(key, &self.settings.catalog)
+                            .iter()
+                            .filter(|g| g.resources.is_none() && g.level >= *level)
+                            .any(|g| match &g.project {
+                                keyward_core::ProjectScope::All => true,
+                                keyward_core::ProjectScope::One(p) => p == project,
+                            });
+                        if !holds {
+                            return Err(forbidden(&format!(
+                                "this key cannot give {level} on project {project}: it does not hold that itself"
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        // An organization always keeps an owner.
+        if before.is_some_and(|b| b.role == Role::Owner)
+            && after.is_none_or(|a| a.role != Role::Owner)
+        {
+            let owners = self
+                .store
+                .list_members(org)
+                .await?
+                .iter()
+                .filter(|(_, a)| a.role == Role::Owner)
+                .count();
+            if owners <= 1 {
+                return Err(AppError::Conflict(
+                    "this is the organization's last owner; make someone else owner first".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

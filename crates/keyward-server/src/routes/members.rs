@@ -1,0 +1,184 @@
+//! People: `/v1/users` (operator) and `/v1/orgs/{org}/members/{user}`.
+
+use crate::auth::Caller;
+use crate::error::{ApiResult, Json, Path};
+
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::Router;
+use keyward_app::MemberInput;
+use keyward_core::{Level, MemberAccess, Role, Timestamp, User};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserIn {
+    pub email: String,
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserOut {
+    pub id: String,
+    pub email: String,
+    pub display_name: Option<String>,
+    #[serde(with = "keyward_core::timestamp::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+impl From<&User> for UserOut {
+    fn from(u: &User) -> Self {
+        UserOut {
+            id: u.id.to_string(),
+            email: u.email.clone(),
+            display_name: u.display_name.clone(),
+            created_at: u.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectAccessIn {
+    /// Project name or id.
+    pub project: String,
+    #[schema(value_type = String, example = "write")]
+    pub level: Level,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberIn {
+    /// `owner`, `admin` or `member`.
+    #[schema(value_type = String, example = "member")]
+    pub role: Role,
+    /// For members: their level on each project they may use.
+    #[serde(default)]
+    pub projects: Vec<ProjectAccessIn>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectAccessOut {
+    pub project_id: String,
+    #[schema(value_type = String)]
+    pub level: Level,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberOut {
+    pub user: UserOut,
+    #[schema(value_type = String)]
+    pub role: Role,
+    pub projects: Vec<ProjectAccessOut>,
+}
+
+impl MemberOut {
+    fn new(user: &User, access: &MemberAccess) -> Self {
+        MemberOut {
+            user: UserOut::from(user),
+            role: access.role,
+            projects: access
+                .projects
+                .iter()
+                .map(|(p, l)| ProjectAccessOut {
+                    project_id: p.to_string(),
+                    level: *l,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberList {
+    pub data: Vec<MemberOut>,
+}
+
+/// Create a person (operator only). Add them to organizations as members.
+#[utoipa::path(post, path = "/v1/users", tag = "members", request_body = UserIn,
+    responses((status = 201, body = UserOut), (status = 403, body = crate::openapi::ProblemDoc), (status = 409, body = crate::openapi::ProblemDoc), (status = 422, body = crate::openapi::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn create_user(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Json(body): Json<UserIn>,
+) -> ApiResult<(StatusCode, Json<UserOut>)> {
+    let user = s
+        .app
+        .create_user(&who, &body.email, body.display_name.as_deref())
+        .await?;
+    Ok((StatusCode::CREATED, Json(UserOut::from(&user))))
+}
+
+/// List an organization's members with their roles and project levels.
+#[utoipa::path(get, path = "/v1/orgs/{org}/members", tag = "members",
+    params(("org" = String, Path, description = "Organization id or name")),
+    responses((status = 200, body = MemberList), (status = 403, body = crate::openapi::ProblemDoc), (status = 404, body = crate::openapi::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn list_members(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path(org): Path<String>,
+) -> ApiResult<Json<MemberList>> {
+    let org = s.app.org(&who, &org).await?;
+    let members = s.app.list_members(&who, &org.id).await?;
+    Ok(Json(MemberList {
+        data: members.iter().map(|(u, a)| MemberOut::new(u, a)).collect(),
+    }))
+}
+
+/// Add a person to an organization, or change their role and project levels.
+/// Takes effect on the next check of their user-bound keys.
+#[utoipa::path(put, path = "/v1/orgs/{org}/members/{user}", tag = "members", request_body = MemberIn,
+    params(("org" = String, Path, description = "Organization id or name"), ("user" = String, Path, description = "User id or e-mail address")),
+    responses((status = 200, body = MemberOut), (status = 403, body = crate::openapi::ProblemDoc), (status = 404, body = crate::openapi::ProblemDoc), (status = 409, body = crate::openapi::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn set_member(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path((org, user)): Path<(String, String)>,
+    Json(body): Json<MemberIn>,
+) -> ApiResult<Json<MemberOut>> {
+    let org = s.app.org(&who, &org).await?;
+    let input = MemberInput {
+        role: body.role,
+        projects: body
+            .projects
+            .into_iter()
+            .map(|p| (p.project, p.level))
+            .collect(),
+    };
+    let access = s.app.set_member(&who, &org.id, &user, input).await?;
+    let user = s.app.user(&user).await?;
+    Ok(Json(MemberOut::new(&user, &access)))
+}
+
+/// Remove a person from an organization. Their user-bound keys there stop working at
+/// the next check.
+#[utoipa::path(delete, path = "/v1/orgs/{org}/members/{user}", tag = "members",
+    params(("org" = String, Path, description = "Organization id or name"), ("user" = String, Path, description = "User id or e-mail address")),
+    responses((status = 204), (status = 403, body = crate::openapi::ProblemDoc), (status = 404, body = crate::openapi::ProblemDoc), (status = 409, body = crate::openapi::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn remove_member(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path((org, user)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let org = s.app.org(&who, &org).await?;
+    s.app.remove_member(&who, &org.id, &user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/users", post(create_user))
+        .route("/v1/orgs/{org}/members", get(list_members))
+        .route(
+            "/v1/orgs/{org}/members/{user}",
+            put(set_member).delete(remove_member),
+        )
+}

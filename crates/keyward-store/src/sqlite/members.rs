@@ -1,0 +1,204 @@
+//! Users and memberships, for the SQLite backend.
+
+use super::{backend, insert_event};
+use crate::{Result, StoreError};
+use keyward_core::timestamp::{from_millis, to_millis};
+use keyward_core::{AuditEvent, Level, MemberAccess, OrgId, ProjectId, Role, User, UserId};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqlitePool};
+use std::collections::BTreeMap;
+
+fn user_from(row: &SqliteRow) -> Result<User> {
+    Ok(User {
+        id: UserId::from_trusted(row.try_get("id").map_err(backend)?),
+        email: row.try_get("email").map_err(backend)?,
+        display_name: row.try_get("display_name").map_err(backend)?,
+        password_hash: row
+            .try_get::<Option<String>, _>("password_hash")
+            .map_err(backend)?
+            .unwrap_or_default(),
+        created_at: from_millis(row.try_get("created_at").map_err(backend)?),
+    })
+}
+
+fn role(s: &str) -> Result<Role> {
+    Role::parse(s).ok_or_else(|| StoreError::Backend(format!("corrupt role '{s}'").into()))
+}
+
+pub(super) async fn insert_user(pool: &SqlitePool, u: &User) -> Result<()> {
+    sqlx::query("INSERT INTO users (id, email, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)")
+        .bind(u.id.as_str())
+        .bind(&u.email)
+        .bind(u.display_name.as_deref())
+        .bind(Some(u.password_hash.as_str()).filter(|h| !h.is_empty()))
+        .bind(to_millis(u.created_at))
+        .execute(pool)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+pub(super) async fn find_user(pool: &SqlitePool, id_or_email: &str) -> Result<Option<User>> {
+    sqlx::query("SELECT id, email, display_name, password_hash, created_at FROM users WHERE id = ? OR lower(email) = lower(?)")
+        .bind(id_or_email)
+        .bind(id_or_email)
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?
+        .map(|r| user_from(&r))
+        .transpose()
+}
+
+async fn projects_of(
+    pool: &SqlitePool,
+    org: &OrgId,
+    user: &UserId,
+) -> Result<BTreeMap<ProjectId, Level>> {
+    let rows = sqlx::query(
+        "SELECT pa.project_id, pa.level FROM project_access pa JOIN projects p ON p.id = pa.project_id
+         WHERE p.org_id = ? AND pa.user_id = ?",
+    )
+    .bind(org.as_str())
+    .bind(user.as_str())
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?;
+    let mut out = BTreeMap::new();
+    for r in rows {
+        let level: String = r.try_get("level").map_err(backend)?;
+        out.insert(
+            ProjectId::from_trusted(r.try_get("project_id").map_err(backend)?),
+            Level::parse(&level).map_err(|e| StoreError::Backend(e.into()))?,
+        );
+    }
+    Ok(out)
+}
+
+pub(super) async fn member_access(
+    pool: &SqlitePool,
+    org: &OrgId,
+    user: &UserId,
+) -> Result<Option<MemberAccess>> {
+    let Some(r): Option<String> =
+        sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = ? AND user_id = ?")
+            .bind(org.as_str())
+            .bind(user.as_str())
+            .fetch_optional(pool)
+            .await
+            .map_err(backend)?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(MemberAccess {
+        role: role(&r)?,
+        projects: projects_of(pool, org, user).await?,
+    }))
+}
+
+pub(super) async fn list_members(
+    pool: &SqlitePool,
+    org: &OrgId,
+) -> Result<Vec<(User, MemberAccess)>> {
+    let rows = sqlx::query(
+        "SELECT u.id, u.email, u.display_name, u.password_hash, u.created_at, m.role
+         FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = ? ORDER BY m.created_at, u.id",
+    )
+    .bind(org.as_str())
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let user = user_from(&r)?;
+        let projects = projects_of(pool, org, &user.id).await?;
+        let role = role(&r.try_get::<String, _>("role").map_err(backend)?)?;
+        out.push((user, MemberAccess { role, projects }));
+    }
+    Ok(out)
+}
+
+pub(super) async fn set_membership(
+    pool: &SqlitePool,
+    org: &OrgId,
+    user: &UserId,
+    access: &MemberAccess,
+    event: &AuditEvent,
+) -> Result<()> {
+    let mut tx = pool.begin().await.map_err(backend)?;
+    sqlx::query(
+        "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
+    )
+    .bind(org.as_str())
+    .bind(user.as_str())
+    .bind(access.role.as_str())
+    .bind(to_millis(event.at))
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    sqlx::query("DELETE FROM project_access WHERE user_id = ? AND project_id IN (SELECT id FROM projects WHERE org_id = ?)")
+        .bind(user.as_str())
+        .bind(org.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    for (project, level) in &access.projects {
+        sqlx::query("INSERT INTO project_access (project_id, user_id, level) VALUES (?, ?, ?)")
+            .bind(project.as_str())
+            .bind(user.as_str())
+            .bind(level.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+    }
+    insert_event(&mut tx, event).await?;
+    tx.commit().await.map_err(backend)
+}
+
+pub(super) async fn remove_membership(
+    pool: &SqlitePool,
+    org: &OrgId,
+    user: &UserId,
+    event: &AuditEvent,
+) -> Result<bool> {
+    let mut tx = pool.begin().await.map_err(backend)?;
+    let gone = sqlx::query("DELETE FROM memberships WHERE org_id = ? AND user_id = ?")
+        .bind(org.as_str())
+        .bind(user.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    if gone.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM project_access WHERE user_id = ? AND project_id IN (SELECT id FROM projects WHERE org_id = ?)")
+        .bind(user.as_str())
+        .bind(org.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    insert_event(&mut tx, event).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(true)
+}
+
+pub(super) async fn memberships(
+    pool: &SqlitePool,
+    user: &UserId,
+) -> Result<Vec<(OrgId, MemberAccess)>> {
+    let rows = sqlx::query(
+        "SELECT org_id, role FROM memberships WHERE user_id = ? ORDER BY created_at, org_id",
+    )
+    .bind(user.as_str())
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let org = OrgId::from_trusted(r.try_get("org_id").map_err(backend)?);
+        let role = role(&r.try_get::<String, _>("role").map_err(backend)?)?;
+        let projects = projects_of(pool, &org, user).await?;
+        out.push((org, MemberAccess { role, projects }));
+    }
+    Ok(out)
+}

@@ -1,0 +1,164 @@
+//! `keyward user …` and `keyward member …`: people and their access.
+
+use crate::cli::{operator, Confirm};
+use crate::output::{print_json, print_table, Failure};
+use clap::Subcommand;
+use keyward_app::{Keyward, MemberInput};
+use keyward_core::timestamp::format;
+use keyward_core::{Level, MemberAccess, Role, User};
+use serde_json::json;
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a person (add them to organizations with `keyward member set`).
+    Create {
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Add a person to an organization or change their access.
+    Set {
+        #[arg(long)]
+        org: String,
+        /// User id or e-mail address.
+        user: String,
+        /// owner, admin or member.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// For members: PROJECT:LEVEL, such as Website:write. Repeatable; replaces
+        /// earlier project levels.
+        #[arg(long = "project", value_name = "PROJECT:LEVEL", value_parser = parse_project_level)]
+        projects: Vec<(String, Level)>,
+    },
+    /// Remove a person from an organization: their user-bound keys stop working there.
+    Remove {
+        #[arg(long)]
+        org: String,
+        user: String,
+        #[command(flatten)]
+        confirm: Confirm,
+    },
+    /// List an organization's members.
+    List {
+        #[arg(long)]
+        org: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("unknown role '{s}': use owner, admin or member"))
+}
+
+fn parse_project_level(s: &str) -> Result<(String, Level), String> {
+    let (project, level) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("'{s}' is not PROJECT:LEVEL, such as Website:write"))?;
+    Ok((
+        project.to_owned(),
+        Level::parse(level).map_err(|e| e.to_string())?,
+    ))
+}
+
+fn member_json(user: &User, access: &MemberAccess) -> serde_json::Value {
+    let projects: serde_json::Map<String, serde_json::Value> = access
+        .projects
+        .iter()
+        .map(|(p, l)| (p.to_string(), json!(l)))
+        .collect();
+    json!({ "user_id": user.id, "email": user.email, "role": access.role, "projects": projects })
+}
+
+pub async fn user(app: &Keyward, command: UserCommand, json: bool) -> Result<(), Failure> {
+    let UserCommand::Create { email, name } = command;
+    let user = app
+        .create_user(&operator(), &email, name.as_deref())
+        .await?;
+    if json {
+        print_json(
+            &json!({ "id": user.id, "email": user.email, "display_name": user.display_name, "created_at": format(user.created_at) }),
+        );
+    } else {
+        print_table(
+            &["ID", "EMAIL", "CREATED"],
+            &[vec![
+                user.id.to_string(),
+                user.email.clone(),
+                format(user.created_at),
+            ]],
+        );
+    }
+    Ok(())
+}
+
+pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result<(), Failure> {
+    let who = operator();
+    match command {
+        MemberCommand::Set {
+            org,
+            user,
+            role,
+            projects,
+        } => {
+            let org = app.org(&who, &org).await?;
+            let access = app
+                .set_member(&who, &org.id, &user, MemberInput { role, projects })
+                .await?;
+            let user = app.user(&user).await?;
+            if json {
+                print_json(&member_json(&user, &access));
+            } else {
+                println!(
+                    "{} is now {} of {}",
+                    user.email,
+                    access.role.as_str(),
+                    org.name
+                );
+            }
+        }
+        MemberCommand::Remove { org, user, confirm } => {
+            let org = app.org(&who, &org).await?;
+            confirm.confirm(&format!(
+                "Remove {user} from {}? Their user-bound keys stop working there.",
+                org.name
+            ))?;
+            app.remove_member(&who, &org.id, &user).await?;
+            if json {
+                print_json(&json!({ "removed": user }));
+            } else {
+                println!("{user} is no longer a member of {}", org.name);
+            }
+        }
+        MemberCommand::List { org } => {
+            let org = app.org(&who, &org).await?;
+            let members = app.list_members(&who, &org.id).await?;
+            if json {
+                print_json(
+                    &members
+                        .iter()
+                        .map(|(u, a)| member_json(u, a))
+                        .collect::<Vec<_>>(),
+                );
+            } else {
+                let rows: Vec<Vec<String>> = members
+                    .iter()
+                    .map(|(u, a)| {
+                        let projects: Vec<String> =
+                            a.projects.iter().map(|(p, l)| format!("{p}:{l}")).collect();
+                        vec![
+                            u.id.to_string(),
+                            u.email.clone(),
+                            a.role.as_str().to_owned(),
+                            projects.join(", "),
+                        ]
+                    })
+                    .collect();
+                print_table(&["ID", "EMAIL", "ROLE", "PROJECTS"], &rows);
+            }
+        }
+    }
+    Ok(())
+}
