@@ -216,7 +216,7 @@ impl Keyward {
         // answer to the same person it does, so they can never outgrow it.
         let owner = match who {
             Principal::User { id, .. } if !input.service => Some(id.clone()),
-            Principal::Key(caller) => caller.owner.clone(),
+            Principal::Key(caller, _) => caller.owner.clone(),
             _ => None,
         };
         let spec = NewKey {

@@ -191,7 +191,7 @@ impl Keyward {
                     return Err(forbidden("only owners can make, change or remove owners"));
                 }
             }
-            Principal::Key(key) => {
+            Principal::Key(key, bound) => {
                 if [before, after]
                     .iter()
                     .flatten()
@@ -211,7 +211,15 @@ impl Keyward {
                                 keyward_core::ProjectScope::All => true,
                                 keyward_core::ProjectScope::One(p) => p == project,
                             });
-                        if !holds {
+                        // And, for a user-bound key, what its creator holds there.
+                        let creator_holds = match bound {
+                            keyward_core::Bound::Service => true,
+                            keyward_core::Bound::User(a) => a
+                                .as_ref()
+                                .and_then(|a| a.on_project(project))
+                                .is_some_and(|l| l >= *level),
+                        };
+                        if !holds || !creator_holds {
                             return Err(forbidden(&format!(
                                 "this key cannot give {level} on project {project}: it does not hold that itself"
                             )));

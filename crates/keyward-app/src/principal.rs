@@ -12,7 +12,9 @@
 
 use crate::error::{AppError, AppResult};
 use keyward_core::escalation::{self, Escalation, Power};
-use keyward_core::{Actor, ApiKey, Catalog, Level, MemberAccess, OrgAccess, OrgId, Role, UserId};
+use keyward_core::{
+    Actor, ApiKey, Bound, Catalog, Level, MemberAccess, OrgAccess, OrgId, Role, UserId,
+};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
@@ -24,8 +26,9 @@ pub enum Principal {
         id: UserId,
         orgs: BTreeMap<OrgId, MemberAccess>,
     },
-    /// An API key, as authenticated for this request.
-    Key(Box<ApiKey>),
+    /// An API key, as authenticated for this request, with whom it answers to: a
+    /// user-bound key never acts beyond its creator's current access.
+    Key(Box<ApiKey>, Bound),
 }
 
 fn escalation(e: Escalation) -> AppError {
@@ -40,7 +43,7 @@ impl Principal {
         match self {
             Principal::Operator(actor) => actor.clone(),
             Principal::User { id, .. } => Actor::User(id.clone()),
-            Principal::Key(key) => Actor::Key(key.id.clone()),
+            Principal::Key(key, _) => Actor::Key(key.id.clone()),
         }
     }
 
@@ -50,7 +53,7 @@ impl Principal {
         match self {
             Principal::Operator(_) => true,
             Principal::User { orgs, .. } => orgs.contains_key(org),
-            Principal::Key(key) => &key.org_id == org,
+            Principal::Key(key, _) => &key.org_id == org,
         }
     }
 
@@ -61,7 +64,7 @@ impl Principal {
             Principal::Operator(_) => None,
             Principal::User { orgs, .. } if orgs.len() == 1 => orgs.keys().next(),
             Principal::User { .. } => None,
-            Principal::Key(key) => Some(&key.org_id),
+            Principal::Key(key, _) => Some(&key.org_id),
         }
     }
 
@@ -72,8 +75,10 @@ impl Principal {
             Principal::User { orgs, .. } => {
                 orgs.get(org).map_or(OrgAccess::NONE, MemberAccess::on_org)
             }
-            Principal::Key(key) if &key.org_id == org => key.org_access,
-            Principal::Key(_) => OrgAccess::NONE,
+            Principal::Key(key, bound) if &key.org_id == org => bound
+                .org_cap()
+                .map_or(key.org_access, |cap| key.org_access.min(cap)),
+            Principal::Key(..) => OrgAccess::NONE,
         }
     }
 
@@ -114,8 +119,19 @@ impl Principal {
     ) -> AppResult<()> {
         match self {
             Principal::Operator(_) => Ok(()),
-            Principal::Key(caller) => {
-                escalation::within(caller, catalog, power).map_err(escalation)
+            Principal::Key(caller, bound) => {
+                escalation::within(caller, catalog, power).map_err(escalation)?;
+                match bound {
+                    Bound::Service => Ok(()),
+                    Bound::User(Some(creator)) => {
+                        escalation::within_member(creator, catalog, power).map_err(escalation)
+                    }
+                    Bound::User(None) => Err(AppError::Forbidden {
+                        required_permission: "no_escalation".into(),
+                        message: "this key's creator is no longer a member of the organization"
+                            .into(),
+                    }),
+                }
             }
             Principal::User { orgs, .. } => match orgs.get(org) {
                 Some(access) => {

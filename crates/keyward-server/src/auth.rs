@@ -51,7 +51,7 @@ fn record_caller(principal: &Principal) {
     let id = match principal {
         Principal::Operator(actor) => actor.encode(),
         Principal::User { id, .. } => format!("user:{id}"),
-        Principal::Key(key) => format!("key:{}", key.id),
+        Principal::Key(key, _) => format!("key:{}", key.id),
     };
     tracing::Span::current().record("caller", id.as_str());
 }
@@ -94,7 +94,10 @@ impl FromRequestParts<AppState> for Caller {
             }
         } else {
             match state.app.authenticate_key(creds.iter().copied()).await? {
-                Ok(key) => Principal::Key(Box::new(key)),
+                Ok(key) => {
+                    let bound = state.app.bound(&key).await?;
+                    Principal::Key(Box::new(key), bound)
+                }
                 Err(result) => {
                     let detail = result.malformed.map_or_else(
                         || result.outcome.explanation().to_owned(),
@@ -119,7 +122,7 @@ impl FromRequestParts<AppState> for OperatorToken {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match Caller::from_request_parts(parts, state).await?.0 {
             p @ Principal::Operator(_) => Ok(OperatorToken(p)),
-            Principal::Key(_) | Principal::User { .. } => Err(ApiError::new(
+            Principal::Key(..) | Principal::User { .. } => Err(ApiError::new(
                 &problems::FORBIDDEN,
                 "this endpoint needs an operator admin token (kw_admin_…) acting as itself, not an API key or a person; create one with `keyward admin token create`",
             )

@@ -26,7 +26,7 @@ pub struct MeOut {
     responses((status = 200, body = MeOut), (status = 401, body = crate::openapi::ProblemDoc)),
     security(("bearer" = [])))]
 pub async fn me(State(s): State<AppState>, Caller(who): Caller) -> ApiResult<Json<MeOut>> {
-    let Principal::Key(key) = &who else {
+    let Principal::Key(key, _) = &who else {
         return Err(ApiError::invalid_request(
             "/v1/me describes API keys; this request used an admin token, which may do anything",
         ));

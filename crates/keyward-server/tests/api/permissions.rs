@@ -1,0 +1,698 @@
+//! The permission model over HTTP: people and their roles, user-bound keys that follow
+//! their creator's access, scopes, and no escalation by anyone through anything.
+
+use crate::helpers::{grant, TestApp};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+/// Acts as a person through the operator's token, as the operator's dashboard would.
+async fn as_user(
+    t: &TestApp,
+    user: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> crate::helpers::Reply {
+    let mut b = t
+        .request(method, path)
+        .bearer_auth(&t.admin)
+        .header("keyward-user", user);
+    if let Some(body) = body {
+        b = b.json(&body);
+    }
+    t.send(b).await
+}
+
+async fn user(t: &TestApp, email: &str) {
+    t.admin(Method::POST, "/v1/users", Some(json!({ "email": email })))
+        .await
+        .expect(201);
+}
+
+async fn member(
+    t: &TestApp,
+    org: &str,
+    email: &str,
+    role: &str,
+    projects: Value,
+) -> crate::helpers::Reply {
+    t.admin(
+        Method::PUT,
+        &format!("/v1/orgs/{org}/members/{email}"),
+        Some(json!({ "role": role, "projects": projects })),
+    )
+    .await
+}
+
+async fn verify(t: &TestApp, key: &str, method: &str) -> Value {
+    t.admin(Method::POST, "/v1/keys/verify", Some(json!({ "key": key, "project": "Website", "environment": "production", "method": method })))
+        .await
+        .expect(200)
+        .body
+}
+
+/// A small organization: Ada owns it, Bob administers it, Cyd is a member who may
+/// write on Website, and Dan belongs to nothing.
+async fn team(t: &TestApp) {
+    t.org("Acme").await;
+    for who in [
+        "ada@acme.test",
+        "bob@acme.test",
+        "cyd@acme.test",
+        "dan@acme.test",
+    ] {
+        user(t, who).await;
+    }
+    member(t, "Acme", "ada@acme.test", "owner", json!([]))
+        .await
+        .expect(200);
+    member(t, "Acme", "bob@acme.test", "admin", json!([]))
+        .await
+        .expect(200);
+    member(
+        t,
+        "Acme",
+        "cyd@acme.test",
+        "member",
+        json!([{ "project": "Website", "level": "write" }]),
+    )
+    .await
+    .expect(200);
+}
+
+#[tokio::test]
+async fn only_owners_and_admins_create_keys_and_only_owners_touch_owners() {
+    let t = TestApp::spawn().await;
+    team(&t).await;
+    let key = json!({ "name": "k", "grants": [grant("Website", "production", "read")] });
+    let r = as_user(
+        &t,
+        "cyd@acme.test",
+        Method::POST,
+        "/v1/keys",
+        Some(key.clone()),
+    )
+    .await
+    .expect(403);
+    assert_eq!(r.body["required_permission"], "org:write");
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("you are a member"),
+        "{}",
+        r.text
+    );
+    let r = as_user(
+        &t,
+        "dan@acme.test",
+        Method::POST,
+        "/v1/keys",
+        Some(json!({ "org": "Acme", "name": "k", "org_access": "read" })),
+    )
+    .await
+    .expect(404);
+    assert_eq!(
+        r.problem(),
+        "not-found",
+        "a stranger cannot even see the organization"
+    );
+    let r = as_user(&t, "bob@acme.test", Method::POST, "/v1/keys", Some(key))
+        .await
+        .expect(201);
+    assert!(
+        r.body["owner"].as_str().unwrap().starts_with("usr_"),
+        "a person's key is bound to them"
+    );
+    // Members read organization resources but change nothing.
+    as_user(&t, "cyd@acme.test", Method::GET, "/v1/keys", None)
+        .await
+        .expect(200);
+    as_user(
+        &t,
+        "cyd@acme.test",
+        Method::GET,
+        "/v1/orgs/Acme/members",
+        None,
+    )
+    .await
+    .expect(200);
+    as_user(
+        &t,
+        "cyd@acme.test",
+        Method::PUT,
+        "/v1/orgs/Acme/members/dan@acme.test",
+        Some(json!({ "role": "member" })),
+    )
+    .await
+    .expect(403);
+
+    // Admins manage members but not owners.
+    as_user(
+        &t,
+        "bob@acme.test",
+        Method::PUT,
+        "/v1/orgs/Acme/members/dan@acme.test",
+        Some(json!({ "role": "member" })),
+    )
+    .await
+    .expect(200);
+    let r = as_user(
+        &t,
+        "bob@acme.test",
+        Method::PUT,
+        "/v1/orgs/Acme/members/dan@acme.test",
+        Some(json!({ "role": "owner" })),
+    )
+    .await
+    .expect(403);
+    assert!(r.body["detail"].as_str().unwrap().contains("only owners"));
+    as_user(
+        &t,
+        "bob@acme.test",
+        Method::DELETE,
+        "/v1/orgs/Acme/members/ada@acme.test",
+        None,
+    )
+    .await
+    .expect(403);
+    // The last owner stays.
+    let r = as_user(
+        &t,
+        "ada@acme.test",
+        Method::PUT,
+        "/v1/orgs/Acme/members/ada@acme.test",
+        Some(json!({ "role": "admin" })),
+    )
+    .await
+    .expect(409);
+    assert!(r.body["detail"].as_str().unwrap().contains("last owner"));
+    as_user(
+        &t,
+        "ada@acme.test",
+        Method::PUT,
+        "/v1/orgs/Acme/members/bob@acme.test",
+        Some(json!({ "role": "owner" })),
+    )
+    .await
+    .expect(200);
+    as_user(
+        &t,
+        "ada@acme.test",
+        Method::DELETE,
+        "/v1/orgs/Acme/members/ada@acme.test",
+        None,
+    )
+    .await
+    .expect(204);
+
+    let members = t
+        .admin(Method::GET, "/v1/orgs/Acme/members", None)
+        .await
+        .expect(200);
+    let roles: Vec<(String, String)> = members.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["user"]["email"].as_str().unwrap().to_owned(),
+                m["role"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        roles.contains(&("bob@acme.test".into(), "owner".into()))
+            && !roles.iter().any(|(e, _)| e == "ada@acme.test")
+    );
+    let audit = t
+        .admin(Method::GET, "/v1/audit-events?action=member.removed", None)
+        .await
+        .expect(200);
+    assert_eq!(audit.body["data"].as_array().unwrap().len(), 1);
+    // Bad input about people.
+    t.admin(
+        Method::POST,
+        "/v1/users",
+        Some(json!({ "email": "ADA@acme.test" })),
+    )
+    .await
+    .expect(409);
+    t.admin(
+        Method::POST,
+        "/v1/users",
+        Some(json!({ "email": "not-an-address" })),
+    )
+    .await
+    .expect(422);
+    t.admin(
+        Method::PUT,
+        "/v1/orgs/Acme/members/nobody@acme.test",
+        Some(json!({ "role": "member" })),
+    )
+    .await
+    .expect(404);
+    t.admin(
+        Method::PUT,
+        "/v1/orgs/Acme/members/dan@acme.test",
+        Some(json!({ "role": "boss" })),
+    )
+    .await
+    .expect(400);
+    t.admin(
+        Method::PUT,
+        "/v1/orgs/Acme/members/dan@acme.test",
+        Some(json!({ "role": "member", "projects": [{ "project": "Nope", "level": "read" }] })),
+    )
+    .await
+    .expect(404);
+    t.admin(Method::DELETE, "/v1/orgs/Acme/members/ada@acme.test", None)
+        .await
+        .expect(404);
+}
+
+#[tokio::test]
+async fn a_user_bound_key_follows_its_creators_access_at_the_next_check() {
+    let t = TestApp::spawn().await;
+    team(&t).await;
+    let body =
+        json!({ "name": "mine", "grants": [grant("*", "*", "manage")], "org_access": "manage" });
+    let bound = as_user(
+        &t,
+        "bob@acme.test",
+        Method::POST,
+        "/v1/keys",
+        Some(body.clone()),
+    )
+    .await
+    .expect(201);
+    let bound_key = bound.body["key"].as_str().unwrap().to_owned();
+    let mut service_body = body;
+    service_body["service"] = true.into();
+    let service = as_user(
+        &t,
+        "bob@acme.test",
+        Method::POST,
+        "/v1/keys",
+        Some(service_body),
+    )
+    .await
+    .expect(201);
+    assert_eq!(service.body["owner"], Value::Null);
+    let service_key = service.body["key"].as_str().unwrap().to_owned();
+    assert_eq!(verify(&t, &bound_key, "DELETE").await["outcome"], "valid");
+
+    // Bob becomes a member who may only read Website: his key follows at once.
+    member(
+        &t,
+        "Acme",
+        "bob@acme.test",
+        "member",
+        json!([{ "project": "Website", "level": "read" }]),
+    )
+    .await
+    .expect(200);
+    assert_eq!(verify(&t, &bound_key, "GET").await["outcome"], "valid");
+    let v = verify(&t, &bound_key, "POST").await;
+    assert_eq!(v["outcome"], "insufficient_permission");
+    assert_eq!(v["detail"], "this key needs write on project 'Website' (production); it has read (a user-bound key never exceeds its creator's current access)");
+    let r = t
+        .call(
+            Method::POST,
+            "/v1/keys",
+            &bound_key,
+            Some(json!({ "name": "x", "org_access": "read" })),
+        )
+        .await
+        .expect(403);
+    assert_eq!(r.body["required_permission"], "org:write");
+    // Removed from the organization: nothing left.
+    t.admin(Method::DELETE, "/v1/orgs/Acme/members/bob@acme.test", None)
+        .await
+        .expect(204);
+    assert_eq!(
+        verify(&t, &bound_key, "GET").await["outcome"],
+        "insufficient_permission"
+    );
+    t.call(Method::GET, "/v1/keys", &bound_key, None)
+        .await
+        .expect(403);
+    // The service key Bob made is not bound to him.
+    assert_eq!(verify(&t, &service_key, "DELETE").await["outcome"], "valid");
+    // Back as admin, the key works again: access is read at every check, not copied.
+    member(&t, "Acme", "bob@acme.test", "admin", json!([]))
+        .await
+        .expect(200);
+    assert_eq!(verify(&t, &bound_key, "DELETE").await["outcome"], "valid");
+}
+
+#[tokio::test]
+async fn keys_made_by_a_user_bound_key_answer_to_the_same_person() {
+    let t = TestApp::spawn().await;
+    team(&t).await;
+    let parent = as_user(
+        &t,
+        "bob@acme.test",
+        Method::POST,
+        "/v1/keys",
+        Some(json!({ "name": "p", "grants": [grant("*", "*", "manage")], "org_access": "write" })),
+    )
+    .await
+    .expect(201);
+    let parent_key = parent.body["key"].as_str().unwrap().to_owned();
+    let child = t
+        .call(
+            Method::POST,
+            "/v1/keys",
+            &parent_key,
+            Some(json!({ "name": "c", "grants": [grant("*", "*", "manage")] })),
+        )
+        .await
+        .expect(201);
+    assert_eq!(child.body["owner"], parent.body["owner"]);
+    let child_key = child.body["key"].as_str().unwrap().to_owned();
+    member(&t, "Acme", "bob@acme.test", "member", json!([]))
+        .await
+        .expect(200);
+    assert_eq!(
+        verify(&t, &child_key, "GET").await["outcome"],
+        "insufficient_permission"
+    );
+}
+
+#[tokio::test]
+async fn scopes_come_from_the_catalog_and_grant_their_resource() {
+    let t = TestApp::spawn().await;
+    let org = t.org("Acme").await;
+    let scopes = t.admin(Method::GET, "/v1/scopes", None).await.expect(200);
+    let names: Vec<&str> = scopes.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"forms:read") && names.contains(&"ai:generate"),
+        "{names:?}"
+    );
+    t.send(t.request(Method::GET, "/v1/scopes"))
+        .await
+        .expect(401);
+
+    let r = t
+        .admin(
+            Method::POST,
+            "/v1/keys",
+            Some(json!({ "org": "Acme", "name": "x", "scopes": ["forms:delete"] })),
+        )
+        .await
+        .expect(422);
+    assert_eq!(r.body["field"], "scopes");
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("forms:read"),
+        "lists the valid ones: {}",
+        r.text
+    );
+    let (_, key) = t
+        .key(&org, json!({ "scopes": ["forms:read", "responses:read"] }))
+        .await;
+    let at = |resource: &str, method: &str| json!({ "key": key, "project": "Website", "environment": "production", "method": method, "resource": resource });
+    let outcome = |body: Value| async {
+        t.admin(Method::POST, "/v1/keys/verify", Some(body))
+            .await
+            .expect(200)
+            .body["outcome"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(outcome(at("forms", "GET")).await, "valid");
+    assert_eq!(outcome(at("responses", "GET")).await, "valid");
+    assert_eq!(
+        outcome(at("forms", "POST")).await,
+        "insufficient_permission"
+    );
+    assert_eq!(
+        outcome(at("webhooks", "GET")).await,
+        "insufficient_permission"
+    );
+    let (_, all_forms) = t.key(&org, json!({ "scopes": ["forms:*"] })).await;
+    let v = t.admin(Method::POST, "/v1/keys/verify", Some(json!({ "key": all_forms, "project": "Website", "environment": "production", "method": "PUT", "resource": "forms" }))).await.expect(200);
+    assert_eq!(v.body["outcome"], "valid");
+    let me = t.call(Method::GET, "/v1/me", &key, None).await.expect(200);
+    assert_eq!(
+        me.body["permissions"],
+        json!(["forms:read", "responses:read"])
+    );
+    // Grants can be limited to resources too.
+    let (_, limited) = t.key(&org, json!({ "grants": [{ "project": "Website", "environment": "*", "level": "write", "resources": ["forms"] }] })).await;
+    let v = t.admin(Method::POST, "/v1/keys/verify", Some(json!({ "key": limited, "project": "Website", "environment": "production", "method": "POST", "resource": "forms" }))).await.expect(200);
+    assert_eq!(v.body["outcome"], "valid");
+    let v = t.admin(Method::POST, "/v1/keys/verify", Some(json!({ "key": limited, "project": "Website", "environment": "production", "method": "POST", "resource": "webhooks" }))).await.expect(200);
+    assert_eq!(
+        v.body["required_permission"],
+        "Website:production:write:webhooks"
+    );
+}
+
+#[tokio::test]
+async fn an_organization_only_key_works_on_organization_resources() {
+    let t = TestApp::spawn().await;
+    let org = t.org("Acme").await;
+    let (_, key) = t.key(&org, json!({ "org_access": "read" })).await;
+    t.call(Method::GET, "/v1/keys", &key, None)
+        .await
+        .expect(200);
+    t.call(Method::GET, "/v1/orgs/Acme/projects", &key, None)
+        .await
+        .expect(200);
+    t.call(Method::GET, "/v1/orgs/Acme/members", &key, None)
+        .await
+        .expect(200);
+    t.call(Method::GET, "/v1/audit-events", &key, None)
+        .await
+        .expect(200);
+    let v = t
+        .admin(
+            Method::POST,
+            "/v1/keys/verify",
+            Some(json!({ "key": key, "level": "read" })),
+        )
+        .await
+        .expect(200);
+    assert_eq!(v.body["outcome"], "valid");
+    let me = t.call(Method::GET, "/v1/me", &key, None).await.expect(200);
+    assert_eq!(me.body["permissions"], json!(["org:read"]));
+}
+
+#[tokio::test]
+async fn nobody_escalates_through_create_patch_rotate_or_reactivate() {
+    let t = TestApp::spawn().await;
+    team(&t).await;
+    let (weak_id, weak) = t
+        .key(
+            "Acme",
+            json!({ "grants": [grant("Website", "production", "read")], "org_access": "write" }),
+        )
+        .await;
+    let (strong_id, _) = t
+        .key(
+            "Acme",
+            json!({ "grants": [grant("*", "*", "manage")], "org_access": "manage" }),
+        )
+        .await;
+    let (child_id, _) = t
+        .key(
+            "Acme",
+            json!({ "grants": [grant("Website", "production", "read")] }),
+        )
+        .await;
+    // create
+    t.call(
+        Method::POST,
+        "/v1/keys",
+        &weak,
+        Some(json!({ "name": "x", "scopes": ["*"] })),
+    )
+    .await
+    .expect(403);
+    // patch: neither into more power, nor on a stronger key
+    t.call(
+        Method::PATCH,
+        &format!("/v1/keys/{child_id}"),
+        &weak,
+        Some(json!({ "grants": [grant("Website", "production", "write")] })),
+    )
+    .await
+    .expect(403);
+    t.call(
+        Method::PATCH,
+        &format!("/v1/keys/{child_id}"),
+        &weak,
+        Some(json!({ "scopes": ["forms:read"] })),
+    )
+    .await
+    .expect(403);
+    t.call(
+        Method::PATCH,
+        &format!("/v1/keys/{strong_id}"),
+        &weak,
+        Some(json!({ "name": "renamed" })),
+    )
+    .await
+    .expect(403);
+    t.call(
+        Method::PATCH,
+        &format!("/v1/keys/{child_id}"),
+        &weak,
+        Some(json!({ "name": "renamed" })),
+    )
+    .await
+    .expect(200);
+    t.call(
+        Method::PATCH,
+        &format!("/v1/keys/{weak_id}"),
+        &weak,
+        Some(json!({ "org_access": "manage" })),
+    )
+    .await
+    .expect(403);
+    // rotate: the new secret would carry the stronger key's power
+    t.call(
+        Method::POST,
+        &format!("/v1/keys/{strong_id}/rotate"),
+        &weak,
+        None,
+    )
+    .await
+    .expect(403);
+    // reactivate: bringing back a stronger key
+    t.admin(Method::POST, &format!("/v1/keys/{strong_id}/revoke"), None)
+        .await
+        .expect(200);
+    t.call(
+        Method::POST,
+        &format!("/v1/keys/{strong_id}/reactivate"),
+        &weak,
+        None,
+    )
+    .await
+    .expect(403);
+    // a member, through the operator's dashboard, cannot do any of it either
+    for (method, path, body) in [
+        (
+            Method::POST,
+            "/v1/keys".to_owned(),
+            Some(json!({ "name": "x", "grants": [grant("Website", "production", "read")] })),
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/keys/{child_id}"),
+            Some(json!({ "name": "y" })),
+        ),
+        (Method::POST, format!("/v1/keys/{child_id}/rotate"), None),
+        (
+            Method::POST,
+            format!("/v1/keys/{strong_id}/reactivate"),
+            None,
+        ),
+    ] {
+        as_user(&t, "cyd@acme.test", method, &path, body)
+            .await
+            .expect(403);
+    }
+    // a key with manage can add members, but only members with project levels it holds
+    let (_, manager) = t
+        .key(
+            "Acme",
+            json!({ "grants": [grant("Website", "*", "write")], "org_access": "manage" }),
+        )
+        .await;
+    let path = "/v1/orgs/Acme/members/dan@acme.test";
+    t.call(
+        Method::PUT,
+        path,
+        &manager,
+        Some(json!({ "role": "member", "projects": [{ "project": "Website", "level": "write" }] })),
+    )
+    .await
+    .expect(200);
+    t.call(
+        Method::PUT,
+        path,
+        &manager,
+        Some(
+            json!({ "role": "member", "projects": [{ "project": "Website", "level": "manage" }] }),
+        ),
+    )
+    .await
+    .expect(403);
+    t.call(
+        Method::PUT,
+        path,
+        &manager,
+        Some(json!({ "role": "admin" })),
+    )
+    .await
+    .expect(403);
+}
+
+/// The Formbricks bug: a grant naming another organization's project must never work,
+/// even if such a grant got into the database.
+#[tokio::test]
+async fn a_grant_on_another_organizations_project_never_works() {
+    use keyward_core::{
+        Actor, EnvScope, GeneratedKey, Grant, KeyName, Kind, Level, OrgAccess, OrgId, Prefix,
+        ProjectId, ProjectScope,
+    };
+    let t = TestApp::spawn().await;
+    let a = t.org("Alpha").await;
+    t.org("Beta").await;
+    let beta_website = t
+        .admin(Method::GET, "/v1/orgs/Beta/projects/Website", None)
+        .await
+        .expect(200)
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let generated = GeneratedKey::generate(&Prefix::default(), Kind::Live, &mut rand_core::OsRng);
+    let spec = keyward_core::lifecycle::NewKey {
+        name: KeyName::parse("smuggled").unwrap(),
+        description: None,
+        kind: Kind::Live,
+        grants: vec![Grant {
+            project: ProjectScope::One(ProjectId::parse(&beta_website).unwrap()),
+            environment: EnvScope::All,
+            level: Level::Manage,
+            resources: None,
+        }],
+        scopes: vec![],
+        org_access: OrgAccess::NONE,
+        owner: None,
+        expires_at: None,
+    };
+    let created = keyward_core::lifecycle::create(
+        spec,
+        OrgId::parse(&a).unwrap(),
+        generated.id,
+        t.app.settings().peppers.hash(&generated.secret),
+        Actor::System,
+        &Default::default(),
+        t.app.now(),
+    )
+    .unwrap();
+    t.app
+        .store()
+        .write_keys(keyward_store::KeyWrite {
+            inserts: vec![created.key],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let key = generated.secret.expose_secret();
+    for project in [beta_website.as_str(), "Website"] {
+        let v = t.admin(Method::POST, "/v1/keys/verify", Some(json!({ "key": key, "project": project, "environment": "production", "method": "GET" }))).await.expect(200);
+        assert_eq!(v.body["outcome"], "insufficient_permission", "{project}");
+    }
+}
