@@ -554,3 +554,125 @@ fn admin_tokens_are_shown_once_listed_without_secrets_and_revoked() {
     let err = e.fails(&["admin", "token", "create", "--name", ""], 2);
     assert!(err.contains("name"), "{err}");
 }
+
+#[test]
+fn people_scopes_and_user_bound_keys_from_the_command_line() {
+    let e = Env::new();
+    e.setup();
+    e.json(&["user", "create", "ada@acme.test"]);
+    e.json(&["user", "create", "cyd@acme.test"]);
+    e.json(&[
+        "member",
+        "set",
+        "--org",
+        "Acme",
+        "ada@acme.test",
+        "--role",
+        "owner",
+    ]);
+    e.json(&[
+        "member",
+        "set",
+        "--org",
+        "Acme",
+        "cyd@acme.test",
+        "--role",
+        "member",
+        "--project",
+        "Website:read",
+    ]);
+    let members = e.json(&["member", "list", "--org", "Acme"]);
+    assert_eq!(members.as_array().unwrap().len(), 2);
+
+    // Cyd is a member: she cannot create keys.
+    let err = e.fails(
+        &[
+            "keys",
+            "create",
+            "--org",
+            "Acme",
+            "--name",
+            "x",
+            "--as-user",
+            "cyd@acme.test",
+            "--grant",
+            "Website:production:read",
+        ],
+        2,
+    );
+    assert!(err.contains("you are a member"), "{err}");
+    // Ada's key is bound to her, and stops when she leaves.
+    e.json(&[
+        "member",
+        "set",
+        "--org",
+        "Acme",
+        "cyd@acme.test",
+        "--role",
+        "owner",
+    ]);
+    let (_, key) = e.create(&["--as-user", "ada@acme.test", "--grant", "*:*:manage"]);
+    assert_eq!(e.check(&key, "production", "DELETE").1["outcome"], "valid");
+    e.json(&[
+        "member",
+        "remove",
+        "--org",
+        "Acme",
+        "ada@acme.test",
+        "--yes",
+    ]);
+    assert_eq!(
+        e.check(&key, "production", "GET").1["outcome"],
+        "insufficient_permission"
+    );
+
+    // Scopes: checked against the catalog, granting their resource.
+    let err = e.fails(
+        &[
+            "keys",
+            "create",
+            "--org",
+            "Acme",
+            "--name",
+            "x",
+            "--scope",
+            "forms:delete",
+        ],
+        2,
+    );
+    assert!(err.contains("forms:read"), "{err}");
+    let (_, scoped) = e.create(&["--scope", "forms:read"]);
+    let out = e.run(&[
+        "--json",
+        "check",
+        &scoped,
+        "--project",
+        "Website",
+        "--environment",
+        "production",
+        "--method",
+        "GET",
+        "--resource",
+        "forms",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let (_, limited) = e.create(&["--grant", "Website:*:write:forms"]);
+    let out = e.run(&[
+        "--json",
+        "check",
+        &limited,
+        "--project",
+        "Website",
+        "--environment",
+        "production",
+        "--method",
+        "POST",
+        "--resource",
+        "responses",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+}
