@@ -2,11 +2,13 @@
 //! project and environment the request is about within the key's own organization,
 //! and let `keyward_core::check` decide.
 
+use crate::cache::{CachedKey, Found};
 use crate::error::AppResult;
-use crate::Keyward;
+use crate::{Keyward, Principal};
 use keyward_core::check::{self, Context, Decision, Denial, Outcome, Target};
 use keyward_core::key::MalformedKey;
-use keyward_core::{ApiKey, Bound, EnvRef, Level, ProjectRef, Resource};
+use keyward_core::{ApiKey, Bound, EnvRef, KeyId, Level, OrgId, ProjectRef, Resource, Timestamp};
+use std::sync::Arc;
 
 /// What a request wants to do, as its caller names it.
 #[derive(Debug, Clone)]
@@ -28,7 +30,7 @@ pub enum CheckRequest {
 pub struct CheckResult {
     pub outcome: Outcome,
     /// The key, for every outcome from `revoked` on (its secret matched).
-    pub key: Option<ApiKey>,
+    pub key: Option<Arc<CachedKey>>,
     pub denial: Option<Denial>,
     /// Why the key was `malformed`, when it was.
     pub malformed: Option<MalformedKey>,
@@ -51,7 +53,7 @@ impl Keyward {
     pub async fn authenticate_key<'a>(
         &self,
         credentials: impl IntoIterator<Item = &'a str>,
-    ) -> AppResult<Result<ApiKey, CheckResult>> {
+    ) -> AppResult<Result<Principal, CheckResult>> {
         let text = match check::credential(credentials) {
             Ok(text) => text,
             Err(outcome) => return Ok(Err(CheckResult::early(outcome, None))),
@@ -60,15 +62,40 @@ impl Keyward {
             Ok(p) => p,
             Err((outcome, why)) => return Ok(Err(CheckResult::early(outcome, Some(why)))),
         };
-        let stored = self.store.key(&parsed.id).await?;
-        match check::authenticate(&parsed, stored.as_ref(), &self.settings.peppers, self.now()) {
-            Ok(key) => Ok(Ok(key.clone())),
+        let now = self.now();
+        let cached = self.lookup(&parsed.id, now).await?;
+        match check::authenticate(
+            &parsed,
+            cached.as_ref().map(|c| &c.key),
+            &self.settings.peppers,
+            now,
+        ) {
+            Ok(key) => {
+                let bound = cached.as_ref().map_or(Bound::Service, |c| c.bound.clone());
+                Ok(Ok(Principal::Key(Box::new(key.clone()), bound)))
+            }
             Err(outcome) => Ok(Err(CheckResult::early(outcome, None))),
         }
     }
 
+    /// The key with this id and whom it answers to, from the cache when it is there.
+    async fn lookup(&self, id: &KeyId, now: Timestamp) -> AppResult<Option<Arc<CachedKey>>> {
+        if let Some(hit) = self.cache.key(id, now) {
+            return Ok(hit);
+        }
+        let value = match self.store.key(id).await? {
+            Some(key) => {
+                let bound = self.bound(&key).await?;
+                Some(Arc::new(CachedKey { key, bound }))
+            }
+            None => None,
+        };
+        self.cache.put_key(id.clone(), value.clone(), now);
+        Ok(value)
+    }
+
     /// Checks the credentials a request carried (every header value that may hold a
-    /// key) against what it wants to do.
+    /// key) against what it wants to do. With the key cached, this touches no store.
     pub async fn check<'a>(
         &self,
         credentials: impl IntoIterator<Item = &'a str>,
@@ -82,56 +109,48 @@ impl Keyward {
             Ok(p) => p,
             Err((outcome, why)) => return Ok(CheckResult::early(outcome, Some(why))),
         };
-        let stored = self.store.key(&parsed.id).await?;
-        let target = match (request, &stored) {
-            (CheckRequest::Organization { level }, _) => Target::Organization { level: *level },
-            (
-                CheckRequest::Project {
-                    project,
-                    environment,
-                    resource,
-                    level,
-                },
-                key,
-            ) => {
-                // Only a key whose secret matched learns anything about projects: a
-                // wrong secret must not be able to probe which project names exist.
-                let verified = key
-                    .as_ref()
-                    .filter(|k| self.settings.peppers.verify(&parsed.secret, &k.hash));
-                let found = match verified {
-                    Some(key) => self.resolve_target(key, project, environment).await?,
-                    None => None,
-                };
-                Target::Project {
-                    found,
-                    project: project.clone(),
-                    environment: environment.clone(),
-                    resource: resource.clone(),
-                    level: *level,
-                }
-            }
+        let now = self.now();
+        let cached = self.lookup(&parsed.id, now).await?;
+        let stored = cached.as_ref().map(|c| &c.key);
+        if let Err(outcome) = check::authenticate(&parsed, stored, &self.settings.peppers, now) {
+            return Ok(CheckResult {
+                outcome,
+                key: cached.filter(|_| outcome != Outcome::Unknown),
+                denial: None,
+                malformed: None,
+            });
+        }
+        let Some(cached) = cached else {
+            return Ok(CheckResult::early(Outcome::Unknown, None));
         };
-        let bound = match &stored {
-            Some(key) => self.bound(key).await?,
-            None => Bound::Service,
+        // Only a key whose secret matched gets this far, so a wrong secret cannot
+        // probe which project names exist.
+        let target = match request {
+            CheckRequest::Organization { level } => Target::Organization { level: *level },
+            CheckRequest::Project {
+                project,
+                environment,
+                resource,
+                level,
+            } => Target::Project {
+                found: self
+                    .resolve_target(&cached.key.org_id, project, environment, now)
+                    .await?,
+                project: project.clone(),
+                environment: environment.clone(),
+                resource: resource.clone(),
+                level: *level,
+            },
         };
         let ctx = Context {
-            now: self.now(),
+            now,
             catalog: &self.settings.catalog,
-            bound: &bound,
+            bound: &cached.bound,
         };
-        let Decision { outcome, denial } = check::decide(
-            &parsed,
-            stored.as_ref(),
-            &self.settings.peppers,
-            &target,
-            ctx,
-        );
-        let key = stored.filter(|_| !matches!(outcome, Outcome::Unknown));
+        let Decision { outcome, denial } = check::judge(&cached.key, &target, ctx);
         Ok(CheckResult {
             outcome,
-            key,
+            key: Some(cached),
             denial,
             malformed: None,
         })
@@ -150,29 +169,43 @@ impl Keyward {
     /// a project of another organization is as good as nonexistent.
     async fn resolve_target(
         &self,
-        key: &ApiKey,
+        org: &OrgId,
         project: &str,
         environment: &str,
-    ) -> AppResult<Option<(ProjectRef, EnvRef)>> {
-        let Some(p) = self.store.find_project(&key.org_id, project.trim()).await? else {
-            return Ok(None);
+        now: Timestamp,
+    ) -> AppResult<Found> {
+        let (project, environment) = (project.trim(), environment.trim());
+        if let Some(hit) = self.cache.target(org, project, environment, now) {
+            return Ok(hit);
+        }
+        let found = match self.store.find_project(org, project).await? {
+            None => None,
+            Some(p) => {
+                let envs = self.store.list_environments(&p.id).await?;
+                envs.into_iter()
+                    .find(|e| e.name.as_str() == environment)
+                    .map(|e| {
+                        (
+                            ProjectRef {
+                                id: p.id,
+                                org_id: p.org_id,
+                                name: p.name.to_string(),
+                            },
+                            EnvRef {
+                                name: e.name,
+                                kind: e.kind,
+                            },
+                        )
+                    })
+            }
         };
-        let envs = self.store.list_environments(&p.id).await?;
-        Ok(envs
-            .into_iter()
-            .find(|e| e.name.as_str() == environment.trim())
-            .map(|e| {
-                (
-                    ProjectRef {
-                        id: p.id,
-                        org_id: p.org_id,
-                        name: p.name.to_string(),
-                    },
-                    EnvRef {
-                        name: e.name,
-                        kind: e.kind,
-                    },
-                )
-            }))
+        self.cache.put_target(
+            org.clone(),
+            project.to_owned(),
+            environment.to_owned(),
+            found.clone(),
+            now,
+        );
+        Ok(found)
     }
 }

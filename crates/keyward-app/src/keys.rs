@@ -249,6 +249,9 @@ impl Keyward {
                 ..KeyWrite::default()
             })
             .await?;
+        // Forget what this node cached about the key (after the write, so that
+        // a check meanwhile cannot cache the old state again).
+        self.cache.forget_key(&t.key.id);
         Ok(CreatedKey {
             key: self.view(&t.key).await?,
             secret: generated.secret,
@@ -331,6 +334,7 @@ impl Keyward {
                 ..KeyWrite::default()
             })
             .await?;
+        self.cache.forget_key(&t.key.id);
         self.view(&t.key).await
     }
 
@@ -447,6 +451,8 @@ impl Keyward {
                 events,
             })
             .await?;
+        self.cache.forget_key(&r.old.id);
+        self.cache.forget_key(&r.new.id);
         Ok(Rotated {
             old: self.view(&r.old).await?,
             new: CreatedKey {

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+pub mod cache;
 mod check;
 pub mod clock;
 mod error;
@@ -37,6 +38,17 @@ pub struct Settings {
     pub catalog: Catalog,
     /// The plan new organizations get when none is named.
     pub default_plan: String,
+    /// How many keys (and project lookups) the check cache holds; 0 turns it off.
+    pub cache_capacity: usize,
+    /// How long a cached entry is trusted: the longest a change made elsewhere (another
+    /// process, another node) takes to be seen.
+    pub cache_ttl: time::Duration,
+}
+
+impl Settings {
+    /// The default cache: 100,000 entries of each kind, trusted for one second.
+    pub const DEFAULT_CACHE_CAPACITY: usize = 100_000;
+    pub const DEFAULT_CACHE_TTL: time::Duration = time::Duration::SECOND;
 }
 
 /// The application: a store, the settings and a clock.
@@ -45,11 +57,16 @@ pub struct Keyward {
     store: Arc<dyn Store>,
     settings: Arc<Settings>,
     clock: Arc<dyn Clock>,
+    cache: Arc<cache::CheckCache>,
 }
 
 impl Keyward {
     pub fn new(store: Arc<dyn Store>, settings: Settings, clock: Arc<dyn Clock>) -> Self {
         Keyward {
+            cache: Arc::new(cache::CheckCache::new(
+                settings.cache_capacity,
+                settings.cache_ttl,
+            )),
             store,
             settings: Arc::new(settings),
             clock,

@@ -140,6 +140,8 @@ impl Keyward {
         self.store
             .set_membership(org, &user.id, &access, &event)
             .await?;
+        // What any user-bound key of this person may do has changed.
+        self.cache.forget_keys();
         Ok(access)
     }
 
@@ -165,6 +167,7 @@ impl Keyward {
             ip: None,
         };
         self.store.remove_membership(org, &user.id, &event).await?;
+        self.cache.forget_keys();
         Ok(())
     }
 

@@ -129,6 +129,7 @@ impl Keyward {
             ip: None,
         };
         self.store.insert_project(&project, &envs, &event).await?;
+        self.cache.forget_targets();
         Ok((project, envs))
     }
 
@@ -192,6 +193,7 @@ impl Keyward {
             ip: None,
         };
         self.store.insert_environment(&env, &event).await?;
+        self.cache.forget_targets();
         Ok(env)
     }
 }

@@ -38,6 +38,8 @@ async fn world() -> World {
         peppers: PepperSet::parse(PEPPER).unwrap(),
         policy: Policy::default(),
         catalog: keyward_core::Catalog::formfex(),
+        cache_capacity: Settings::DEFAULT_CACHE_CAPACITY,
+        cache_ttl: Settings::DEFAULT_CACHE_TTL,
         default_plan: "pro".into(),
     };
     let app = Keyward::new(store, settings, clock.clone());
@@ -567,4 +569,53 @@ async fn a_malformed_key_is_answered_without_touching_the_store() {
         .check([created.secret.expose_secret()], &get("production"))
         .await
         .is_err());
+}
+
+/// The check cache: a revocation made by another process (here a second instance on the
+/// same database file, as the CLI would be) is seen once the cache entry expires, one
+/// second by default; one made through this instance is seen at once.
+#[tokio::test]
+async fn the_check_cache_sees_changes_made_elsewhere_within_its_ttl() {
+    let w = world().await;
+    let created = w
+        .app
+        .create_key(&actor(), &w.org, input(Kind::Live, &["*:*:read"]))
+        .await
+        .unwrap();
+    let secret = created.secret.expose_secret();
+    assert_eq!(
+        outcome(&w, secret, &get("production")).await,
+        Outcome::Valid
+    );
+
+    let store = keyward_store::open(&format!(
+        "sqlite://{}",
+        w.dir.path().join("keyward.db").display()
+    ))
+    .await
+    .unwrap();
+    let settings = w.app.settings().clone();
+    let other = Keyward::new(store, settings, w.clock.clone());
+    let key = other.key(&actor(), created.key.id.as_str()).await.unwrap();
+    other.revoke_key(&actor(), &key).await.unwrap();
+
+    assert_eq!(
+        outcome(&w, secret, &get("production")).await,
+        Outcome::Valid,
+        "still cached"
+    );
+    w.clock.advance(Settings::DEFAULT_CACHE_TTL);
+    assert_eq!(
+        outcome(&w, secret, &get("production")).await,
+        Outcome::Revoked,
+        "seen after the TTL"
+    );
+
+    // Through this instance: at once.
+    let key = w.app.key(&actor(), created.key.id.as_str()).await.unwrap();
+    w.app.reactivate_key(&actor(), &key).await.unwrap();
+    assert_eq!(
+        outcome(&w, secret, &get("production")).await,
+        Outcome::Valid
+    );
 }

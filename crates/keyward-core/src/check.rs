@@ -208,10 +208,14 @@ pub fn decide(
     target: &Target,
     ctx: Context<'_>,
 ) -> Decision {
-    let key = match authenticate(parsed, stored, peppers, ctx.now) {
-        Ok(key) => key,
-        Err(outcome) => return Decision::of(outcome),
-    };
+    match authenticate(parsed, stored, peppers, ctx.now) {
+        Ok(key) => judge(key, target, ctx),
+        Err(outcome) => Decision::of(outcome),
+    }
+}
+
+/// Steps 6 to 9 for a key that [`authenticate`] accepted.
+pub fn judge(key: &ApiKey, target: &Target, ctx: Context<'_>) -> Decision {
     // 6.
     if let Target::Project {
         found: Some((_, env)),

@@ -94,10 +94,7 @@ impl FromRequestParts<AppState> for Caller {
             }
         } else {
             match state.app.authenticate_key(creds.iter().copied()).await? {
-                Ok(key) => {
-                    let bound = state.app.bound(&key).await?;
-                    Principal::Key(Box::new(key), bound)
-                }
+                Ok(principal) => principal,
                 Err(result) => {
                     let detail = result.malformed.map_or_else(
                         || result.outcome.explanation().to_owned(),

@@ -21,6 +21,8 @@ struct FileConfig {
     default_plan: Option<String>,
     listen: Option<String>,
     public_url: Option<String>,
+    cache_capacity: Option<usize>,
+    cache_ttl: Option<String>,
     /// The scope catalog: `resource = ["action", ...]` (levels by action name) or
     /// `resource = { action = "level", ... }`.
     scopes: Option<BTreeMap<String, Actions>>,
@@ -46,6 +48,8 @@ pub struct Config {
     /// The address people reach the server at, for printed links.
     pub public_url: String,
     pub catalog: Catalog,
+    pub cache_capacity: usize,
+    pub cache_ttl: time::Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -133,6 +137,29 @@ pub fn load(
 
     let pepper = pick(None, "KEYWARD_PEPPER", file.pepper)?.map(|(v, _)| v);
 
+    let cache_capacity = match pick(
+        None,
+        "KEYWARD_CACHE_CAPACITY",
+        file.cache_capacity.map(|c| c.to_string()),
+    )? {
+        Some((v, from)) => v.parse().with_context(|| {
+            format!(
+                "cache_capacity from {from}: '{v}' is not a whole number (0 turns the cache off)"
+            )
+        })?,
+        None => keyward_app::Settings::DEFAULT_CACHE_CAPACITY,
+    };
+    let cache_ttl = match pick(None, "KEYWARD_CACHE_TTL", file.cache_ttl)? {
+        Some((v, from)) => {
+            let ttl = duration::parse(&v).with_context(|| format!("cache_ttl from {from}"))?;
+            if ttl > time::Duration::minutes(5) {
+                bail!("cache_ttl from {from} is {v}; at most 5m, since a revocation made elsewhere takes this long to be seen");
+            }
+            ttl
+        }
+        None => keyward_app::Settings::DEFAULT_CACHE_TTL,
+    };
+
     let catalog = match file.scopes {
         None => Catalog::formfex(),
         Some(resources) => {
@@ -187,5 +214,7 @@ pub fn load(
         listen,
         public_url,
         catalog,
+        cache_capacity,
+        cache_ttl,
     })
 }

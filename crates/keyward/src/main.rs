@@ -75,6 +75,8 @@ async fn run(args: cli::Cli) -> Result<(), Failure> {
         peppers,
         policy: config.policy.clone(),
         catalog: config.catalog.clone(),
+        cache_capacity: config.cache_capacity,
+        cache_ttl: config.cache_ttl,
         default_plan: config.default_plan.clone(),
     };
     let app = Keyward::new(store, settings, Arc::new(SystemClock));

@@ -5,13 +5,12 @@
 
 use crate::auth::OperatorToken;
 use crate::error::{ApiError, ApiResult, Json};
-use crate::routes::keys::KeyOut;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::routing::post;
 use axum::Router;
 use keyward_app::CheckRequest;
-use keyward_core::{Level, Outcome, Resource};
+use keyward_core::{ApiKey, Grant, Kind, Level, OrgAccess, Outcome, Resource, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -49,7 +48,44 @@ pub struct VerifyOut {
     /// For `insufficient_permission`: the permission needed, such as `Website:production:write`.
     pub required_permission: Option<String>,
     /// The key, when it is ours and its secret matched.
-    pub key: Option<KeyOut>,
+    pub key: Option<VerifiedKey>,
+}
+
+/// Who the key is, as the operator's API needs it to serve the request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifiedKey {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    #[schema(value_type = String)]
+    pub kind: Kind,
+    /// Grants as stored: `project` is a project id or `*`.
+    #[schema(value_type = Vec<Object>)]
+    pub grants: Vec<Grant>,
+    pub scopes: Vec<String>,
+    #[schema(value_type = String)]
+    pub org_access: OrgAccess,
+    /// The user the key acts as; `null` for a service key.
+    pub owner: Option<String>,
+    #[serde(with = "keyward_core::timestamp::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<Timestamp>,
+}
+
+impl From<&ApiKey> for VerifiedKey {
+    fn from(k: &ApiKey) -> Self {
+        VerifiedKey {
+            id: k.id.to_string(),
+            org_id: k.org_id.to_string(),
+            name: k.name.to_string(),
+            kind: k.kind,
+            grants: k.grants.clone(),
+            scopes: k.scopes.iter().map(ToString::to_string).collect(),
+            org_access: k.org_access,
+            owner: k.owner.as_ref().map(ToString::to_string),
+            expires_at: k.expires_at,
+        }
+    }
 }
 
 /// Check a key against a request.
@@ -110,10 +146,7 @@ pub async fn verify(
         (None, Some(m)) => format!("{m}."),
         _ => result.outcome.explanation().to_owned(),
     };
-    let key = match &result.key {
-        Some(k) => Some(KeyOut::from(&s.app.view(k).await?)),
-        None => None,
-    };
+    let key = result.key.as_ref().map(|c| VerifiedKey::from(&c.key));
     Ok(Json(VerifyOut {
         valid: result.outcome.is_valid(),
         outcome: result.outcome,

@@ -119,6 +119,8 @@ impl TestApp {
             peppers: PepperSet::parse(PEPPER).unwrap(),
             policy: Policy::default(),
             catalog: keyward_core::Catalog::formfex(),
+            cache_capacity: Settings::DEFAULT_CACHE_CAPACITY,
+            cache_ttl: Settings::DEFAULT_CACHE_TTL,
             default_plan: "pro".into(),
         };
         let app = Keyward::new(store, settings, clock.clone());

@@ -81,14 +81,14 @@ pub async fn run(app: &Keyward, a: CheckArgs, json: bool) -> Result<(), Failure>
             "status": result.outcome.http_status(),
             "detail": detail,
             "required_permission": result.denial.as_ref().map(|d| &d.required_permission),
-            "key_id": result.key.as_ref().map(|k| &k.id),
-            "org_id": result.key.as_ref().map(|k| &k.org_id),
-            "name": result.key.as_ref().map(|k| k.name.as_str()),
+            "key_id": result.key.as_ref().map(|c| &c.key.id),
+            "org_id": result.key.as_ref().map(|c| &c.key.org_id),
+            "name": result.key.as_ref().map(|c| c.key.name.as_str()),
         }));
     } else {
         let mut fields = vec![("outcome", result.outcome.to_string()), ("detail", detail)];
-        if let Some(k) = &result.key {
-            fields.push(("key", format!("{} ('{}')", k.id, k.name)));
+        if let Some(c) = &result.key {
+            fields.push(("key", format!("{} ('{}')", c.key.id, c.key.name)));
         }
         print_fields(&fields);
     }

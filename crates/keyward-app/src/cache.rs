@@ -1,0 +1,181 @@
+//! A small, bounded, short-lived cache for the check, so that a valid key costs no
+//! database access: keys by id (with whom they answer to) and the projects and
+//! environments requests name. Entries live `ttl` (one second by default): a change
+//! made by another process or node (the CLI on the same SQLite file, later another
+//! server on PostgreSQL) is seen within that time; a change made through this process
+//! clears what it touches at once.
+//!
+//! Sharded maps behind read-write locks: reads, the common case, do not contend. When
+//! a shard is full, expired entries go first, then the whole shard; the cache is a
+//! speed-up, never a source of truth.
+
+use keyward_core::{ApiKey, Bound, EnvRef, KeyId, OrgId, ProjectRef, Timestamp};
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, RandomState};
+use std::sync::{Arc, RwLock};
+use time::Duration;
+
+const SHARDS: usize = 16;
+
+/// A key as the check needs it: the record and whom it answers to.
+#[derive(Debug)]
+pub struct CachedKey {
+    pub key: ApiKey,
+    pub bound: Bound,
+}
+
+pub type Found = Option<(ProjectRef, EnvRef)>;
+
+struct Sharded<K, V> {
+    shards: Vec<RwLock<HashMap<K, (Timestamp, V)>>>,
+    hasher: RandomState,
+    per_shard: usize,
+}
+
+impl<K: Hash + Eq + Clone, V: Clone> Sharded<K, V> {
+    fn new(capacity: usize) -> Self {
+        Sharded {
+            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            hasher: RandomState::new(),
+            per_shard: capacity.div_ceil(SHARDS),
+        }
+    }
+
+    fn shard(&self, k: &K) -> &RwLock<HashMap<K, (Timestamp, V)>> {
+        &self.shards[(self.hasher.hash_one(k) as usize) % SHARDS]
+    }
+
+    fn get(&self, k: &K, now: Timestamp) -> Option<V> {
+        let shard = self.shard(k).read().unwrap_or_else(|p| p.into_inner());
+        shard
+            .get(k)
+            .filter(|(until, _)| *until > now)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn put(&self, k: K, v: V, until: Timestamp, now: Timestamp) {
+        if self.per_shard == 0 {
+            return;
+        }
+        let mut shard = self.shard(&k).write().unwrap_or_else(|p| p.into_inner());
+        if shard.len() >= self.per_shard {
+            shard.retain(|_, (u, _)| *u > now);
+            if shard.len() >= self.per_shard {
+                shard.clear();
+            }
+        }
+        shard.insert(k, (until, v));
+    }
+
+    fn remove(&self, k: &K) {
+        self.shard(k)
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(k);
+    }
+
+    fn clear(&self) {
+        for s in &self.shards {
+            s.write().unwrap_or_else(|p| p.into_inner()).clear();
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.read().map_or(0, |m| m.len()))
+            .sum()
+    }
+}
+
+pub struct CheckCache {
+    keys: Sharded<KeyId, Option<Arc<CachedKey>>>,
+    targets: Sharded<(OrgId, String, String), Found>,
+    ttl: Duration,
+}
+
+impl CheckCache {
+    /// `capacity` entries of each kind (0 turns caching off), each kept `ttl`.
+    pub fn new(capacity: usize, ttl: Duration) -> Self {
+        let capacity = if ttl <= Duration::ZERO { 0 } else { capacity };
+        CheckCache {
+            keys: Sharded::new(capacity),
+            targets: Sharded::new(capacity),
+            ttl,
+        }
+    }
+
+    /// `Some(None)`: known not to exist; `None`: not cached.
+    pub fn key(&self, id: &KeyId, now: Timestamp) -> Option<Option<Arc<CachedKey>>> {
+        self.keys.get(id, now)
+    }
+
+    pub fn put_key(&self, id: KeyId, value: Option<Arc<CachedKey>>, now: Timestamp) {
+        self.keys.put(id, value, now + self.ttl, now);
+    }
+
+    pub fn target(&self, org: &OrgId, project: &str, env: &str, now: Timestamp) -> Option<Found> {
+        self.targets
+            .get(&(org.clone(), project.to_owned(), env.to_owned()), now)
+    }
+
+    pub fn put_target(
+        &self,
+        org: OrgId,
+        project: String,
+        env: String,
+        found: Found,
+        now: Timestamp,
+    ) {
+        self.targets
+            .put((org, project, env), found, now + self.ttl, now);
+    }
+
+    /// Forgets a key after it changed here.
+    pub fn forget_key(&self, id: &KeyId) {
+        self.keys.remove(id);
+    }
+
+    /// Forgets every key: after a membership change, which can change what any
+    /// user-bound key may do.
+    pub fn forget_keys(&self) {
+        self.keys.clear();
+    }
+
+    /// Forgets every project and environment lookup: after one was created.
+    pub fn forget_targets(&self) {
+        self.targets.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len() + self.targets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyward_core::timestamp::from_millis;
+    use rand_core::OsRng;
+
+    #[test]
+    fn the_cache_stays_within_its_capacity_and_forgets_expired_entries() {
+        let cache = CheckCache::new(160, Duration::SECOND);
+        let now = from_millis(0);
+        for _ in 0..10_000 {
+            cache.put_key(KeyId::generate(&mut OsRng), None, now);
+        }
+        assert!(cache.len() <= 160, "{}", cache.len());
+        let id = KeyId::generate(&mut OsRng);
+        cache.put_key(id.clone(), None, now);
+        assert!(matches!(cache.key(&id, now), Some(None)));
+        assert!(cache.key(&id, now + Duration::SECOND).is_none(), "expired");
+        let off = CheckCache::new(0, Duration::SECOND);
+        off.put_key(id.clone(), None, now);
+        assert!(off.key(&id, now).is_none(), "capacity 0 turns caching off");
+    }
+}
