@@ -9,7 +9,8 @@
 //! a shard is full, expired entries go first, then the whole shard; the cache is a
 //! speed-up, never a source of truth.
 
-use keyward_core::{ApiKey, Bound, EnvRef, KeyId, OrgId, ProjectRef, Timestamp};
+use keyward_core::check::FoundTarget;
+use keyward_core::{ApiKey, Bound, KeyId, OrgId, Timestamp};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::{Arc, RwLock};
@@ -24,7 +25,18 @@ pub struct CachedKey {
     pub bound: Bound,
 }
 
-pub type Found = Option<(ProjectRef, EnvRef)>;
+/// A project and environment lookup: `None` when the names match nothing.
+pub type Found = Option<FoundTarget>;
+
+/// One cached lookup, with the names it answers for (entries are filed by a hash of
+/// the names, so that a lookup allocates nothing).
+#[derive(Clone)]
+struct TargetEntry {
+    org: OrgId,
+    project: String,
+    environment: String,
+    found: Found,
+}
 
 struct Sharded<K, V> {
     shards: Vec<RwLock<HashMap<K, (Timestamp, V)>>>,
@@ -90,7 +102,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Sharded<K, V> {
 
 pub struct CheckCache {
     keys: Sharded<KeyId, Option<Arc<CachedKey>>>,
-    targets: Sharded<(OrgId, String, String), Found>,
+    targets: Sharded<u64, Vec<TargetEntry>>,
+    target_hasher: RandomState,
     ttl: Duration,
 }
 
@@ -101,6 +114,7 @@ impl CheckCache {
         CheckCache {
             keys: Sharded::new(capacity),
             targets: Sharded::new(capacity),
+            target_hasher: RandomState::new(),
             ttl,
         }
     }
@@ -114,9 +128,26 @@ impl CheckCache {
         self.keys.put(id, value, now + self.ttl, now);
     }
 
+    fn target_hash(&self, org: &OrgId, project: &str, env: &str) -> u64 {
+        self.target_hasher.hash_one((org.as_str(), project, env))
+    }
+
+    /// `Some(found)` when cached; allocates nothing.
     pub fn target(&self, org: &OrgId, project: &str, env: &str, now: Timestamp) -> Option<Found> {
-        self.targets
-            .get(&(org.clone(), project.to_owned(), env.to_owned()), now)
+        let hash = self.target_hash(org, project, env);
+        let shard = self
+            .targets
+            .shard(&hash)
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        let (until, entries) = shard.get(&hash)?;
+        if *until <= now {
+            return None;
+        }
+        entries
+            .iter()
+            .find(|e| &e.org == org && e.project == project && e.environment == env)
+            .map(|e| e.found.clone())
     }
 
     pub fn put_target(
@@ -127,8 +158,16 @@ impl CheckCache {
         found: Found,
         now: Timestamp,
     ) {
-        self.targets
-            .put((org, project, env), found, now + self.ttl, now);
+        let hash = self.target_hash(&org, &project, &env);
+        let mut entries = self.targets.get(&hash, now).unwrap_or_default();
+        entries.retain(|e| !(e.org == org && e.project == project && e.environment == env));
+        entries.push(TargetEntry {
+            org,
+            project,
+            environment: env,
+            found,
+        });
+        self.targets.put(hash, entries, now + self.ttl, now);
     }
 
     /// Forgets a key after it changed here.

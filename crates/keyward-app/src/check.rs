@@ -136,9 +136,9 @@ impl Keyward {
                 found: self
                     .resolve_target(&cached.key.org_id, project, environment, now)
                     .await?,
-                project: project.clone(),
-                environment: environment.clone(),
-                resource: resource.clone(),
+                project,
+                environment,
+                resource: resource.as_ref(),
                 level: *level,
             },
         };
@@ -185,7 +185,7 @@ impl Keyward {
                 envs.into_iter()
                     .find(|e| e.name.as_str() == environment)
                     .map(|e| {
-                        (
+                        Arc::new((
                             ProjectRef {
                                 id: p.id,
                                 org_id: p.org_id,
@@ -195,7 +195,7 @@ impl Keyward {
                                 name: e.name,
                                 kind: e.kind,
                             },
-                        )
+                        ))
                     })
             }
         };

@@ -144,18 +144,23 @@ pub fn parse(text: &str, prefix: &Prefix) -> Result<ParsedKey, (Outcome, Malform
     ParsedKey::parse(text, prefix).map_err(|why| (Outcome::Malformed, why))
 }
 
-/// What a request wants to do.
+/// A project and environment as the store (or a cache) resolved them, shared so that
+/// a cached lookup costs a reference count, not a copy.
+pub type FoundTarget = std::sync::Arc<(ProjectRef, EnvRef)>;
+
+/// What a request wants to do. Borrows the request's names: the check copies nothing
+/// on its way to `valid`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub enum Target<'a> {
     /// Something inside a project and environment.
     Project {
         /// The project and environment as found in the store; `None` when the names
         /// given match nothing, which no grant can cover.
-        found: Option<(ProjectRef, EnvRef)>,
+        found: Option<FoundTarget>,
         /// The project and environment as the request named them, for messages.
-        project: String,
-        environment: String,
-        resource: Option<Resource>,
+        project: &'a str,
+        environment: &'a str,
+        resource: Option<&'a Resource>,
         level: Level,
     },
     /// The key's own organization's resources: projects, members, keys.
@@ -218,11 +223,10 @@ pub fn decide(
 pub fn judge(key: &ApiKey, target: &Target, ctx: Context<'_>) -> Decision {
     // 6.
     if let Target::Project {
-        found: Some((_, env)),
-        ..
+        found: Some(found), ..
     } = target
     {
-        if env.kind != key.kind {
+        if found.1.kind != key.kind {
             return Decision::of(Outcome::WrongEnvironment);
         }
     }
@@ -303,15 +307,17 @@ pub fn permission(
             resource,
             level,
         } => {
-            let grants = all_grants(key, catalog);
-            let own = found.as_ref().and_then(|(p, e)| {
-                grants
+            // Scopes expand to grants; a key without scopes allocates nothing here.
+            let expanded: Vec<Grant> = key.scopes.iter().flat_map(|s| catalog.expand(s)).collect();
+            let own = found.as_deref().and_then(|(p, e)| {
+                key.grants
                     .iter()
-                    .filter(|g| g.reaches(&key.org_id, p, e, resource.as_ref()))
+                    .chain(&expanded)
+                    .filter(|g| g.reaches(&key.org_id, p, e, *resource))
                     .map(|g| g.level)
                     .max()
             });
-            let has = match (found, own) {
+            let has = match (found.as_deref(), own) {
                 (Some((p, _)), Some(own)) => match bound.project_cap(&p.id) {
                     None => Some(own),
                     Some(cap) => cap.map(|cap| cap.min(own)),
@@ -353,11 +359,11 @@ mod tests {
     use rand_core::OsRng;
     use time::Duration;
 
-    fn target(p: &ProjectRef, e: &EnvRef, level: Level) -> Target {
+    fn target<'a>(p: &'a ProjectRef, e: &'a EnvRef, level: Level) -> Target<'a> {
         Target::Project {
-            found: Some((p.clone(), e.clone())),
-            project: p.name.clone(),
-            environment: e.name.to_string(),
+            found: Some(std::sync::Arc::new((p.clone(), e.clone()))),
+            project: &p.name,
+            environment: e.name.as_str(),
             resource: None,
             level,
         }
@@ -541,8 +547,8 @@ mod tests {
         );
         let t = Target::Project {
             found: None,
-            project: "Nope".into(),
-            environment: "production".into(),
+            project: "Nope",
+            environment: "production",
             resource: None,
             level: Level::Read,
         };
@@ -643,11 +649,13 @@ mod tests {
             testing::key(&w.org, Kind::Live, vec![], OrgAccess(Some(Level::Read)));
         let catalog = crate::scope::Catalog::formfex();
         key.scopes = vec![catalog.parse("forms:read").unwrap()];
+        let forms = Resource::parse("forms").unwrap();
+        let others = [Resource::parse("responses").unwrap()];
         let at = |resource: Option<&str>, level| Target::Project {
-            found: Some((w.web.clone(), w.prod.clone())),
-            project: "Website".into(),
-            environment: "production".into(),
-            resource: resource.map(|r| Resource::parse(r).unwrap()),
+            found: Some(std::sync::Arc::new((w.web.clone(), w.prod.clone()))),
+            project: "Website",
+            environment: "production",
+            resource: resource.map(|r| if r == "forms" { &forms } else { &others[0] }),
             level,
         };
         let run = |t: &Target| decide(&parsed, Some(&key), &peppers(), t, ctx()).outcome;

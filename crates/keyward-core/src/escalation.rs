@@ -250,7 +250,7 @@ mod tests {
             for p in &projects {
                 for e in envs {
                     for level in Level::ALL {
-                        let t = Target::Project { found: Some((p.clone(), env(e, Kind::Live))), project: p.name.clone(), environment: e.into(), resource: None, level };
+                        let t = Target::Project { found: Some(std::sync::Arc::new((p.clone(), env(e, Kind::Live)))), project: &p.name, environment: e, resource: None, level };
                         let mine = decide(&caller_text, Some(&caller), &peppers(), &t, ctx()).outcome;
                         let theirs = decide(&created_text, Some(&created), &peppers(), &t, ctx()).outcome;
                         prop_assert!(!(theirs == Outcome::Valid && mine != Outcome::Valid));

@@ -15,10 +15,14 @@ use std::sync::Arc;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let cli::Command::Serve(cli::serve::ServeArgs {
+        workers: Some(n), ..
+    }) = &args.command
     {
+        builder.worker_threads(usize::from(*n));
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return Failure::usage(format!("cannot start the async runtime: {e}")).exit(),
     };

@@ -12,6 +12,9 @@ pub struct ServeArgs {
     /// Address and port to listen on (default 127.0.0.1:8080; also KEYWARD_LISTEN).
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: Option<String>,
+    /// Worker threads serving requests (default: one per CPU core).
+    #[arg(long, env = "KEYWARD_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub workers: Option<u16>,
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -1,0 +1,109 @@
+//! `keyward-bench`: the tools behind `bench/run.sh` and BENCHMARKS.md.
+//!
+//! * `fixture`: a data directory with an organization, a project and N keys (written in
+//!   large transactions), plus a sample of their plaintext keys for load generators;
+//! * `inproc`: the in-process check of a cached key against its own raw parts (one
+//!   HMAC-SHA-256 and one hash-map lookup) measured side by side, and the cold check
+//!   (no cache) on SQLite;
+//! * `bare-hyper`: a hyper server that answers a fixed 200, the HTTP ceiling.
+#![forbid(unsafe_code)]
+
+mod baseline;
+mod fixture;
+mod inproc;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(about = "keyward benchmark tooling")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a data directory with N keys and a sample of their plaintext.
+    Fixture {
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long)]
+        keys: usize,
+        /// How many plaintext keys to write to `--out`.
+        #[arg(long, default_value_t = 10_000)]
+        sample: usize,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, env = "KEYWARD_PEPPER")]
+        pepper: String,
+    },
+    /// The in-process check against its raw parts, and the cold check.
+    Inproc {
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The sample written by `fixture`.
+        #[arg(long)]
+        sample: PathBuf,
+        #[arg(long, env = "KEYWARD_PEPPER")]
+        pepper: String,
+    },
+    /// A hyper server answering 200 with a fixed body: the HTTP ceiling.
+    BareHyper {
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Fixture {
+            data_dir,
+            keys,
+            sample,
+            out,
+            pepper,
+        } => runtime(2)?.block_on(fixture::run(&data_dir, keys, sample, &out, &pepper)),
+        Command::Inproc {
+            data_dir,
+            sample,
+            pepper,
+        } => inproc::run(&data_dir, &sample, &pepper),
+        Command::BareHyper { listen, workers } => {
+            runtime(workers)?.block_on(baseline::serve(listen))
+        }
+    }
+}
+
+fn runtime(workers: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()?)
+}
+
+/// The application over a fixture's data directory, as `keyward serve` would open it.
+pub async fn open_app(
+    data_dir: &std::path::Path,
+    pepper: &str,
+    cache_capacity: usize,
+) -> anyhow::Result<keyward_app::Keyward> {
+    let url = format!("sqlite://{}", data_dir.join("keyward.db").display());
+    let store = keyward_store::open(&url).await?;
+    let settings = keyward_app::Settings {
+        prefix: keyward_core::Prefix::default(),
+        peppers: keyward_core::PepperSet::parse(pepper)?,
+        policy: Default::default(),
+        catalog: keyward_core::Catalog::formfex(),
+        default_plan: "pro".into(),
+        cache_capacity,
+        cache_ttl: keyward_app::Settings::DEFAULT_CACHE_TTL,
+    };
+    Ok(keyward_app::Keyward::new(
+        store,
+        settings,
+        std::sync::Arc::new(keyward_app::SystemClock),
+    ))
+}
