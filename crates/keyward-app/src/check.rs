@@ -78,8 +78,27 @@ impl Keyward {
         }
     }
 
+    /// Reads the store's change counter when the cache's trust in it has run out (once
+    /// per `cache_ttl`), dropping the cache if anything changed.
+    pub(crate) async fn revalidate(&self, now: Timestamp) -> AppResult<()> {
+        if !self.cache.due(now) {
+            return Ok(());
+        }
+        match self.store.change_counter().await {
+            Ok(counter) => {
+                self.cache.revalidated(counter, now);
+                Ok(())
+            }
+            Err(e) => {
+                self.cache.revalidation_failed();
+                Err(e.into())
+            }
+        }
+    }
+
     /// The key with this id and whom it answers to, from the cache when it is there.
     async fn lookup(&self, id: &KeyId, now: Timestamp) -> AppResult<Option<Arc<CachedKey>>> {
+        self.revalidate(now).await?;
         if let Some(hit) = self.cache.key(id, now) {
             return Ok(hit);
         }

@@ -13,6 +13,7 @@ use keyward_core::{
 use keyward_store::StoreError;
 use rand_core::OsRng;
 use serde_json::json;
+use std::sync::Arc;
 
 /// An admin token just made: its only appearance in clear.
 #[derive(Debug)]
@@ -109,6 +110,7 @@ impl Keyward {
                 "admin token {id} is already revoked"
             )));
         }
+        self.cache.forget_admin_token(&id);
         Ok(())
     }
 
@@ -117,10 +119,23 @@ impl Keyward {
         let Ok(parsed) = ParsedAdminToken::parse(text, &self.settings.prefix) else {
             return Ok(None);
         };
-        let token = self.store.admin_token(&parsed.id).await?;
-        Ok(token.filter(|t| {
-            t.revoked_at.is_none() && self.settings.peppers.verify(&parsed.secret, &t.hash)
-        }))
+        // Cached like keys: the verify API authenticates the operator on every call.
+        let now = self.now();
+        self.revalidate(now).await?;
+        let token = match self.cache.admin_token(&parsed.id, now) {
+            Some(hit) => hit,
+            None => {
+                let token = self.store.admin_token(&parsed.id).await?.map(Arc::new);
+                self.cache
+                    .put_admin_token(parsed.id.clone(), token.clone(), now);
+                token
+            }
+        };
+        Ok(token
+            .filter(|t| {
+                t.revoked_at.is_none() && self.settings.peppers.verify(&parsed.secret, &t.hash)
+            })
+            .map(|t| (*t).clone()))
     }
 
     /// On a server with no users yet, makes a fresh one-time setup token (replacing any

@@ -138,6 +138,10 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_admin_token(&self, id: &KeyId, at: Timestamp) -> Result<bool>;
 
     async fn count_users(&self) -> Result<u64>;
+    /// A number that changes whenever anything a check depends on (keys, grants,
+    /// memberships, projects, environments, admin tokens) changed, by this process or
+    /// any other. Caches compare it instead of expiring every entry.
+    async fn change_counter(&self) -> Result<i64>;
     async fn insert_user(&self, user: &User) -> Result<()>;
     /// A user by id, or by e-mail address ignoring case.
     async fn find_user(&self, id_or_email: &str) -> Result<Option<User>>;

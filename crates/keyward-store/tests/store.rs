@@ -440,3 +440,61 @@ async fn unsupported_urls_are_refused_without_echoing_credentials() {
         "{text}"
     );
 }
+
+/// Caches trust everything they hold while this counter stands still, so every change
+/// a check depends on must move it, in the same transaction.
+#[tokio::test]
+async fn the_change_counter_moves_with_every_change_a_check_depends_on() {
+    for b in backends().await {
+        let s = b.store.as_ref();
+        let o = org(s, "Acme").await;
+        let before = s.change_counter().await.unwrap();
+        let p = project(s, &o.id, "Website").await;
+        let after_project = s.change_counter().await.unwrap();
+        assert!(after_project > before, "projects and environments");
+        let key = new_key(&o.id, vec![], 0);
+        insert(s, &key).await;
+        let after_insert = s.change_counter().await.unwrap();
+        assert!(after_insert > after_project, "a new key");
+        let revoked = lifecycle::revoke(&key, at(1)).unwrap().key;
+        s.write_keys(KeyWrite {
+            updates: vec![revoked],
+            ..KeyWrite::default()
+        })
+        .await
+        .unwrap();
+        let after_revoke = s.change_counter().await.unwrap();
+        assert!(after_revoke > after_insert, "a revocation");
+        let user = keyward_core::User {
+            id: keyward_core::UserId::generate(&mut OsRng),
+            email: "a@b.co".into(),
+            display_name: None,
+            password_hash: String::new(),
+            created_at: at(0),
+        };
+        s.insert_user(&user).await.unwrap();
+        let access = keyward_core::MemberAccess {
+            role: keyward_core::Role::Member,
+            projects: [(p.id.clone(), Level::Read)].into(),
+        };
+        s.set_membership(
+            &o.id,
+            &user.id,
+            &access,
+            &event(&o.id, AuditAction::MemberAdded, None),
+        )
+        .await
+        .unwrap();
+        let after_member = s.change_counter().await.unwrap();
+        assert!(after_member > after_revoke, "a membership");
+        assert_eq!(
+            s.audit_events(&AuditQuery::default()).await.unwrap().len() > 0,
+            true
+        );
+        assert_eq!(
+            s.change_counter().await.unwrap(),
+            after_member,
+            "reading changes nothing"
+        );
+    }
+}

@@ -9,6 +9,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_operator.sql")),
     (3, include_str!("migrations/0003_scopes_members.sql")),
+    (4, include_str!("migrations/0004_change_counter.sql")),
 ];
 
 pub(super) async fn run(pool: &SqlitePool) -> Result<()> {

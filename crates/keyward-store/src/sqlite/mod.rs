@@ -494,4 +494,11 @@ impl Store for SqliteStore {
     ) -> Result<bool> {
         members::remove_membership(&self.pool, org, user, event).await
     }
+
+    async fn change_counter(&self) -> Result<i64> {
+        sqlx::query_scalar("SELECT value FROM change_counter WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)
+    }
 }
