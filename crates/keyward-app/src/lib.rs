@@ -51,26 +51,34 @@ impl Settings {
     pub const DEFAULT_CACHE_TTL: time::Duration = time::Duration::SECOND;
 }
 
-/// The application: a store, the settings and a clock.
+/// The application: a store, the settings, a clock and the check cache. Cloning it
+/// (once per request, as server state) is one reference count.
 #[derive(Clone)]
-pub struct Keyward {
+pub struct Keyward(Arc<Inner>);
+
+#[doc(hidden)]
+pub struct Inner {
     store: Arc<dyn Store>,
-    settings: Arc<Settings>,
+    settings: Settings,
     clock: Arc<dyn Clock>,
-    cache: Arc<cache::CheckCache>,
+    cache: cache::CheckCache,
+}
+
+impl std::ops::Deref for Keyward {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
 }
 
 impl Keyward {
     pub fn new(store: Arc<dyn Store>, settings: Settings, clock: Arc<dyn Clock>) -> Self {
-        Keyward {
-            cache: Arc::new(cache::CheckCache::new(
-                settings.cache_capacity,
-                settings.cache_ttl,
-            )),
+        Keyward(Arc::new(Inner {
+            cache: cache::CheckCache::new(settings.cache_capacity, settings.cache_ttl),
             store,
-            settings: Arc::new(settings),
+            settings,
             clock,
-        }
+        }))
     }
 
     pub fn settings(&self) -> &Settings {

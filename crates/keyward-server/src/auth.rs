@@ -10,16 +10,20 @@
 use crate::error::ApiError;
 use crate::problems;
 use crate::state::AppState;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::future::Either;
 use keyward_app::Principal;
 use keyward_core::check::{self, Outcome};
 use keyward_core::token::looks_like_admin_token;
-use keyward_core::Actor;
+use keyward_core::{Actor, Prefix};
+use std::future::Ready;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tower::{Layer, Service};
 
 /// Every value in the request that may hold a key. A header that is not valid text
 /// counts as an empty (so malformed) credential rather than being ignored.
@@ -142,29 +146,73 @@ const KEY_PARAMS: &[&str] = &[
 
 /// Refuses any request whose query string carries a key, before anything else sees
 /// it: such a key is already in somebody's logs, and must not be accepted as if it
-/// were fine.
-pub async fn refuse_keys_in_query(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if let Some(query) = request.uri().query() {
-        let prefix = format!("{}_", state.app.settings().prefix);
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
-        let found = pairs.iter().find(|(name, value)| {
-            KEY_PARAMS.contains(&name.to_ascii_lowercase().as_str())
-                || value.trim().starts_with(&prefix)
-        });
-        if let Some((name, _)) = found {
-            return ApiError::new(
-                &problems::KEY_IN_QUERY,
-                format!(
-                    "API keys are not accepted in the URL (query parameter '{}'): send the key in the 'Authorization: Bearer <key>' or 'x-api-key' header, and rotate this key, since URLs are logged",
-                    name.chars().take(40).collect::<String>()
-                ),
-            )
-            .into_response();
+/// were fine. A plain tower layer (no boxing): it sits in front of every request.
+#[derive(Clone)]
+pub struct RefuseKeysInQueryLayer {
+    prefix: Arc<str>,
+}
+
+impl RefuseKeysInQueryLayer {
+    pub fn new(prefix: &Prefix) -> Self {
+        RefuseKeysInQueryLayer {
+            prefix: format!("{prefix}_").into(),
         }
     }
-    next.run(request).await
+}
+
+impl<S> Layer<S> for RefuseKeysInQueryLayer {
+    type Service = RefuseKeysInQuery<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        RefuseKeysInQuery {
+            inner,
+            prefix: self.prefix.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct RefuseKeysInQuery<S> {
+    inner: S,
+    prefix: Arc<str>,
+}
+
+impl<S> Service<Request> for RefuseKeysInQuery<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Either<Ready<Result<Response, S::Error>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        match request
+            .uri()
+            .query()
+            .and_then(|q| key_in_query(q, &self.prefix))
+        {
+            Some(refusal) => Either::Left(std::future::ready(Ok(refusal))),
+            None => Either::Right(self.inner.call(request)),
+        }
+    }
+}
+
+fn key_in_query(query: &str, prefix: &str) -> Option<Response> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    let (name, _) = pairs.iter().find(|(name, value)| {
+        KEY_PARAMS.contains(&name.to_ascii_lowercase().as_str()) || value.trim().starts_with(prefix)
+    })?;
+    Some(
+        ApiError::new(
+            &problems::KEY_IN_QUERY,
+            format!(
+                "API keys are not accepted in the URL (query parameter '{}'): send the key in the 'Authorization: Bearer <key>' or 'x-api-key' header, and rotate this key, since URLs are logged",
+                name.chars().take(40).collect::<String>()
+            ),
+        )
+        .into_response(),
+    )
 }

@@ -12,7 +12,6 @@ pub mod state;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::Method;
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use error::ApiError;
@@ -71,9 +70,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::docs::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::refuse_keys_in_query,
+        .layer(auth::RefuseKeysInQueryLayer::new(
+            &state.app.settings().prefix,
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(

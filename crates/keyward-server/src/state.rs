@@ -6,5 +6,5 @@ use keyward_app::Keyward;
 pub struct AppState {
     pub app: Keyward,
     /// The address people reach this server at, for links it prints or returns.
-    pub public_url: String,
+    pub public_url: std::sync::Arc<str>,
 }

@@ -487,10 +487,7 @@ async fn the_change_counter_moves_with_every_change_a_check_depends_on() {
         .unwrap();
         let after_member = s.change_counter().await.unwrap();
         assert!(after_member > after_revoke, "a membership");
-        assert_eq!(
-            s.audit_events(&AuditQuery::default()).await.unwrap().len() > 0,
-            true
-        );
+        assert!(!s.audit_events(&AuditQuery::default()).await.unwrap().is_empty());
         assert_eq!(
             s.change_counter().await.unwrap(),
             after_member,

@@ -136,7 +136,7 @@ impl TestApp {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let state = AppState {
             app: app.clone(),
-            public_url: url.clone(),
+            public_url: url.as_str().into(),
         };
         tokio::spawn(keyward_server::launch(state, listener, async {
             rx.await.ok();

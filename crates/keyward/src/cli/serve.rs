@@ -63,7 +63,7 @@ pub async fn run(app: &Keyward, config: &Config) -> Result<(), Failure> {
     tracing::info!(listen = %config.listen, "serving");
     let state = AppState {
         app: app.clone(),
-        public_url: url.clone(),
+        public_url: url.as_str().into(),
     };
     keyward_server::launch(state, listener, shutdown_signal())
         .await
