@@ -271,7 +271,7 @@ mod tests {
         }
         assert!(cache.len() <= 160, "{}", cache.len());
         let id = KeyId::generate(&mut OsRng);
-        cache.put_key(id.clone(), None, now);
+        cache.put_key(id, None, now);
         assert!(matches!(cache.key(&id, now), Some(None)));
         assert!(cache.key(&id, now + MAX_AGE).is_none(), "expired");
         // The change counter: the first reading starts afresh; then unchanged keeps
@@ -280,7 +280,7 @@ mod tests {
         assert!(!cache.due(now), "one caller at a time");
         cache.revalidated(7, now);
         assert!(!cache.due(now));
-        cache.put_key(id.clone(), None, now);
+        cache.put_key(id, None, now);
         assert!(matches!(cache.key(&id, now), Some(None)));
         assert!(cache.due(now + Duration::SECOND));
         cache.revalidated(7, now + Duration::SECOND);
@@ -292,7 +292,7 @@ mod tests {
         cache.revalidated(8, now + Duration::SECOND * 2);
         assert!(cache.key(&id, now).is_none(), "dropped: something changed");
         let off = CheckCache::new(0, Duration::SECOND);
-        off.put_key(id.clone(), None, now);
+        off.put_key(id, None, now);
         assert!(off.key(&id, now).is_none(), "capacity 0 turns caching off");
     }
 }

@@ -109,7 +109,7 @@ impl Keyward {
             }
             None => None,
         };
-        self.cache.put_key(id.clone(), value.clone(), now);
+        self.cache.put_key(*id, value.clone(), now);
         Ok(value)
     }
 

@@ -73,7 +73,7 @@ fn event(
         org_id: key.org_id.clone(),
         actor: actor.clone(),
         action,
-        key_id: Some(key.id.clone()),
+        key_id: Some(key.id),
         details,
         ip: None,
     }

@@ -126,8 +126,7 @@ impl Keyward {
             Some(hit) => hit,
             None => {
                 let token = self.store.admin_token(&parsed.id).await?.map(Arc::new);
-                self.cache
-                    .put_admin_token(parsed.id.clone(), token.clone(), now);
+                self.cache.put_admin_token(parsed.id, token.clone(), now);
                 token
             }
         };

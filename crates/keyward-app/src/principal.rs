@@ -43,7 +43,7 @@ impl Principal {
         match self {
             Principal::Operator(actor) => actor.clone(),
             Principal::User { id, .. } => Actor::User(id.clone()),
-            Principal::Key(key, _) => Actor::Key(key.id.clone()),
+            Principal::Key(key, _) => Actor::Key(key.id),
         }
     }
 

@@ -84,7 +84,7 @@ pub struct KeyView {
 impl KeyView {
     pub fn new(key: &ApiKey, grants: Vec<GrantView>, now: Timestamp) -> Self {
         KeyView {
-            id: key.id.clone(),
+            id: key.id,
             org_id: key.org_id.clone(),
             name: key.name.to_string(),
             description: key.description.as_ref().map(|d| d.to_string()),
@@ -98,8 +98,8 @@ impl KeyView {
             created_by: key.created_by.encode(),
             created_at: key.created_at,
             expires_at: key.expires_at,
-            rotated_from: key.rotated_from.clone(),
-            rotated_to: key.rotated_to.clone(),
+            rotated_from: key.rotated_from,
+            rotated_to: key.rotated_to,
             last_used_at: key.last_used_at,
         }
     }

@@ -220,7 +220,7 @@ async fn revoked_keys_are_revoked_until_reactivated_and_deleted_keys_forever() {
         .audit_events(
             &actor(),
             &AuditQuery {
-                key_id: Some(created.key.id.clone()),
+                key_id: Some(created.key.id),
                 ..AuditQuery::default()
             },
         )

@@ -73,7 +73,7 @@ pub async fn run(
                 org_id: org.id.clone(),
                 actor: Actor::Cli("bench".into()),
                 action: AuditAction::KeyCreated,
-                key_id: Some(t.key.id.clone()),
+                key_id: Some(t.key.id),
                 details: t.details,
                 ip: None,
             });

@@ -475,7 +475,7 @@ mod tests {
             vec![grant(None, None, Level::Read)],
             OrgAccess::NONE,
         );
-        other.id = key.id.clone();
+        other.id = key.id;
         assert_eq!(
             decide(&parsed, Some(&other), &peppers(), &t, ctx()).outcome,
             Outcome::Unknown

@@ -74,10 +74,11 @@ impl fmt::Display for Prefix {
     }
 }
 
-/// A key's public identifier. Unique across all organizations.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct KeyId(String);
+/// A key's public identifier. Unique across all organizations. Always 16 base62
+/// characters, so it is kept inline (no allocation) and is `Copy`: the check builds
+/// one for every request.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId([u8; KEY_ID_LEN]);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid key id '{0}': a key id is 16 letters and digits, as shown in the key list")]
@@ -85,21 +86,32 @@ pub struct InvalidKeyId(pub String);
 
 impl KeyId {
     pub fn parse(s: &str) -> Result<Self, InvalidKeyId> {
-        if s.len() == KEY_ID_LEN && base62::is_base62(s) {
-            Ok(KeyId(s.to_owned()))
-        } else {
-            // Echo at most a short, printable part of what was given.
-            let shown: String = s.chars().take(32).filter(|c| !c.is_control()).collect();
-            Err(InvalidKeyId(shown))
+        match <[u8; KEY_ID_LEN]>::try_from(s.as_bytes()) {
+            Ok(bytes) if base62::is_base62(s) => Ok(KeyId(bytes)),
+            _ => {
+                // Echo at most a short, printable part of what was given.
+                let shown: String = s.chars().take(32).filter(|c| !c.is_control()).collect();
+                Err(InvalidKeyId(shown))
+            }
         }
     }
 
     pub fn generate(rng: &mut (impl RngCore + CryptoRng)) -> Self {
-        KeyId(base62::random(rng, KEY_ID_LEN))
+        let text = base62::random(rng, KEY_ID_LEN);
+        let mut bytes = [0u8; KEY_ID_LEN];
+        bytes.copy_from_slice(text.as_bytes());
+        KeyId(bytes)
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only base62 bytes ever get in, so this never falls back.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyId({})", self.as_str())
     }
 }
 
@@ -112,13 +124,26 @@ impl TryFrom<String> for KeyId {
 
 impl From<KeyId> for String {
     fn from(k: KeyId) -> String {
-        k.0
+        k.as_str().to_owned()
     }
 }
 
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for KeyId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        KeyId::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -237,7 +262,8 @@ pub(crate) fn parse_parts<'t>(
     if checksum.as_bytes() != checksum_bytes(body) {
         return Err(MalformedKey::BadChecksum);
     }
-    Ok((kind, KeyId(id.to_owned())))
+    let id = KeyId::parse(id).map_err(|_| MalformedKey::BadKeyId)?;
+    Ok((kind, id))
 }
 
 /// Builds `{prefix}_{kind}_{id}_{secret}{checksum}` from fresh randomness.

@@ -196,7 +196,7 @@ pub fn create(
 
 fn not_deleted(key: &ApiKey) -> Result<(), LifecycleError> {
     if key.status == KeyStatus::Deleted {
-        Err(LifecycleError::Deleted(key.id.clone()))
+        Err(LifecycleError::Deleted(key.id))
     } else {
         Ok(())
     }
@@ -213,7 +213,7 @@ fn with_status(key: &ApiKey, status: KeyStatus, now: Timestamp) -> ApiKey {
 pub fn revoke(key: &ApiKey, now: Timestamp) -> Result<Transition, LifecycleError> {
     not_deleted(key)?;
     if key.status == KeyStatus::Revoked {
-        return Err(LifecycleError::AlreadyRevoked(key.id.clone()));
+        return Err(LifecycleError::AlreadyRevoked(key.id));
     }
     Ok(Transition {
         key: with_status(key, KeyStatus::Revoked, now),
@@ -225,7 +225,7 @@ pub fn revoke(key: &ApiKey, now: Timestamp) -> Result<Transition, LifecycleError
 pub fn reactivate(key: &ApiKey, now: Timestamp) -> Result<Transition, LifecycleError> {
     not_deleted(key)?;
     if key.status != KeyStatus::Revoked {
-        return Err(LifecycleError::NotRevoked(key.id.clone()));
+        return Err(LifecycleError::NotRevoked(key.id));
     }
     Ok(Transition {
         key: with_status(key, KeyStatus::Active, now),
@@ -266,29 +266,29 @@ pub fn rotate(
     not_deleted(old)?;
     check_grace(grace)?;
     if old.status == KeyStatus::Revoked {
-        return Err(LifecycleError::RotateRevoked(old.id.clone()));
+        return Err(LifecycleError::RotateRevoked(old.id));
     }
     if let Some(new) = &old.rotated_to {
         return Err(LifecycleError::AlreadyRotated {
-            old: old.id.clone(),
-            new: new.clone(),
+            old: old.id,
+            new: *new,
         });
     }
     if old.is_expired(now) {
-        return Err(LifecycleError::RotateExpired(old.id.clone()));
+        return Err(LifecycleError::RotateExpired(old.id));
     }
     let grace_end = now + grace;
     let mut retired = old.clone();
-    retired.rotated_to = Some(new_id.clone());
+    retired.rotated_to = Some(new_id);
     retired.expires_at = Some(old.expires_at.map_or(grace_end, |at| at.min(grace_end)));
     retired.revision += 1;
     let new = ApiKey {
-        id: new_id.clone(),
+        id: new_id,
         created_by: actor,
         created_at: now,
         status: KeyStatus::Active,
         status_changed_at: None,
-        rotated_from: Some(old.id.clone()),
+        rotated_from: Some(old.id),
         rotated_to: None,
         hash: new_hash,
         revision: 1,
@@ -360,8 +360,8 @@ pub fn update(
         if expires_at != key.expires_at {
             if let Some(new) = &key.rotated_to {
                 return Err(LifecycleError::RotatedExpiry {
-                    old: key.id.clone(),
-                    new: new.clone(),
+                    old: key.id,
+                    new: *new,
                 });
             }
             check_expiry(expires_at, policy, now)?;
@@ -407,7 +407,7 @@ mod tests {
 
     fn new_material() -> (KeyId, KeyHash) {
         let g = GeneratedKey::generate(&Prefix::default(), Kind::Live, &mut OsRng);
-        (g.id.clone(), peppers().hash(&g.secret))
+        (g.id, peppers().hash(&g.secret))
     }
 
     #[test]
@@ -442,15 +442,7 @@ mod tests {
     fn rotation_links_both_keys_and_ends_the_old_one_after_the_grace_period() {
         let old = fresh();
         let (id, hash) = new_material();
-        let r = rotate(
-            &old,
-            id.clone(),
-            hash,
-            Duration::hours(24),
-            Actor::System,
-            now(),
-        )
-        .unwrap();
+        let r = rotate(&old, id, hash, Duration::hours(24), Actor::System, now()).unwrap();
         assert_eq!(r.old.rotated_to.as_ref(), Some(&id));
         assert_eq!(r.new.rotated_from.as_ref(), Some(&old.id));
         assert_eq!(r.old.expires_at, Some(now() + Duration::hours(24)));

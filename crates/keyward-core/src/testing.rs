@@ -80,7 +80,7 @@ pub fn key(
     let created = lifecycle::create(
         spec,
         org.clone(),
-        generated.id.clone(),
+        generated.id,
         hash,
         Actor::System,
         &Policy::default(),

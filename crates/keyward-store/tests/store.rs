@@ -45,7 +45,7 @@ fn event(org: &OrgId, action: AuditAction, key: Option<&ApiKey>) -> AuditEvent {
         org_id: org.clone(),
         actor: Actor::Cli("tester".into()),
         action,
-        key_id: key.map(|k| k.id.clone()),
+        key_id: key.map(|k| k.id),
         details: json!({}),
         ip: None,
     }
@@ -306,7 +306,7 @@ async fn key_listings_page_newest_first_and_filter() {
             }
             after = page.last().map(|k| KeyCursor {
                 created_at: k.created_at,
-                id: k.id.clone(),
+                id: k.id,
             });
             seen.extend(page.into_iter().map(|k| (k.created_at, k.id)));
         }
@@ -356,7 +356,7 @@ async fn audit_queries_filter_by_every_field() {
         );
         let by_key = s
             .audit_events(&AuditQuery {
-                key_id: Some(k.id.clone()),
+                key_id: Some(k.id),
                 ..AuditQuery::default()
             })
             .await
@@ -487,7 +487,11 @@ async fn the_change_counter_moves_with_every_change_a_check_depends_on() {
         .unwrap();
         let after_member = s.change_counter().await.unwrap();
         assert!(after_member > after_revoke, "a membership");
-        assert!(!s.audit_events(&AuditQuery::default()).await.unwrap().is_empty());
+        assert!(!s
+            .audit_events(&AuditQuery::default())
+            .await
+            .unwrap()
+            .is_empty());
         assert_eq!(
             s.change_counter().await.unwrap(),
             after_member,
