@@ -5,7 +5,7 @@ use crate::{Result, StoreError};
 use keyward_core::timestamp::{from_millis, to_millis};
 use keyward_core::{AuditEvent, Level, MemberAccess, OrgId, ProjectId, Role, User, UserId};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, SqliteConnection, SqlitePool};
 use std::collections::BTreeMap;
 
 fn user_from(row: &SqliteRow) -> Result<User> {
@@ -26,13 +26,19 @@ fn role(s: &str) -> Result<Role> {
 }
 
 pub(super) async fn insert_user(pool: &SqlitePool, u: &User) -> Result<()> {
+    let mut conn = pool.acquire().await.map_err(backend)?;
+    insert_user_row(&mut conn, u).await
+}
+
+/// A user's row; an empty password hash (no password yet) is stored as NULL.
+pub(super) async fn insert_user_row(conn: &mut SqliteConnection, u: &User) -> Result<()> {
     sqlx::query("INSERT INTO users (id, email, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)")
         .bind(u.id.as_str())
         .bind(&u.email)
         .bind(u.display_name.as_deref())
         .bind(Some(u.password_hash.as_str()).filter(|h| !h.is_empty()))
         .bind(to_millis(u.created_at))
-        .execute(pool)
+        .execute(conn)
         .await
         .map_err(backend)?;
     Ok(())
@@ -117,6 +123,21 @@ pub(super) async fn list_members(
     Ok(out)
 }
 
+/// Drops `user`'s levels on `org`'s projects.
+async fn clear_project_access(
+    conn: &mut SqliteConnection,
+    org: &OrgId,
+    user: &UserId,
+) -> Result<()> {
+    sqlx::query("DELETE FROM project_access WHERE user_id = ? AND project_id IN (SELECT id FROM projects WHERE org_id = ?)")
+        .bind(user.as_str())
+        .bind(org.as_str())
+        .execute(conn)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
 pub(super) async fn set_membership(
     pool: &SqlitePool,
     org: &OrgId,
@@ -136,12 +157,7 @@ pub(super) async fn set_membership(
     .execute(&mut *tx)
     .await
     .map_err(backend)?;
-    sqlx::query("DELETE FROM project_access WHERE user_id = ? AND project_id IN (SELECT id FROM projects WHERE org_id = ?)")
-        .bind(user.as_str())
-        .bind(org.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+    clear_project_access(&mut tx, org, user).await?;
     for (project, level) in &access.projects {
         sqlx::query("INSERT INTO project_access (project_id, user_id, level) VALUES (?, ?, ?)")
             .bind(project.as_str())
@@ -171,12 +187,7 @@ pub(super) async fn remove_membership(
     if gone.rows_affected() == 0 {
         return Ok(false);
     }
-    sqlx::query("DELETE FROM project_access WHERE user_id = ? AND project_id IN (SELECT id FROM projects WHERE org_id = ?)")
-        .bind(user.as_str())
-        .bind(org.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+    clear_project_access(&mut tx, org, user).await?;
     insert_event(&mut tx, event).await?;
     tx.commit().await.map_err(backend)?;
     Ok(true)

@@ -16,7 +16,7 @@ use keyward_core::{
 use keyward_core::{KeyHash, MemberAccess, Timestamp, User, UserId};
 use rows::{key_from_row, KEY_COLUMNS};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use std::path::Path;
 use std::time::Duration;
 
@@ -67,6 +67,18 @@ pub(crate) fn backend(e: sqlx::Error) -> StoreError {
         }
     }
     StoreError::Backend(Box::new(e))
+}
+
+pub(crate) async fn insert_org_row(conn: &mut SqliteConnection, org: &Organization) -> Result<()> {
+    sqlx::query("INSERT INTO organizations (id, name, plan, created_at) VALUES (?, ?, ?, ?)")
+        .bind(org.id.as_str())
+        .bind(org.name.as_str())
+        .bind(&org.plan)
+        .bind(to_millis(org.created_at))
+        .execute(conn)
+        .await
+        .map_err(backend)?;
+    Ok(())
 }
 
 pub(crate) async fn insert_event(tx: &mut Transaction<'_, Sqlite>, e: &AuditEvent) -> Result<()> {
@@ -187,14 +199,7 @@ async fn update_key(tx: &mut Transaction<'_, Sqlite>, k: &ApiKey) -> Result<()> 
 impl Store for SqliteStore {
     async fn insert_org(&self, org: &Organization, event: &AuditEvent) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        sqlx::query("INSERT INTO organizations (id, name, plan, created_at) VALUES (?, ?, ?, ?)")
-            .bind(org.id.as_str())
-            .bind(org.name.as_str())
-            .bind(&org.plan)
-            .bind(to_millis(org.created_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        insert_org_row(&mut tx, org).await?;
         insert_event(&mut tx, event).await?;
         tx.commit().await.map_err(backend)
     }

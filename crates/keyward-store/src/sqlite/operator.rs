@@ -164,23 +164,8 @@ pub(super) async fn complete_setup(
     if used.rows_affected() != 1 {
         return Err(StoreError::Stale);
     }
-    sqlx::query("INSERT INTO users (id, email, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)")
-        .bind(user.id.as_str())
-        .bind(&user.email)
-        .bind(user.display_name.as_deref())
-        .bind(&user.password_hash)
-        .bind(to_millis(user.created_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-    sqlx::query("INSERT INTO organizations (id, name, plan, created_at) VALUES (?, ?, ?, ?)")
-        .bind(org.id.as_str())
-        .bind(org.name.as_str())
-        .bind(&org.plan)
-        .bind(to_millis(org.created_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+    super::members::insert_user_row(&mut tx, user).await?;
+    super::insert_org_row(&mut tx, org).await?;
     sqlx::query(
         "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?, ?, 'owner', ?)",
     )
