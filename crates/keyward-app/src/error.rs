@@ -53,7 +53,7 @@ impl AppError {
         let reference: String = reference.into();
         AppError::NotFound {
             what,
-            reference: reference.chars().take(100).collect(),
+            reference: keyward_core::echo::echo(&reference, 100),
         }
     }
 }

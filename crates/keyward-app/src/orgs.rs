@@ -22,7 +22,7 @@ fn plan_name(s: &str) -> AppResult<String> {
             "plan",
             format!(
                 "'{}' is not a valid plan name: use 1 to 32 lowercase letters, digits, '-' and '_'",
-                s.chars().take(40).collect::<String>()
+                keyward_core::echo::echo(s, 40)
             ),
         ))
     }

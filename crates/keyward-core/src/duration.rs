@@ -8,7 +8,7 @@ use time::Duration;
 pub struct InvalidDuration(pub String);
 
 pub fn parse(input: &str) -> Result<Duration, InvalidDuration> {
-    let err = || InvalidDuration(input.chars().take(40).collect());
+    let err = || InvalidDuration(crate::echo::echo(input, 40));
     let s = input.trim();
     if s == "0" {
         return Ok(Duration::ZERO);

@@ -29,7 +29,7 @@ impl Resource {
         if ok {
             Ok(Resource(s.to_owned()))
         } else {
-            Err(InvalidResource(s.chars().take(40).collect()))
+            Err(InvalidResource(crate::echo::echo(s, 40)))
         }
     }
 
@@ -158,7 +158,7 @@ impl GrantSpec {
     /// Splits from the right, so a project name may itself contain ':'. A last part
     /// that is not a level lists the resources the grant is limited to.
     pub fn parse(s: &str) -> Result<Self, InvalidGrant> {
-        let shown = || s.chars().take(120).collect::<String>();
+        let shown = || crate::echo::echo(s, 120);
         let (head, resources) = match s.rsplit_once(':') {
             Some((head, last))
                 if Level::parse(last.trim()).is_err() && head.matches(':').count() >= 2 =>

@@ -90,8 +90,7 @@ impl KeyId {
             Ok(bytes) if base62::is_base62(s) => Ok(KeyId(bytes)),
             _ => {
                 // Echo at most a short, printable part of what was given.
-                let shown: String = s.chars().take(32).filter(|c| !c.is_control()).collect();
-                Err(InvalidKeyId(shown))
+                Err(InvalidKeyId(crate::echo::echo(s, 32)))
             }
         }
     }

@@ -22,7 +22,7 @@ impl Kind {
         match s {
             "live" => Ok(Kind::Live),
             "test" => Ok(Kind::Test),
-            other => Err(UnknownKind(other.to_owned())),
+            other => Err(UnknownKind(crate::echo::echo(other, 40))),
         }
     }
 

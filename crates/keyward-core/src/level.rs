@@ -32,7 +32,7 @@ impl Level {
             "read" => Ok(Level::Read),
             "write" => Ok(Level::Write),
             "manage" => Ok(Level::Manage),
-            other => Err(LevelError::UnknownLevel(other.to_owned())),
+            other => Err(LevelError::UnknownLevel(crate::echo::echo(other, 40))),
         }
     }
 
@@ -44,7 +44,7 @@ impl Level {
             "GET" | "HEAD" | "OPTIONS" => Ok(Level::Read),
             "POST" | "PUT" | "PATCH" => Ok(Level::Write),
             "DELETE" => Ok(Level::Manage),
-            _ => Err(LevelError::UnknownMethod(method.to_owned())),
+            _ => Err(LevelError::UnknownMethod(crate::echo::echo(method, 40))),
         }
     }
 
@@ -76,7 +76,7 @@ impl OrgAccess {
             "none" => Ok(OrgAccess(None)),
             other => Level::parse(other)
                 .map(|l| OrgAccess(Some(l)))
-                .map_err(|_| LevelError::UnknownOrgAccess(other.to_owned())),
+                .map_err(|_| LevelError::UnknownOrgAccess(crate::echo::echo(other, 40))),
         }
     }
 

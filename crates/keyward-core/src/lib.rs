@@ -8,6 +8,7 @@ pub mod audit;
 pub mod base62;
 pub mod check;
 pub mod duration;
+pub mod echo;
 pub mod escalation;
 pub mod grant;
 pub mod hash;

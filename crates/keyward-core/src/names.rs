@@ -119,7 +119,7 @@ impl EnvName {
                 field: "environment",
                 problem: format!(
                     "'{}' is not a valid environment name: use 1 to 32 lowercase letters, digits and '-', starting with a letter",
-                    s.chars().take(40).collect::<String>()
+                    crate::echo::echo(s, 40)
                 ),
             })
         }

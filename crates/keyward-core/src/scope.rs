@@ -100,7 +100,7 @@ impl Catalog {
     pub fn parse(&self, s: &str) -> Result<Scope, UnknownScope> {
         let s = s.trim();
         let unknown = || UnknownScope {
-            given: s.chars().take(60).collect(),
+            given: crate::echo::echo(s, 60),
             valid: self.scopes().into_iter().map(|(n, _)| n).collect(),
         };
         if s == "*" {

@@ -101,7 +101,7 @@ pub struct InvalidTime(pub String);
 /// duration from `now` (`90d`, `12h`).
 pub fn parse_time(input: &str, now: Timestamp) -> Result<Timestamp, InvalidTime> {
     let s = input.trim();
-    let err = || InvalidTime(s.chars().take(40).collect());
+    let err = || InvalidTime(crate::echo::echo(s, 40));
     if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
         return Ok(truncate(t));
     }

@@ -210,7 +210,7 @@ fn key_in_query(query: &str, prefix: &str) -> Option<Response> {
             &problems::KEY_IN_QUERY,
             format!(
                 "API keys are not accepted in the URL (query parameter '{}'): send the key in the 'Authorization: Bearer <key>' or 'x-api-key' header, and rotate this key, since URLs are logged",
-                name.chars().take(40).collect::<String>()
+                keyward_core::echo::echo(name, 40)
             ),
         )
         .into_response(),

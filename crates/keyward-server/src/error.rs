@@ -162,6 +162,16 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A rejection's text, unless it quotes something that looks like a key: serde's
+/// messages repeat the offending value ("unknown variant `…`").
+fn quoted(detail: String, instead: &str) -> String {
+    if keyward_core::echo::looks_secret(&detail) {
+        format!("{instead} (the value looks like an API key, so it is not repeated here)")
+    } else {
+        detail
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         match r {
@@ -175,35 +185,49 @@ impl From<JsonRejection> for ApiError {
                     "the request body is larger than 64 KiB",
                 )
             }
-            JsonRejection::JsonDataError(e) => ApiError::invalid_request(format!(
-                "the JSON body does not fit: {}",
-                e.body_text().trim_start_matches(
-                    "Failed to deserialize the JSON body into the target type: "
-                )
+            JsonRejection::JsonDataError(e) => ApiError::invalid_request(quoted(
+                format!(
+                    "the JSON body does not fit: {}",
+                    e.body_text().trim_start_matches(
+                        "Failed to deserialize the JSON body into the target type: "
+                    )
+                ),
+                "the JSON body does not fit the expected fields and values",
             )),
-            JsonRejection::JsonSyntaxError(e) => ApiError::invalid_request(format!(
-                "the body is not valid JSON: {}",
-                e.body_text()
-                    .trim_start_matches("Failed to parse the request body as JSON: ")
+            JsonRejection::JsonSyntaxError(e) => ApiError::invalid_request(quoted(
+                format!(
+                    "the body is not valid JSON: {}",
+                    e.body_text()
+                        .trim_start_matches("Failed to parse the request body as JSON: ")
+                ),
+                "the body is not valid JSON",
             )),
-            other => ApiError::invalid_request(other.body_text()),
+            other => {
+                ApiError::invalid_request(quoted(other.body_text(), "the body could not be read"))
+            }
         }
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
-        ApiError::invalid_request(format!(
-            "bad query parameters: {}",
-            r.body_text()
-                .trim_start_matches("Failed to deserialize query string: ")
+        ApiError::invalid_request(quoted(
+            format!(
+                "bad query parameters: {}",
+                r.body_text()
+                    .trim_start_matches("Failed to deserialize query string: ")
+            ),
+            "bad query parameters",
         ))
     }
 }
 
 impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> Self {
-        ApiError::invalid_request(format!("bad path parameter: {}", r.body_text()))
+        ApiError::invalid_request(quoted(
+            format!("bad path parameter: {}", r.body_text()),
+            "bad path parameter",
+        ))
     }
 }
 

@@ -102,7 +102,7 @@ pub async fn list(
                         "action",
                         format!(
                             "action: unknown action '{}'; use one of {}",
-                            a.chars().take(40).collect::<String>(),
+                            keyward_core::echo::echo(&a, 40),
                             all.join(", ")
                         ),
                     )

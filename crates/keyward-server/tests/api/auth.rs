@@ -212,6 +212,32 @@ async fn secrets_never_reach_responses_logs_or_the_audit_log() {
             Some(json!({ "name": credential })),
         )
         .await;
+        // A key pasted where an id, a name or a value belonged is never quoted back.
+        t.admin(Method::GET, &format!("/v1/keys/{credential}"), None)
+            .await;
+        t.admin(Method::GET, &format!("/v1/orgs/{credential}"), None)
+            .await;
+        t.admin(
+            Method::GET,
+            &format!("/v1/orgs/Acme/projects/{credential}"),
+            None,
+        )
+        .await;
+        t.admin(
+            Method::POST,
+            "/v1/keys",
+            Some(json!({ "org": "Acme", "name": "x", "kind": credential })),
+        )
+        .await;
+        t.admin(Method::POST, "/v1/keys", Some(json!({ "org": "Acme", "name": "x", "grants": [{ "project": credential, "environment": credential, "level": credential }] }))).await;
+        t.admin(Method::POST, "/v1/keys", Some(json!({ "org": "Acme", "name": "x", "org_access": "read", "expires_at": credential, "scopes": [credential] }))).await;
+        t.admin(Method::POST, "/v1/keys/verify", Some(json!({ "key": "x", "project": "Website", "environment": "production", "method": credential }))).await;
+        t.admin(
+            Method::PUT,
+            &format!("/v1/orgs/Acme/members/{credential}"),
+            Some(json!({ "role": credential })),
+        )
+        .await;
     }
     let audit = t
         .admin(Method::GET, "/v1/audit-events?limit=100", None)
