@@ -115,7 +115,7 @@ impl Keyward {
     }
 
     /// The admin token `text` stands for, if it is ours, right and not revoked.
-    pub async fn authenticate_admin(&self, text: &str) -> AppResult<Option<AdminToken>> {
+    pub async fn authenticate_admin(&self, text: &str) -> AppResult<Option<Arc<AdminToken>>> {
         let Ok(parsed) = ParsedAdminToken::parse(text, &self.settings.prefix) else {
             return Ok(None);
         };
@@ -130,11 +130,9 @@ impl Keyward {
                 token
             }
         };
-        Ok(token
-            .filter(|t| {
-                t.revoked_at.is_none() && self.settings.peppers.verify(&parsed.secret, &t.hash)
-            })
-            .map(|t| (*t).clone()))
+        Ok(token.filter(|t| {
+            t.revoked_at.is_none() && self.settings.peppers.verify(&parsed.secret, &t.hash)
+        }))
     }
 
     /// On a server with no users yet, makes a fresh one-time setup token (replacing any
