@@ -49,6 +49,21 @@ impl Settings {
     /// The default cache: 100,000 entries of each kind, trusted for one second.
     pub const DEFAULT_CACHE_CAPACITY: usize = 100_000;
     pub const DEFAULT_CACHE_TTL: time::Duration = time::Duration::SECOND;
+    /// The plan new organizations get unless the operator says otherwise.
+    pub const DEFAULT_PLAN: &'static str = "pro";
+
+    /// What `keyward serve` uses with no configuration, around `peppers`.
+    pub fn new(peppers: PepperSet) -> Self {
+        Settings {
+            prefix: Prefix::default(),
+            peppers,
+            policy: Policy::default(),
+            catalog: Catalog::formfex(),
+            default_plan: Self::DEFAULT_PLAN.to_owned(),
+            cache_capacity: Self::DEFAULT_CACHE_CAPACITY,
+            cache_ttl: Self::DEFAULT_CACHE_TTL,
+        }
+    }
 }
 
 /// The application: a store, the settings, a clock and the check cache. Cloning it

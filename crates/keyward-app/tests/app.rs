@@ -5,7 +5,7 @@
 use keyward_app::{
     AppError, CheckRequest, KeyInput, KeyPatchInput, Keyward, ManualClock, Principal, Settings,
 };
-use keyward_core::lifecycle::{LifecycleError, Policy};
+use keyward_core::lifecycle::LifecycleError;
 use keyward_core::timestamp::from_millis;
 use keyward_core::{
     Actor, AuditAction, GrantSpec, KeyStatus, Kind, Level, OrgAccess, OrgId, Outcome, PepperSet,
@@ -33,15 +33,7 @@ async fn world() -> World {
     .await
     .unwrap();
     let clock = Arc::new(ManualClock::new(from_millis(1_800_000_000_000)));
-    let settings = Settings {
-        prefix: Prefix::default(),
-        peppers: PepperSet::parse(PEPPER).unwrap(),
-        policy: Policy::default(),
-        catalog: keyward_core::Catalog::formfex(),
-        cache_capacity: Settings::DEFAULT_CACHE_CAPACITY,
-        cache_ttl: Settings::DEFAULT_CACHE_TTL,
-        default_plan: "pro".into(),
-    };
+    let settings = Settings::new(PepperSet::parse(PEPPER).unwrap());
     let app = Keyward::new(store, settings, clock.clone());
     let org = app.create_org(&actor(), "Acme", None).await.unwrap();
     app.create_project(&actor(), &org.id, "Website")

@@ -93,13 +93,8 @@ pub async fn open_app(
     let url = format!("sqlite://{}", data_dir.join("keyward.db").display());
     let store = keyward_store::open(&url).await?;
     let settings = keyward_app::Settings {
-        prefix: keyward_core::Prefix::default(),
-        peppers: keyward_core::PepperSet::parse(pepper)?,
-        policy: Default::default(),
-        catalog: keyward_core::Catalog::formfex(),
-        default_plan: "pro".into(),
         cache_capacity,
-        cache_ttl: keyward_app::Settings::DEFAULT_CACHE_TTL,
+        ..keyward_app::Settings::new(keyward_core::PepperSet::parse(pepper)?)
     };
     Ok(keyward_app::Keyward::new(
         store,

@@ -132,8 +132,10 @@ pub fn load(
         None => Policy::default(),
     };
 
-    let default_plan = pick(None, "KEYWARD_DEFAULT_PLAN", file.default_plan)?
-        .map_or_else(|| "pro".to_owned(), |(v, _)| v);
+    let default_plan = pick(None, "KEYWARD_DEFAULT_PLAN", file.default_plan)?.map_or_else(
+        || keyward_app::Settings::DEFAULT_PLAN.to_owned(),
+        |(v, _)| v,
+    );
 
     let pepper = pick(None, "KEYWARD_PEPPER", file.pepper)?.map(|(v, _)| v);
 

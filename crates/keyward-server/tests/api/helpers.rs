@@ -3,8 +3,7 @@
 //! secret ever reaches a log line.
 
 use keyward_app::{Keyward, ManualClock, Principal, Settings};
-use keyward_core::lifecycle::Policy;
-use keyward_core::{Actor, PepperSet, Prefix};
+use keyward_core::{Actor, PepperSet};
 use keyward_server::AppState;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
@@ -114,15 +113,7 @@ impl TestApp {
         .await
         .unwrap();
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-        let settings = Settings {
-            prefix: Prefix::default(),
-            peppers: PepperSet::parse(PEPPER).unwrap(),
-            policy: Policy::default(),
-            catalog: keyward_core::Catalog::formfex(),
-            cache_capacity: Settings::DEFAULT_CACHE_CAPACITY,
-            cache_ttl: Settings::DEFAULT_CACHE_TTL,
-            default_plan: "pro".into(),
-        };
+        let settings = Settings::new(PepperSet::parse(PEPPER).unwrap());
         let app = Keyward::new(store, settings, clock.clone());
         let admin = app
             .create_admin_token(&Principal::Operator(Actor::Cli("test".into())), "tests")
