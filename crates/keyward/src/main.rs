@@ -32,28 +32,48 @@ fn main() -> ExitCode {
     }
 }
 
-/// Structured logs on stderr, for the server; `KEYWARD_LOG` (or `RUST_LOG`) sets the
-/// filter and `KEYWARD_LOG_FORMAT=json` switches to JSON lines.
-fn init_logging() {
+/// Structured logs on stderr, for the server: `KEYWARD_LOG` (or `RUST_LOG`) sets the
+/// filter and `KEYWARD_LOG_FORMAT` is `text` (the default) or `json`. A bad value is an
+/// error at start, not a silent fallback.
+fn init_logging() -> Result<(), Failure> {
     use tracing_subscriber::EnvFilter;
-    let filter = std::env::var("KEYWARD_LOG")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "info,sqlx=warn".into());
+    let (var, filter) = match (std::env::var("KEYWARD_LOG"), std::env::var("RUST_LOG")) {
+        (Ok(v), _) => ("KEYWARD_LOG", v),
+        (Err(_), Ok(v)) => ("RUST_LOG", v),
+        _ => ("", "info,sqlx=warn".to_owned()),
+    };
+    let filter = EnvFilter::try_new(&filter).map_err(|e| {
+        Failure::usage(format!(
+            "{var}: '{}' is not a log filter ({e}); use a level such as info or debug, or targets such as keyward_server=debug",
+            keyward_core::echo::echo(&filter, 80)
+        ))
+    })?;
+    let json = match std::env::var("KEYWARD_LOG_FORMAT").as_deref() {
+        Err(_) | Ok("text") => false,
+        Ok("json") => true,
+        Ok(other) => {
+            return Err(Failure::usage(format!(
+                "KEYWARD_LOG_FORMAT: '{}' is not a log format; use text or json",
+                keyward_core::echo::echo(other, 40)
+            )))
+        }
+    };
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
-    let _ = if std::env::var("KEYWARD_LOG_FORMAT").as_deref() == Ok("json") {
+    let _ = if json {
         builder.json().try_init()
     } else {
         builder.try_init()
     };
+    Ok(())
 }
 
 async fn run(args: cli::Cli) -> Result<(), Failure> {
     let listen = match &args.command {
         cli::Command::Serve(s) => {
-            init_logging();
+            init_logging()?;
             Some(s.listen.clone())
         }
         _ => None,

@@ -245,3 +245,23 @@ fn a_busy_port_is_a_clear_error() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not an address:port"));
 }
+
+#[test]
+fn bad_logging_settings_are_errors_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    for (var, value, expected) in [
+        ("KEYWARD_LOG", "info,[[[", "KEYWARD_LOG"),
+        ("KEYWARD_LOG_FORMAT", "yaml", "use text or json"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("KEYWARD_DATA_DIR", dir.path())
+            .env_remove("KEYWARD_PEPPER")
+            .env(var, value)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{var}={value}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{err}");
+    }
+}
