@@ -140,7 +140,7 @@ pub fn credential<'a>(candidates: impl IntoIterator<Item = &'a str>) -> Result<&
 }
 
 /// Step 2: parse, mapping every failure to `malformed`.
-pub fn parse(text: &str, prefix: &Prefix) -> Result<ParsedKey, (Outcome, MalformedKey)> {
+pub fn parse<'a>(text: &'a str, prefix: &Prefix) -> Result<ParsedKey<'a>, (Outcome, MalformedKey)> {
     ParsedKey::parse(text, prefix).map_err(|why| (Outcome::Malformed, why))
 }
 
@@ -252,7 +252,7 @@ pub fn authenticate<'k>(
     let Some(key) = stored.filter(|k| k.id == parsed.id && k.kind == parsed.kind) else {
         return Err(Outcome::Unknown);
     };
-    if !peppers.verify(&parsed.secret, &key.hash) {
+    if !peppers.verify_str(parsed.secret.expose_secret(), &key.hash) {
         return Err(Outcome::Unknown);
     }
     // 4.

@@ -198,24 +198,48 @@ pub enum MalformedKey {
     BadChecksum,
 }
 
-/// A key that passed every check that needs no store: shape, prefix, kind and checksum.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParsedKey {
-    pub kind: Kind,
-    pub id: KeyId,
-    pub secret: ApiKeySecret,
+/// A presented key's text, borrowed from the request it came in (the check copies
+/// nothing): as sensitive as the key, so `Debug` and `Display` never show it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SecretRef<'a>(&'a str);
+
+impl<'a> SecretRef<'a> {
+    /// The full key text, to hash it.
+    pub fn expose_secret(&self) -> &'a str {
+        self.0
+    }
 }
 
-impl ParsedKey {
+impl fmt::Debug for SecretRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretRef([redacted])")
+    }
+}
+
+impl fmt::Display for SecretRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted API key]")
+    }
+}
+
+/// A key that passed every check that needs no store: shape, prefix, kind and checksum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParsedKey<'a> {
+    pub kind: Kind,
+    pub id: KeyId,
+    pub secret: SecretRef<'a>,
+}
+
+impl<'a> ParsedKey<'a> {
     /// Parses `text` as a key with `prefix`. Cheap checks first: length and alphabet
     /// before any splitting, the checksum last.
-    pub fn parse(text: &str, prefix: &Prefix) -> Result<Self, MalformedKey> {
+    pub fn parse(text: &'a str, prefix: &Prefix) -> Result<Self, MalformedKey> {
         let (kind, id) = parse_parts(text, prefix)?;
         let kind = Kind::parse(kind).map_err(|_| MalformedKey::BadKind)?;
         Ok(ParsedKey {
             kind,
             id,
-            secret: ApiKeySecret(text.to_owned()),
+            secret: SecretRef(text),
         })
     }
 }
@@ -232,19 +256,25 @@ pub(crate) fn parse_parts<'t>(
     if text.len() > MAX_KEY_LEN {
         return Err(MalformedKey::TooLong);
     }
-    if !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Err(MalformedKey::BadCharacters);
+    // One pass over the bytes: check the alphabet and find the three separators.
+    let mut separators = [0usize; 3];
+    let mut found = 0;
+    for (i, &b) in text.as_bytes().iter().enumerate() {
+        if b == b'_' {
+            if found == separators.len() {
+                return Err(MalformedKey::BadShape);
+            }
+            separators[found] = i;
+            found += 1;
+        } else if !b.is_ascii_alphanumeric() {
+            return Err(MalformedKey::BadCharacters);
+        }
     }
-    let mut parts = text.split('_');
-    let (Some(p), Some(kind), Some(id), Some(tail), None) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
+    if found != separators.len() {
         return Err(MalformedKey::BadShape);
-    };
+    }
+    let [a, b, c] = separators;
+    let (p, kind, id, tail) = (&text[..a], &text[a + 1..b], &text[b + 1..c], &text[c + 1..]);
     if p != prefix.as_str() {
         return Err(MalformedKey::WrongPrefix);
     }

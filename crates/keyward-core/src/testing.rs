@@ -64,7 +64,7 @@ pub fn key(
     kind: Kind,
     grants: Vec<Grant>,
     org_access: OrgAccess,
-) -> (ApiKey, ParsedKey) {
+) -> (ApiKey, ParsedKey<'static>) {
     let generated = GeneratedKey::generate(&Prefix::default(), kind, &mut OsRng);
     let spec = NewKey {
         name: KeyName::parse("test key").unwrap(),
@@ -87,6 +87,9 @@ pub fn key(
         now(),
     )
     .unwrap();
-    let parsed = ParsedKey::parse(generated.secret.expose_secret(), &Prefix::default()).unwrap();
+    // Leaked: a test key's text lives as long as the test process.
+    let text: &'static str =
+        Box::leak(generated.secret.expose_secret().to_owned().into_boxed_str());
+    let parsed = ParsedKey::parse(text, &Prefix::default()).unwrap();
     (created.key, parsed)
 }
