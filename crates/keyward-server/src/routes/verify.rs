@@ -7,11 +7,17 @@ use crate::auth::OperatorToken;
 use crate::error::{ApiError, ApiResult, Json};
 use crate::state::AppState;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use keyward_app::CheckRequest;
-use keyward_core::{ApiKey, Grant, Kind, Level, OrgAccess, Outcome, Resource, Timestamp};
+use keyward_core::{
+    ApiKey, Grant, KeyId, Kind, Level, OrgAccess, OrgId, Outcome, Resource, Scope, Timestamp,
+    UserId,
+};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -33,8 +39,10 @@ pub struct VerifyIn {
     pub resource: Option<String>,
 }
 
+// Borrows from the check's result, so answering copies nothing.
+/// The verify API's answer: the outcome, what to tell the client, and who the key is.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct VerifyOut {
+pub struct VerifyOut<'a> {
     pub valid: bool,
     /// One of `valid`, `missing`, `malformed`, `unknown`, `expired`, `revoked`,
     /// `wrong_environment`, `insufficient_permission`, `ip_not_allowed`,
@@ -44,45 +52,51 @@ pub struct VerifyOut {
     /// The HTTP status to answer the client with.
     pub status: u16,
     /// For the person reading the error.
-    pub detail: String,
+    #[schema(value_type = String)]
+    pub detail: Cow<'a, str>,
     /// For `insufficient_permission`: the permission needed, such as `Website:production:write`.
-    pub required_permission: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub required_permission: Option<&'a str>,
     /// The key, when it is ours and its secret matched.
-    pub key: Option<VerifiedKey>,
+    pub key: Option<VerifiedKey<'a>>,
 }
 
 /// Who the key is, as the operator's API needs it to serve the request.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct VerifiedKey {
-    pub id: String,
-    pub org_id: String,
-    pub name: String,
+pub struct VerifiedKey<'a> {
+    #[schema(value_type = String)]
+    pub id: &'a KeyId,
+    #[schema(value_type = String)]
+    pub org_id: &'a OrgId,
+    pub name: &'a str,
     #[schema(value_type = String)]
     pub kind: Kind,
     /// Grants as stored: `project` is a project id or `*`.
     #[schema(value_type = Vec<Object>)]
-    pub grants: Vec<Grant>,
-    pub scopes: Vec<String>,
+    pub grants: &'a [Grant],
+    #[schema(value_type = Vec<String>)]
+    pub scopes: &'a [Scope],
     #[schema(value_type = String)]
     pub org_access: OrgAccess,
     /// The user the key acts as; `null` for a service key.
-    pub owner: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub owner: Option<&'a UserId>,
     #[serde(with = "keyward_core::timestamp::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<Timestamp>,
 }
 
-impl From<&ApiKey> for VerifiedKey {
-    fn from(k: &ApiKey) -> Self {
+impl<'a> From<&'a ApiKey> for VerifiedKey<'a> {
+    fn from(k: &'a ApiKey) -> Self {
         VerifiedKey {
-            id: k.id.to_string(),
-            org_id: k.org_id.to_string(),
-            name: k.name.to_string(),
+            id: &k.id,
+            org_id: &k.org_id,
+            name: k.name.as_str(),
             kind: k.kind,
-            grants: k.grants.clone(),
-            scopes: k.scopes.iter().map(ToString::to_string).collect(),
+            grants: &k.grants,
+            scopes: &k.scopes,
             org_access: k.org_access,
-            owner: k.owner.as_ref().map(ToString::to_string),
+            owner: k.owner.as_ref(),
             expires_at: k.expires_at,
         }
     }
@@ -96,7 +110,7 @@ pub async fn verify(
     State(s): State<AppState>,
     _operator: OperatorToken,
     Json(body): Json<VerifyIn>,
-) -> ApiResult<Json<VerifyOut>> {
+) -> ApiResult<Response> {
     let level = match (&body.method, body.level) {
         (Some(_), Some(_)) => {
             return Err(ApiError::validation(
@@ -142,19 +156,30 @@ pub async fn verify(
     };
     let result = s.app.check(credentials, &request).await?;
     let detail = match (&result.denial, &result.malformed) {
-        (Some(d), _) => d.message.clone(),
-        (None, Some(m)) => format!("{m}."),
-        _ => result.outcome.explanation().to_owned(),
+        (Some(d), _) => Cow::Borrowed(d.message.as_str()),
+        (None, Some(m)) => Cow::Owned(format!("{m}.")),
+        _ => Cow::Borrowed(result.outcome.explanation()),
     };
-    let key = result.key.as_ref().map(|c| VerifiedKey::from(&c.key));
-    Ok(Json(VerifyOut {
+    let out = VerifyOut {
         valid: result.outcome.is_valid(),
         outcome: result.outcome,
         status: result.outcome.http_status(),
         detail,
-        required_permission: result.denial.map(|d| d.required_permission),
-        key,
-    }))
+        required_permission: result
+            .denial
+            .as_ref()
+            .map(|d| d.required_permission.as_str()),
+        key: result.key.as_ref().map(|c| VerifiedKey::from(&c.key)),
+    };
+    // Serialised here, while the answer can still borrow from the result.
+    let body = serde_json::to_vec(&out).map_err(|e| {
+        tracing::error!(error = %e, "cannot serialise a verify answer");
+        ApiError::new(
+            &crate::problems::INTERNAL,
+            "internal error; it has been logged",
+        )
+    })?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 pub fn router() -> Router<AppState> {
