@@ -37,6 +37,16 @@ pub struct CheckResult {
 }
 
 impl CheckResult {
+    /// What to tell the person behind the request: the denial, why the key is
+    /// malformed, or the outcome's explanation.
+    pub fn detail(&self) -> std::borrow::Cow<'_, str> {
+        match (&self.denial, &self.malformed) {
+            (Some(d), _) => d.message.as_str().into(),
+            (None, Some(m)) => format!("{m}.").into(),
+            _ => self.outcome.explanation().into(),
+        }
+    }
+
     fn early(outcome: Outcome, malformed: Option<MalformedKey>) -> Self {
         CheckResult {
             outcome,
@@ -48,12 +58,13 @@ impl CheckResult {
 }
 
 impl Keyward {
-    /// Identifies the key a request carries (steps 1 to 4 of the check), for requests
-    /// where the key is the caller. Permission is asked later, per operation.
-    pub async fn authenticate_key<'a>(
+    /// Steps 1 to 4 of the check: the credential, its shape, the key it names and
+    /// whether it is usable now. `Err` holds the finished answer when one of them fails.
+    async fn identify<'a>(
         &self,
         credentials: impl IntoIterator<Item = &'a str>,
-    ) -> AppResult<Result<Principal, CheckResult>> {
+        now: Timestamp,
+    ) -> AppResult<Result<Arc<CachedKey>, CheckResult>> {
         let text = match check::credential(credentials) {
             Ok(text) => text,
             Err(outcome) => return Ok(Err(CheckResult::early(outcome, None))),
@@ -62,20 +73,29 @@ impl Keyward {
             Ok(p) => p,
             Err((outcome, why)) => return Ok(Err(CheckResult::early(outcome, Some(why)))),
         };
-        let now = self.now();
         let cached = self.lookup(&parsed.id, now).await?;
-        match check::authenticate(
-            &parsed,
-            cached.as_ref().map(|c| &c.key),
-            &self.settings.peppers,
-            now,
-        ) {
-            Ok(key) => {
-                let bound = cached.as_ref().map_or(Bound::Service, |c| c.bound.clone());
-                Ok(Ok(Principal::Key(Box::new(key.clone()), bound)))
-            }
-            Err(outcome) => Ok(Err(CheckResult::early(outcome, None))),
+        let stored = cached.as_ref().map(|c| &c.key);
+        if let Err(outcome) = check::authenticate(&parsed, stored, &self.settings.peppers, now) {
+            return Ok(Err(CheckResult {
+                outcome,
+                key: cached.filter(|_| outcome != Outcome::Unknown),
+                denial: None,
+                malformed: None,
+            }));
         }
+        Ok(cached.ok_or_else(|| CheckResult::early(Outcome::Unknown, None)))
+    }
+
+    /// Identifies the key a request carries (steps 1 to 4 of the check), for requests
+    /// where the key is the caller. Permission is asked later, per operation.
+    pub async fn authenticate_key<'a>(
+        &self,
+        credentials: impl IntoIterator<Item = &'a str>,
+    ) -> AppResult<Result<Principal, CheckResult>> {
+        Ok(self
+            .identify(credentials, self.now())
+            .await?
+            .map(|c| Principal::Key(Box::new(c.key.clone()), c.bound.clone())))
     }
 
     /// Reads the store's change counter when the cache's trust in it has run out (once
@@ -120,27 +140,10 @@ impl Keyward {
         credentials: impl IntoIterator<Item = &'a str>,
         request: &CheckRequest,
     ) -> AppResult<CheckResult> {
-        let text = match check::credential(credentials) {
-            Ok(text) => text,
-            Err(outcome) => return Ok(CheckResult::early(outcome, None)),
-        };
-        let parsed = match check::parse(text, &self.settings.prefix) {
-            Ok(p) => p,
-            Err((outcome, why)) => return Ok(CheckResult::early(outcome, Some(why))),
-        };
         let now = self.now();
-        let cached = self.lookup(&parsed.id, now).await?;
-        let stored = cached.as_ref().map(|c| &c.key);
-        if let Err(outcome) = check::authenticate(&parsed, stored, &self.settings.peppers, now) {
-            return Ok(CheckResult {
-                outcome,
-                key: cached.filter(|_| outcome != Outcome::Unknown),
-                denial: None,
-                malformed: None,
-            });
-        }
-        let Some(cached) = cached else {
-            return Ok(CheckResult::early(Outcome::Unknown, None));
+        let cached = match self.identify(credentials, now).await? {
+            Ok(cached) => cached,
+            Err(answer) => return Ok(answer),
         };
         // Only a key whose secret matched gets this far, so a wrong secret cannot
         // probe which project names exist.

@@ -105,11 +105,7 @@ impl FromRequestParts<AppState> for Caller {
             match state.app.authenticate_key(creds.iter().copied()).await? {
                 Ok(principal) => principal,
                 Err(result) => {
-                    let detail = result.malformed.map_or_else(
-                        || result.outcome.explanation().to_owned(),
-                        |m| format!("{m}."),
-                    );
-                    return Err(ApiError::from_outcome(result.outcome, detail));
+                    return Err(ApiError::from_outcome(result.outcome, result.detail()));
                 }
             }
         };

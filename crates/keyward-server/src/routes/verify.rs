@@ -155,11 +155,7 @@ pub async fn verify(
         vec![body.key.as_str()]
     };
     let result = s.app.check(credentials, &request).await?;
-    let detail = match (&result.denial, &result.malformed) {
-        (Some(d), _) => Cow::Borrowed(d.message.as_str()),
-        (None, Some(m)) => Cow::Owned(format!("{m}.")),
-        _ => Cow::Borrowed(result.outcome.explanation()),
-    };
+    let detail = result.detail();
     let out = VerifyOut {
         valid: result.outcome.is_valid(),
         outcome: result.outcome,

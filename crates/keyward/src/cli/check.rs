@@ -69,11 +69,7 @@ pub async fn run(app: &Keyward, a: CheckArgs, json: bool) -> Result<(), Failure>
         vec![key.as_str()]
     };
     let result = app.check(credentials, &request).await?;
-    let detail = match (&result.denial, &result.malformed) {
-        (Some(d), _) => d.message.clone(),
-        (None, Some(m)) => m.to_string(),
-        _ => result.outcome.explanation().to_owned(),
-    };
+    let detail = result.detail().into_owned();
     if json {
         print_json(&json!({
             "valid": result.outcome.is_valid(),
