@@ -25,9 +25,7 @@ impl Keyward {
                     ))
                 }
             };
-            if !who.sees(&org) {
-                return Err(AppError::not_found("organization", org.as_str()));
-            }
+            who.require_sees(&org)?;
             who.require(&org, Level::Read, "reading the audit log")?;
             query.org_id = Some(org);
         }

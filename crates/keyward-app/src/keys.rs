@@ -195,9 +195,7 @@ impl Keyward {
         org: &OrgId,
         input: KeyInput,
     ) -> AppResult<CreatedKey> {
-        if !who.sees(org) {
-            return Err(AppError::not_found("organization", org.as_str()));
-        }
+        who.require_sees(org)?;
         who.require(org, Level::Write, "creating a key")?;
         let actor = &who.actor();
         let prefix = &self.settings.prefix;
@@ -282,9 +280,7 @@ impl Keyward {
         after: Option<&str>,
         limit: u32,
     ) -> AppResult<Vec<KeyView>> {
-        if !who.sees(org) {
-            return Err(AppError::not_found("organization", org.as_str()));
-        }
+        who.require_sees(org)?;
         who.require(org, Level::Read, "listing keys")?;
         let after = match after {
             None => None,

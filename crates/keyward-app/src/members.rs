@@ -84,9 +84,7 @@ impl Keyward {
         who: &Principal,
         org: &OrgId,
     ) -> AppResult<Vec<(User, MemberAccess)>> {
-        if !who.sees(org) {
-            return Err(AppError::not_found("organization", org.as_str()));
-        }
+        who.require_sees(org)?;
         who.require(org, Level::Read, "listing members")?;
         Ok(self.store.list_members(org).await?)
     }
@@ -101,9 +99,7 @@ impl Keyward {
         user: &str,
         input: MemberInput,
     ) -> AppResult<MemberAccess> {
-        if !who.sees(org) {
-            return Err(AppError::not_found("organization", org.as_str()));
-        }
+        who.require_sees(org)?;
         who.require(org, Level::Manage, "managing members")?;
         let user = self.user(user).await?;
         let mut projects = BTreeMap::new();
@@ -146,9 +142,7 @@ impl Keyward {
     }
 
     pub async fn remove_member(&self, who: &Principal, org: &OrgId, user: &str) -> AppResult<()> {
-        if !who.sees(org) {
-            return Err(AppError::not_found("organization", org.as_str()));
-        }
+        who.require_sees(org)?;
         who.require(org, Level::Manage, "managing members")?;
         let user = self.user(user).await?;
         let before = self.store.member_access(org, &user.id).await?;

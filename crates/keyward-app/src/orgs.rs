@@ -89,9 +89,7 @@ impl Keyward {
         org: &OrgId,
         name: &str,
     ) -> AppResult<(Project, Vec<Environment>)> {
-        if !who.sees(org) {
-            return Err(AppError::not_found("organization", org.as_str()));
-        }
+        who.require_sees(org)?;
         who.require(org, Level::Write, "creating a project")?;
         let actor = &who.actor();
         let name = ProjectName::parse(name).map_err(|e| AppError::invalid("name", e))?;
@@ -147,9 +145,7 @@ impl Keyward {
         who: &Principal,
         org: &OrgId,
     ) -> AppResult<Vec<(Project, Vec<Environment>)>> {
-        if !who.sees(org) {
-            return Err(AppError::not_found("organization", org.as_str()));
-        }
+        who.require_sees(org)?;
         who.require(org, Level::Read, "listing projects")?;
         let mut out = Vec::new();
         for p in self.store.list_projects(org).await? {
@@ -206,9 +202,7 @@ impl Keyward {
         org: &OrgId,
         id_or_name: &str,
     ) -> AppResult<(Project, Vec<Environment>)> {
-        if !who.sees(org) {
-            return Err(AppError::not_found("organization", org.as_str()));
-        }
+        who.require_sees(org)?;
         who.require(org, Level::Read, "reading projects")?;
         let project = self.project(org, id_or_name).await?;
         let envs = self.store.list_environments(&project.id).await?;

@@ -57,6 +57,15 @@ impl Principal {
         }
     }
 
+    /// [`sees`](Self::sees) as a requirement: "organization not found" otherwise.
+    pub fn require_sees(&self, org: &OrgId) -> AppResult<()> {
+        if self.sees(org) {
+            Ok(())
+        } else {
+            Err(AppError::not_found("organization", org.as_str()))
+        }
+    }
+
     /// The organization a request means when it names none: a key's own, or a
     /// person's only one.
     pub fn default_org(&self) -> Option<&OrgId> {

@@ -268,11 +268,7 @@ pub fn authenticate<'k>(
 /// The key's grants and the grants its scopes stand for: everything it may do,
 /// before any cap by its creator's access.
 pub fn all_grants(key: &ApiKey, catalog: &Catalog) -> Vec<Grant> {
-    let mut grants = key.grants.clone();
-    for scope in &key.scopes {
-        grants.extend(catalog.expand(scope));
-    }
-    grants
+    crate::escalation::Power::of(key).all_grants(catalog)
 }
 
 const CAPPED: &str = " (a user-bound key never exceeds its creator's current access)";
@@ -308,7 +304,7 @@ pub fn permission(
             level,
         } => {
             // Scopes expand to grants; a key without scopes allocates nothing here.
-            let expanded: Vec<Grant> = key.scopes.iter().flat_map(|s| catalog.expand(s)).collect();
+            let expanded = catalog.expand_all(&key.scopes);
             let own = found.as_deref().and_then(|(p, e)| {
                 key.grants
                     .iter()

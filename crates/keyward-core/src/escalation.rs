@@ -60,11 +60,10 @@ impl<'a> Power<'a> {
         }
     }
 
-    fn all_grants(&self, catalog: &Catalog) -> Vec<Grant> {
+    /// Its grants and those its scopes stand for.
+    pub fn all_grants(&self, catalog: &Catalog) -> Vec<Grant> {
         let mut grants = self.grants.to_vec();
-        for s in self.scopes {
-            grants.extend(catalog.expand(s));
-        }
+        grants.extend(catalog.expand_all(self.scopes));
         grants
     }
 }

@@ -118,6 +118,11 @@ impl Catalog {
         }
     }
 
+    /// The grants all of `scopes` stand for (nothing for an empty list: no allocation).
+    pub fn expand_all(&self, scopes: &[Scope]) -> Vec<Grant> {
+        scopes.iter().flat_map(|s| self.expand(s)).collect()
+    }
+
     /// The grants a scope stands for. A scope the catalog no longer knows (the operator
     /// removed it) stands for nothing.
     pub fn expand(&self, scope: &Scope) -> Vec<Grant> {
