@@ -428,6 +428,44 @@ async fn reopening_runs_no_migration_twice_and_keeps_data() {
     assert_eq!(s.find_org("Acme").await.unwrap(), Some(o));
 }
 
+/// Databases made by the first, hand-written migration runner upgrade in place: their
+/// record of applied migrations is adopted, nothing runs twice, nothing is lost.
+#[tokio::test]
+async fn a_database_from_the_earlier_migration_runner_upgrades_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keyward.db");
+    {
+        use sqlx::ConnectOptions;
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .connect()
+            .await
+            .unwrap();
+        for sql in [
+            include_str!("../src/sqlite/migrations/0001_init.sql"),
+            include_str!("../src/sqlite/migrations/0002_operator.sql"),
+            include_str!("../src/sqlite/migrations/0003_scopes_members.sql"),
+            include_str!("../src/sqlite/migrations/0004_change_counter.sql"),
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);
+             INSERT INTO schema_migrations VALUES (1, 0), (2, 0), (3, 0), (4, 0);
+             INSERT INTO organizations VALUES ('org_old', 'Oldco', 'pro', 0);",
+        ] {
+            sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+        }
+    }
+    let url = format!("sqlite://{}", path.display());
+    let s = keyward_store::open(&url).await.unwrap();
+    assert_eq!(
+        s.find_org("Oldco").await.unwrap().unwrap().name.as_str(),
+        "Oldco"
+    );
+    drop(s);
+    // And it stays adopted: a second open runs nothing and still finds the data.
+    let s = keyward_store::open(&url).await.unwrap();
+    assert!(s.find_org("oldco").await.unwrap().is_some());
+}
+
 #[tokio::test]
 async fn unsupported_urls_are_refused_without_echoing_credentials() {
     let err = keyward_store::open("mysql://root:hunter2@localhost/db")

@@ -1,53 +1,77 @@
-//! Embedded migrations: each file runs once, in order, inside a transaction together
-//! with the row that records it, so a failed migration leaves nothing half-applied.
+//! Embedded migrations, run by sqlx's migrator (`sqlx::migrate!`): each file runs once,
+//! in order, in a transaction with the row that records it, and the recorded checksum
+//! makes a migration edited after release an error instead of a silent divergence.
+//!
+//! Databases made by keyward's first, hand-written runner record their migrations in
+//! `schema_migrations`; [`adopt_earlier_runner`] hands that record over to sqlx once,
+//! so upgrading never runs a migration twice.
 
 use super::backend;
 use crate::{Result, StoreError};
+use sqlx::migrate::{Migrate, MigrateError, Migrator};
 use sqlx::SqlitePool;
 
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("migrations/0001_init.sql")),
-    (2, include_str!("migrations/0002_operator.sql")),
-    (3, include_str!("migrations/0003_scopes_members.sql")),
-    (4, include_str!("migrations/0004_change_counter.sql")),
-];
+static MIGRATOR: Migrator = sqlx::migrate!("src/sqlite/migrations");
 
 pub(super) async fn run(pool: &SqlitePool) -> Result<()> {
-    sqlx::query(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-            version     INTEGER PRIMARY KEY,
-            applied_at  INTEGER NOT NULL
-        )",
-    )
-    .execute(pool)
-    .await
-    .map_err(backend)?;
-    let applied: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM schema_migrations")
-        .fetch_one(pool)
-        .await
-        .map_err(backend)?;
-    let applied = applied.unwrap_or(0);
-    let newest = MIGRATIONS.last().map_or(0, |m| m.0);
-    if applied > newest {
-        return Err(StoreError::Backend(
+    adopt_earlier_runner(pool).await?;
+    MIGRATOR.run(pool).await.map_err(|e| match e {
+        MigrateError::VersionMissing(v) => StoreError::Backend(
             format!(
-                "the database is at schema version {applied}, newer than this keyward knows ({newest}); upgrade keyward"
+                "the database has migration {v}, which this keyward does not know: it was made by a newer keyward; upgrade keyward"
             )
             .into(),
-        ));
+        ),
+        MigrateError::VersionMismatch(v) => StoreError::Backend(
+            format!("migration {v} applied to this database differs from the one in this keyward build")
+                .into(),
+        ),
+        other => StoreError::Backend(Box::new(other)),
+    })
+}
+
+/// Records in sqlx's table the migrations the earlier runner applied, then drops its
+/// table, all in one transaction. Does nothing on a new or already adopted database.
+async fn adopt_earlier_runner(pool: &SqlitePool) -> Result<()> {
+    let earlier: Option<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+    )
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?;
+    if earlier.is_none() {
+        return Ok(());
     }
-    for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > applied) {
-        let mut tx = pool.begin().await.map_err(backend)?;
-        sqlx::raw_sql(sql)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, strftime('%s','now') * 1000)")
-            .bind(version)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
+    let mut conn = pool.acquire().await.map_err(backend)?;
+    conn.ensure_migrations_table()
+        .await
+        .map_err(|e| StoreError::Backend(Box::new(e)))?;
+    let mut tx = pool.begin().await.map_err(backend)?;
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+    for version in applied {
+        let Some(m) = MIGRATOR.iter().find(|m| m.version == version) else {
+            return Err(StoreError::Backend(
+                format!("the database has migration {version}, which this keyward does not know; upgrade keyward").into(),
+            ));
+        };
+        sqlx::query(
+            "INSERT OR IGNORE INTO _sqlx_migrations
+                (version, description, success, checksum, execution_time)
+             VALUES (?, ?, TRUE, ?, 0)",
+        )
+        .bind(m.version)
+        .bind(&*m.description)
+        .bind(&*m.checksum)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
     }
-    Ok(())
+    sqlx::query("DROP TABLE schema_migrations")
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    tx.commit().await.map_err(backend)
 }
