@@ -1,233 +1,132 @@
-//! The check as a use case: pick the credential, parse it, look the key up, resolve the
-//! project and environment the request is about within the key's own organization,
-//! and let `keyward_core::check` decide.
+//! The check as a use case: `keyward_core::check` decides; this module only fetches
+//! what it asks for, from the cache when the cache may be trusted, from the store
+//! otherwise, and puts what it read into the cache behind the fence that keeps a read
+//! taken before a change from outliving that change.
 
-use crate::cache::{CachedKey, Found};
-use crate::error::AppResult;
+use crate::cache::{Freshness, OrgTargets};
+use crate::error::{AppError, AppResult};
 use crate::{Keyward, Principal};
-use keyward_core::check::{self, Context, Decision, Denial, Outcome, Target};
-use keyward_core::key::MalformedKey;
-use keyward_core::{ApiKey, Bound, EnvRef, KeyId, Level, OrgId, ProjectRef, Resource, Timestamp};
+use keyward_core::check::{self, Context, Lookup, ResolvedTarget};
+use keyward_core::{
+    ApiKey, Asked, KeyId, MemberAccess, OrgId, Presented, Timestamp, UserId, Verdict,
+};
 use std::sync::Arc;
+use std::time::Duration;
 
-/// What a request wants to do, as its caller names it.
-#[derive(Debug, Clone)]
-pub enum CheckRequest {
-    Project {
-        /// A project name or id.
-        project: String,
-        /// An environment name.
-        environment: String,
-        resource: Option<Resource>,
-        level: Level,
-    },
-    Organization {
-        level: Level,
-    },
+/// The longest a read of the change log may take before the cache gives up on it for
+/// this check and reads the store directly; the next check tries again.
+const CHANGE_LOG_READ_LIMIT: Duration = Duration::from_secs(2);
+
+/// The check's lookups, for one check at `now`.
+struct Fetch<'a> {
+    app: &'a Keyward,
+    now: Timestamp,
 }
 
-#[derive(Debug, Clone)]
-pub struct CheckResult {
-    pub outcome: Outcome,
-    /// The key, for every outcome from `revoked` on (its secret matched).
-    pub key: Option<Arc<CachedKey>>,
-    pub denial: Option<Denial>,
-    /// Why the key was `malformed`, when it was.
-    pub malformed: Option<MalformedKey>,
-}
+impl Lookup for Fetch<'_> {
+    type Error = AppError;
 
-impl CheckResult {
-    /// What to tell the person behind the request: the denial, why the key is
-    /// malformed, or the outcome's explanation.
-    pub fn detail(&self) -> std::borrow::Cow<'_, str> {
-        match (&self.denial, &self.malformed) {
-            (Some(d), _) => d.message.as_str().into(),
-            (None, Some(m)) => format!("{m}.").into(),
-            _ => self.outcome.explanation().into(),
+    async fn key(&self, id: KeyId) -> AppResult<Option<Arc<ApiKey>>> {
+        let cache = &self.app.cache;
+        if self.app.fresh(self.now).await {
+            if let Some(hit) = cache.key(&id) {
+                return Ok(hit);
+            }
         }
+        let ticket = cache.begin();
+        let found = self.app.store.key(&id).await?.map(Arc::new);
+        cache.put_key(ticket, id, &found);
+        Ok(found)
     }
 
-    fn early(outcome: Outcome, malformed: Option<MalformedKey>) -> Self {
-        CheckResult {
-            outcome,
-            key: None,
-            denial: None,
-            malformed,
+    async fn member(&self, org: &OrgId, user: &UserId) -> AppResult<Option<Arc<MemberAccess>>> {
+        let cache = &self.app.cache;
+        if self.app.fresh(self.now).await {
+            if let Some(hit) = cache.member(org, user) {
+                return Ok(hit);
+            }
+        }
+        let ticket = cache.begin();
+        let found = self.app.store.member_access(org, user).await?.map(Arc::new);
+        cache.put_member(ticket, org, user, &found);
+        Ok(found)
+    }
+
+    async fn target(
+        &self,
+        org: &OrgId,
+        project: &str,
+        environment: &str,
+    ) -> AppResult<Option<Arc<ResolvedTarget>>> {
+        {
+            let cache = &self.app.cache;
+            let cached = match self.app.fresh(self.now).await {
+                true => cache.org(org),
+                false => None,
+            };
+            let targets = match cached {
+                Some(hit) => hit,
+                None => {
+                    let ticket = cache.begin();
+                    let tree = self.app.store.project_tree(org).await?;
+                    let targets = Arc::new(OrgTargets::new(tree));
+                    cache.put_org(ticket, org, &targets);
+                    targets
+                }
+            };
+            Ok(targets.find(project, environment))
         }
     }
 }
 
 impl Keyward {
-    /// Steps 1 to 4 of the check: the credential, its shape, the key it names and
-    /// whether it is usable now. `Err` holds the finished answer when one of them fails.
-    async fn identify<'a>(
-        &self,
-        credentials: impl IntoIterator<Item = &'a str>,
-        now: Timestamp,
-    ) -> AppResult<Result<Arc<CachedKey>, CheckResult>> {
-        let text = match check::credential(credentials) {
-            Ok(text) => text,
-            Err(outcome) => return Ok(Err(CheckResult::early(outcome, None))),
+    /// Whether the cache may answer now: reads the store's change log when the cache's
+    /// trust has run out (once per `cache_ttl`), dropping what changed elsewhere. A
+    /// read that fails or hangs only sends this check to the store.
+    pub(crate) async fn fresh(&self, now: Timestamp) -> bool {
+        let refresh = match self.cache.freshness(now) {
+            Freshness::Trusted => return true,
+            Freshness::Untrusted => return false,
+            Freshness::Due(refresh) => refresh,
         };
-        let parsed = match check::parse(text, &self.settings.prefix) {
-            Ok(p) => p,
-            Err((outcome, why)) => return Ok(Err(CheckResult::early(outcome, Some(why)))),
-        };
-        let cached = self.lookup(&parsed.id, now).await?;
-        let stored = cached.as_ref().map(|c| &c.key);
-        if let Err(outcome) = check::authenticate(&parsed, stored, &self.settings.peppers, now) {
-            return Ok(Err(CheckResult {
-                outcome,
-                key: cached.filter(|_| outcome != Outcome::Unknown),
-                denial: None,
-                malformed: None,
-            }));
-        }
-        Ok(cached.ok_or_else(|| CheckResult::early(Outcome::Unknown, None)))
-    }
-
-    /// Identifies the key a request carries (steps 1 to 4 of the check), for requests
-    /// where the key is the caller. Permission is asked later, per operation.
-    pub async fn authenticate_key<'a>(
-        &self,
-        credentials: impl IntoIterator<Item = &'a str>,
-    ) -> AppResult<Result<Principal, CheckResult>> {
-        Ok(self
-            .identify(credentials, self.now())
-            .await?
-            .map(|c| Principal::Key(Box::new(c.key.clone()), c.bound.clone())))
-    }
-
-    /// Reads the store's change counter when the cache's trust in it has run out (once
-    /// per `cache_ttl`), dropping the cache if anything changed.
-    pub(crate) async fn revalidate(&self, now: Timestamp) -> AppResult<()> {
-        if !self.cache.due(now) {
-            return Ok(());
-        }
-        match self.store.change_counter().await {
-            Ok(counter) => {
-                self.cache.revalidated(counter, now);
-                Ok(())
+        let read = tokio::time::timeout(
+            CHANGE_LOG_READ_LIMIT,
+            self.store.changes_since(refresh.cursor()),
+        )
+        .await;
+        match read {
+            Ok(Ok(changes)) => {
+                self.cache.refreshed(refresh, changes);
+                true
             }
-            Err(e) => {
-                self.cache.revalidation_failed();
-                Err(e.into())
-            }
+            // The cache stays untrusted; the check reads the store, which reports its
+            // own failure if it is down.
+            Ok(Err(_)) | Err(_) => false,
         }
     }
 
-    /// The key with this id and whom it answers to, from the cache when it is there.
-    async fn lookup(&self, id: &KeyId, now: Timestamp) -> AppResult<Option<Arc<CachedKey>>> {
-        self.revalidate(now).await?;
-        if let Some(hit) = self.cache.key(id, now) {
-            return Ok(hit);
-        }
-        let value = match self.store.key(id).await? {
-            Some(key) => {
-                let bound = self.bound(&key).await?;
-                Some(Arc::new(CachedKey { key, bound }))
-            }
-            None => None,
-        };
-        self.cache.put_key(*id, value.clone(), now);
-        Ok(value)
-    }
-
-    /// Checks the credentials a request carried (every header value that may hold a
-    /// key) against what it wants to do. With the key cached, this touches no store.
-    pub async fn check<'a>(
-        &self,
-        credentials: impl IntoIterator<Item = &'a str>,
-        request: &CheckRequest,
-    ) -> AppResult<CheckResult> {
+    /// Checks what a request presented against what it asks. With the key cached,
+    /// this touches no store.
+    pub async fn check(&self, presented: Presented<'_>, asked: &Asked) -> AppResult<Verdict> {
         let now = self.now();
-        let cached = match self.identify(credentials, now).await? {
-            Ok(cached) => cached,
-            Err(answer) => return Ok(answer),
-        };
-        // Only a key whose secret matched gets this far, so a wrong secret cannot
-        // probe which project names exist.
-        let target = match request {
-            CheckRequest::Organization { level } => Target::Organization { level: *level },
-            CheckRequest::Project {
-                project,
-                environment,
-                resource,
-                level,
-            } => Target::Project {
-                found: self
-                    .resolve_target(&cached.key.org_id, project, environment, now)
-                    .await?,
-                project,
-                environment,
-                resource: resource.as_ref(),
-                level: *level,
-            },
-        };
         let ctx = Context {
             now,
+            prefixes: &self.settings.prefixes,
+            peppers: &self.settings.peppers,
             catalog: &self.settings.catalog,
-            bound: &cached.bound,
         };
-        let Decision { outcome, denial } = check::judge(&cached.key, &target, ctx);
-        Ok(CheckResult {
-            outcome,
-            key: Some(cached),
-            denial,
-            malformed: None,
-        })
+        check::check(&Fetch { app: self, now }, presented, asked, &ctx).await
     }
 
-    /// Whom `key` answers to now: nobody for a service key, its creator's current
-    /// access (read at every check) for a user-bound one.
-    pub async fn bound(&self, key: &ApiKey) -> AppResult<Bound> {
-        Ok(match &key.owner {
-            None => Bound::Service,
-            Some(user) => Bound::User(self.store.member_access(&key.org_id, user).await?),
-        })
-    }
-
-    /// The project and environment named, looked up only inside the key's organization:
-    /// a project of another organization is as good as nonexistent.
-    async fn resolve_target(
-        &self,
-        org: &OrgId,
-        project: &str,
-        environment: &str,
-        now: Timestamp,
-    ) -> AppResult<Found> {
-        let (project, environment) = (project.trim(), environment.trim());
-        if let Some(hit) = self.cache.target(org, project, environment, now) {
-            return Ok(hit);
-        }
-        let found = match self.store.find_project(org, project).await? {
-            None => None,
-            Some(p) => {
-                let envs = self.store.list_environments(&p.id).await?;
-                envs.into_iter()
-                    .find(|e| e.name.as_str() == environment)
-                    .map(|e| {
-                        Arc::new((
-                            ProjectRef {
-                                id: p.id,
-                                org_id: p.org_id,
-                                name: p.name.to_string(),
-                            },
-                            EnvRef {
-                                name: e.name,
-                                kind: e.kind,
-                            },
-                        ))
-                    })
+    /// The caller a request's key stands for (steps 1 to 5 of the check), or the
+    /// verdict that refuses it. Permission is asked later, per operation.
+    pub async fn caller(&self, presented: Presented<'_>) -> AppResult<Result<Principal, Verdict>> {
+        let verdict = self.check(presented, &Asked::Identity).await?;
+        Ok(match (&verdict.key, &verdict.bound) {
+            (Some(key), Some(bound)) if verdict.outcome.is_valid() => {
+                Ok(Principal::Key(key.clone(), bound.clone()))
             }
-        };
-        self.cache.put_target(
-            org.clone(),
-            project.to_owned(),
-            environment.to_owned(),
-            found.clone(),
-            now,
-        );
-        Ok(found)
+            _ => Err(verdict),
+        })
     }
 }

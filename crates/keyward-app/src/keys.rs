@@ -1,6 +1,7 @@
 //! The key lifecycle: create, read, update, revoke, reactivate, rotate, delete. Every
 //! change is one `write_keys` call: the key(s) and the audit event(s) commit together.
 
+use crate::cache::Touched;
 use crate::error::{AppError, AppResult};
 use crate::views::{GrantView, KeyView};
 use crate::{Keyward, Principal};
@@ -9,8 +10,8 @@ use keyward_core::lifecycle::{self, KeyPatch, NewKey, Transition};
 use keyward_core::Scope;
 use keyward_core::{
     Actor, ApiKey, ApiKeySecret, AuditAction, AuditEvent, Description, EnvScope, GeneratedKey,
-    Grant, GrantSpec, KeyId, KeyName, KeyStatus, Kind, Level, OrgAccess, OrgId, Prefix,
-    ProjectScope, Timestamp,
+    Grant, GrantSpec, KeyId, KeyName, KeyStatus, Kind, Level, OrgAccess, OrgId, ProjectScope,
+    Timestamp,
 };
 use keyward_store::{KeyCursor, KeyQuery, KeyWrite};
 use rand_core::OsRng;
@@ -79,13 +80,10 @@ fn event(
     }
 }
 
-/// Refuses text that contains something shaped like one of our keys or admin tokens:
-/// names and descriptions are shown everywhere, so a key pasted into one would leak.
-fn no_secret_inside(field: &'static str, text: &str, prefix: &Prefix) -> AppResult<()> {
-    let looks_like_key = ["live", "test", "admin"]
-        .iter()
-        .any(|kind| text.contains(&format!("{prefix}_{kind}_")));
-    if looks_like_key {
+/// Refuses text that contains something shaped like a key or admin token: names and
+/// descriptions are shown everywhere, so a key pasted into one would leak.
+fn no_secret_inside(field: &'static str, text: &str) -> AppResult<()> {
+    if keyward_core::echo::looks_secret(text) {
         return Err(AppError::invalid(
             field,
             format!("{field}: looks like it contains an API key; never put a key in a name or description (and rotate that key)"),
@@ -94,15 +92,15 @@ fn no_secret_inside(field: &'static str, text: &str, prefix: &Prefix) -> AppResu
     Ok(())
 }
 
-fn parse_name(text: &str, prefix: &Prefix) -> AppResult<KeyName> {
-    no_secret_inside("name", text, prefix)?;
+fn parse_name(text: &str) -> AppResult<KeyName> {
+    no_secret_inside("name", text)?;
     KeyName::parse(text).map_err(|e| AppError::invalid("name", e))
 }
 
-fn parse_description(d: Option<String>, prefix: &Prefix) -> AppResult<Option<Description>> {
+fn parse_description(d: Option<String>) -> AppResult<Option<Description>> {
     d.filter(|d| !d.trim().is_empty())
         .map(|d| {
-            no_secret_inside("description", &d, prefix)?;
+            no_secret_inside("description", &d)?;
             Description::parse(&d).map_err(|e| AppError::invalid("description", e))
         })
         .transpose()
@@ -198,9 +196,8 @@ impl Keyward {
         who.require_sees(org)?;
         who.require(org, Level::Write, "creating a key")?;
         let actor = &who.actor();
-        let prefix = &self.settings.prefix;
-        let name = parse_name(&input.name, prefix)?;
-        let description = parse_description(input.description, prefix)?;
+        let name = parse_name(&input.name)?;
+        let description = parse_description(input.description)?;
         let grants = self.resolve_grants(org, input.kind, &input.grants).await?;
         let scopes = self.parse_scopes(&input.scopes)?;
         let power = Power {
@@ -227,7 +224,8 @@ impl Keyward {
             owner,
             expires_at: input.expires_at,
         };
-        let generated = GeneratedKey::generate(&self.settings.prefix, input.kind, &mut OsRng);
+        let generated =
+            GeneratedKey::generate(self.settings.prefixes.current(), input.kind, &mut OsRng);
         let hash = self.settings.peppers.hash(&generated.secret);
         let now = self.now();
         let t = lifecycle::create(
@@ -240,16 +238,18 @@ impl Keyward {
             now,
         )?;
         let audit = event(actor, &t.key, t.action, t.details, now);
-        self.store
+        let written = self
+            .store
             .write_keys(KeyWrite {
                 inserts: vec![t.key.clone()],
                 events: vec![audit],
                 ..KeyWrite::default()
             })
-            .await?;
-        // Forget what this node cached about the key (after the write, so that
-        // a check meanwhile cannot cache the old state again).
-        self.cache.forget_key(&t.key.id);
+            .await;
+        // The id may be cached as unknown. After the write (whatever its result, which
+        // may be unknown), before the answer.
+        self.cache.invalidate(Touched::Key(t.key.id));
+        written?;
         Ok(CreatedKey {
             key: self.view(&t.key).await?,
             secret: generated.secret,
@@ -323,14 +323,16 @@ impl Keyward {
     async fn commit(&self, actor: &Actor, t: Transition) -> AppResult<KeyView> {
         let now = self.now();
         let audit = event(actor, &t.key, t.action, t.details, now);
-        self.store
+        let written = self
+            .store
             .write_keys(KeyWrite {
                 updates: vec![t.key.clone()],
                 events: vec![audit],
                 ..KeyWrite::default()
             })
-            .await?;
-        self.cache.forget_key(&t.key.id);
+            .await;
+        self.cache.invalidate(Touched::Key(t.key.id));
+        written?;
         self.view(&t.key).await
     }
 
@@ -375,14 +377,8 @@ impl Keyward {
             None => None,
         };
         let patch = KeyPatch {
-            name: input
-                .name
-                .map(|n| parse_name(&n, &self.settings.prefix))
-                .transpose()?,
-            description: input
-                .description
-                .map(|d| parse_description(d, &self.settings.prefix))
-                .transpose()?,
+            name: input.name.map(|n| parse_name(&n)).transpose()?,
+            description: input.description.map(parse_description).transpose()?,
             grants,
             scopes: input
                 .scopes
@@ -426,7 +422,8 @@ impl Keyward {
         // Rotation hands out a secret with the key's power: never beyond the caller's.
         self.may_change(who, key, Level::Write, "rotating a key")?;
         let actor = &who.actor();
-        let generated = GeneratedKey::generate(&self.settings.prefix, key.kind, &mut OsRng);
+        let generated =
+            GeneratedKey::generate(self.settings.prefixes.current(), key.kind, &mut OsRng);
         let hash = self.settings.peppers.hash(&generated.secret);
         let now = self.now();
         let r = lifecycle::rotate(key, generated.id, hash, grace, actor.clone(), now)?;
@@ -440,15 +437,17 @@ impl Keyward {
                 now,
             ),
         ];
-        self.store
+        let written = self
+            .store
             .write_keys(KeyWrite {
                 inserts: vec![r.new.clone()],
                 updates: vec![r.old.clone()],
                 events,
             })
-            .await?;
-        self.cache.forget_key(&r.old.id);
-        self.cache.forget_key(&r.new.id);
+            .await;
+        self.cache.invalidate(Touched::Key(r.old.id));
+        self.cache.invalidate(Touched::Key(r.new.id));
+        written?;
         Ok(Rotated {
             old: self.view(&r.old).await?,
             new: CreatedKey {

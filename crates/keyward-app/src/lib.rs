@@ -15,7 +15,6 @@ mod orgs;
 mod principal;
 pub mod views;
 
-pub use check::{CheckRequest, CheckResult};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AppError, AppResult};
 pub use keys::{CreatedKey, KeyInput, KeyPatchInput, Rotated};
@@ -24,30 +23,35 @@ pub use operator::{CreatedToken, SetupInput};
 pub use principal::Principal;
 
 use keyward_core::lifecycle::Policy;
-use keyward_core::{Catalog, PepperSet, Prefix};
+use keyward_core::{Catalog, PepperSet, Prefixes};
 use keyward_store::Store;
 use std::sync::Arc;
 
 /// The settings the use cases need; the binary builds them from configuration.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub prefix: Prefix,
+    /// The key prefixes accepted; new keys and tokens get the first.
+    pub prefixes: Prefixes,
     pub peppers: PepperSet,
     pub policy: Policy,
     /// The operator's scope catalog.
     pub catalog: Catalog,
     /// The plan new organizations get when none is named.
     pub default_plan: String,
-    /// How many keys (and project lookups) the check cache holds; 0 turns it off.
+    /// How many keys (and as many memberships and organizations) the check cache
+    /// holds at most; 0 turns it off.
     pub cache_capacity: usize,
-    /// How long a cached entry is trusted: the longest a change made elsewhere (another
-    /// process, another node) takes to be seen.
+    /// About how many bytes the check cache may hold in all.
+    pub cache_memory: u64,
+    /// How long the cache is trusted between reads of the store's change log: the
+    /// longest a change made elsewhere (another process, another node) takes to be seen.
     pub cache_ttl: time::Duration,
 }
 
 impl Settings {
-    /// The default cache: 100,000 entries of each kind, trusted for one second.
+    /// The default cache: 100,000 keys within 64 MiB, trusted for one second.
     pub const DEFAULT_CACHE_CAPACITY: usize = 100_000;
+    pub const DEFAULT_CACHE_MEMORY: u64 = 64 * 1024 * 1024;
     pub const DEFAULT_CACHE_TTL: time::Duration = time::Duration::SECOND;
     /// The plan new organizations get unless the operator says otherwise.
     pub const DEFAULT_PLAN: &'static str = "pro";
@@ -55,12 +59,13 @@ impl Settings {
     /// What `keyward serve` uses with no configuration, around `peppers`.
     pub fn new(peppers: PepperSet) -> Self {
         Settings {
-            prefix: Prefix::default(),
+            prefixes: Prefixes::default(),
             peppers,
             policy: Policy::default(),
             catalog: Catalog::formfex(),
             default_plan: Self::DEFAULT_PLAN.to_owned(),
             cache_capacity: Self::DEFAULT_CACHE_CAPACITY,
+            cache_memory: Self::DEFAULT_CACHE_MEMORY,
             cache_ttl: Self::DEFAULT_CACHE_TTL,
         }
     }
@@ -89,7 +94,11 @@ impl std::ops::Deref for Keyward {
 impl Keyward {
     pub fn new(store: Arc<dyn Store>, settings: Settings, clock: Arc<dyn Clock>) -> Self {
         Keyward(Arc::new(Inner {
-            cache: cache::CheckCache::new(settings.cache_capacity, settings.cache_ttl),
+            cache: cache::CheckCache::new(
+                settings.cache_capacity,
+                settings.cache_memory,
+                settings.cache_ttl,
+            ),
             store,
             settings,
             clock,

@@ -2,6 +2,7 @@
 //! levels. Changing a membership changes, at the next check, what that person's
 //! user-bound keys may do.
 
+use crate::cache::Touched;
 use crate::error::{AppError, AppResult};
 use crate::{Keyward, Principal};
 use keyward_core::{AuditAction, AuditEvent, Level, MemberAccess, OrgId, Role, User, UserId};
@@ -133,11 +134,14 @@ impl Keyward {
             }),
             ip: None,
         };
-        self.store
+        let written = self
+            .store
             .set_membership(org, &user.id, &access, &event)
-            .await?;
-        // What any user-bound key of this person may do has changed.
-        self.cache.forget_keys();
+            .await;
+        // What this person's user-bound keys may do here has changed.
+        self.cache
+            .invalidate(Touched::Member(Some(org.clone()), user.id.clone()));
+        written?;
         Ok(access)
     }
 
@@ -160,8 +164,10 @@ impl Keyward {
             details: json!({ "user_id": user.id, "before": access_json(&before) }),
             ip: None,
         };
-        self.store.remove_membership(org, &user.id, &event).await?;
-        self.cache.forget_keys();
+        let written = self.store.remove_membership(org, &user.id, &event).await;
+        self.cache
+            .invalidate(Touched::Member(Some(org.clone()), user.id.clone()));
+        written?;
         Ok(())
     }
 
@@ -201,7 +207,8 @@ impl Keyward {
                 if let Some(after) = after {
                     for (project, level) in &after.projects {
                         // Some unrestricted grant of the key's on that project, at that level.
-                        let holds = keyward_core::check::all_grants(key, &self.settings.catalog)
+                        let holds = keyward_core::escalation::Power::of(key)
+                            .all_grants(&self.settings.catalog)
                             .iter()
                             .filter(|g| g.resources.is_none() && g.level >= *level)
                             .any(|g| match &g.project {

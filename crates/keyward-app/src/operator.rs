@@ -1,6 +1,7 @@
 //! The operator's credentials: admin tokens, and the one-time setup link that lets the
 //! first person create the owner account (there is no default password).
 
+use crate::cache::Touched;
 use crate::error::{AppError, AppResult};
 use crate::{Keyward, Principal};
 use argon2::password_hash::{PasswordHasher, SaltString};
@@ -78,7 +79,7 @@ impl Keyward {
             });
         };
         let name = KeyName::parse(name).map_err(|e| AppError::invalid("name", e))?;
-        let parsed = ParsedAdminToken::generate(&self.settings.prefix, &mut OsRng);
+        let parsed = ParsedAdminToken::generate(self.settings.prefixes.current(), &mut OsRng);
         let token = AdminToken {
             id: parsed.id,
             name,
@@ -88,7 +89,9 @@ impl Keyward {
             revoked_at: None,
             last_used_at: None,
         };
-        self.store.insert_admin_token(&token).await?;
+        let written = self.store.insert_admin_token(&token).await;
+        self.cache.invalidate(Touched::AdminToken(token.id));
+        written?;
         Ok(CreatedToken {
             token,
             secret: parsed.secret,
@@ -105,28 +108,32 @@ impl Keyward {
         if self.store.admin_token(&id).await?.is_none() {
             return Err(AppError::not_found("admin token", id.as_str()));
         }
-        if !self.store.revoke_admin_token(&id, self.now()).await? {
+        let revoked = self.store.revoke_admin_token(&id, self.now()).await;
+        self.cache.invalidate(Touched::AdminToken(id));
+        if !revoked? {
             return Err(AppError::Conflict(format!(
                 "admin token {id} is already revoked"
             )));
         }
-        self.cache.forget_admin_token(&id);
         Ok(())
     }
 
     /// The admin token `text` stands for, if it is ours, right and not revoked.
     pub async fn authenticate_admin(&self, text: &str) -> AppResult<Option<Arc<AdminToken>>> {
-        let Ok(parsed) = ParsedAdminToken::parse(text, &self.settings.prefix) else {
+        let Ok(parsed) = ParsedAdminToken::parse(text, &self.settings.prefixes) else {
             return Ok(None);
         };
         // Cached like keys: the verify API authenticates the operator on every call.
-        let now = self.now();
-        self.revalidate(now).await?;
-        let token = match self.cache.admin_token(&parsed.id, now) {
+        let cached = match self.fresh(self.now()).await {
+            true => self.cache.admin_token(&parsed.id),
+            false => None,
+        };
+        let token = match cached {
             Some(hit) => hit,
             None => {
+                let ticket = self.cache.begin();
                 let token = self.store.admin_token(&parsed.id).await?.map(Arc::new);
-                self.cache.put_admin_token(parsed.id, token.clone(), now);
+                self.cache.put_admin_token(ticket, parsed.id, &token);
                 token
             }
         };

@@ -1,5 +1,6 @@
 //! Organizations and projects.
 
+use crate::cache::Touched;
 use crate::error::{AppError, AppResult};
 use crate::{Keyward, Principal};
 use keyward_core::model::default_environments;
@@ -126,8 +127,9 @@ impl Keyward {
             details: json!({ "project_id": project.id, "name": project.name }),
             ip: None,
         };
-        self.store.insert_project(&project, &envs, &event).await?;
-        self.cache.forget_targets();
+        let written = self.store.insert_project(&project, &envs, &event).await;
+        self.cache.invalidate(Touched::Org(org.clone()));
+        written?;
         Ok((project, envs))
     }
 
@@ -188,8 +190,9 @@ impl Keyward {
             details: json!({ "project_id": project.id, "environment": env.name, "kind": env.kind }),
             ip: None,
         };
-        self.store.insert_environment(&env, &event).await?;
-        self.cache.forget_targets();
+        let written = self.store.insert_environment(&env, &event).await;
+        self.cache.invalidate(Touched::Org(project.org_id.clone()));
+        written?;
         Ok(env)
     }
 }

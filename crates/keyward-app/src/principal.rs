@@ -16,6 +16,7 @@ use keyward_core::{
     Actor, ApiKey, Bound, Catalog, Level, MemberAccess, OrgAccess, OrgId, Role, UserId,
 };
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub enum Principal {
@@ -28,7 +29,7 @@ pub enum Principal {
     },
     /// An API key, as authenticated for this request, with whom it answers to: a
     /// user-bound key never acts beyond its creator's current access.
-    Key(Box<ApiKey>, Bound),
+    Key(Arc<ApiKey>, Bound),
 }
 
 fn escalation(e: Escalation) -> AppError {
@@ -84,9 +85,7 @@ impl Principal {
             Principal::User { orgs, .. } => {
                 orgs.get(org).map_or(OrgAccess::NONE, MemberAccess::on_org)
             }
-            Principal::Key(key, bound) if &key.org_id == org => bound
-                .org_cap()
-                .map_or(key.org_access, |cap| key.org_access.min(cap)),
+            Principal::Key(key, bound) if &key.org_id == org => bound.limit_org(key.org_access),
             Principal::Key(..) => OrgAccess::NONE,
         }
     }

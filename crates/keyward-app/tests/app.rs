@@ -2,15 +2,14 @@
 //! grace periods are tested exactly, without sleeping.
 #![allow(clippy::unwrap_used)]
 
-use keyward_app::{
-    AppError, CheckRequest, KeyInput, KeyPatchInput, Keyward, ManualClock, Principal, Settings,
-};
+use keyward_app::{AppError, KeyInput, KeyPatchInput, Keyward, ManualClock, Principal, Settings};
 use keyward_core::lifecycle::LifecycleError;
 use keyward_core::timestamp::from_millis;
 use keyward_core::{
-    Actor, AuditAction, GrantSpec, KeyStatus, Kind, Level, OrgAccess, OrgId, Outcome, PepperSet,
-    Prefix,
+    Actor, Asked, AuditAction, GrantSpec, KeyStatus, Kind, Level, OrgAccess, OrgId, Outcome,
+    PepperSet, Prefix, Presented,
 };
+use keyward_store::faults::Faults;
 use keyward_store::AuditQuery;
 use std::sync::Arc;
 use time::Duration;
@@ -25,11 +24,16 @@ struct World {
 const PEPPER: &str = "app-test-pepper-0123456789abcdefghijklmnopqrs";
 
 async fn world() -> World {
+    world_with(Faults::new()).await
+}
+
+/// A world whose store the test can slow down or stall through `faults`.
+async fn world_with(faults: Arc<Faults>) -> World {
     let dir = tempfile::tempdir().unwrap();
-    let store = keyward_store::open(&format!(
-        "sqlite://{}",
-        dir.path().join("keyward.db").display()
-    ))
+    let store = keyward_store::open_with_faults(
+        &format!("sqlite://{}", dir.path().join("keyward.db").display()),
+        faults,
+    )
     .await
     .unwrap();
     let clock = Arc::new(ManualClock::new(from_millis(1_800_000_000_000)));
@@ -67,8 +71,8 @@ fn input(kind: Kind, grants: &[&str]) -> KeyInput {
     }
 }
 
-fn get(env: &str) -> CheckRequest {
-    CheckRequest::Project {
+fn get(env: &str) -> Asked {
+    Asked::Project {
         project: "Website".into(),
         environment: env.into(),
         resource: None,
@@ -76,8 +80,12 @@ fn get(env: &str) -> CheckRequest {
     }
 }
 
-async fn outcome(w: &World, key: &str, request: &CheckRequest) -> Outcome {
-    w.app.check([key], request).await.unwrap().outcome
+async fn outcome(w: &World, key: &str, request: &Asked) -> Outcome {
+    w.app
+        .check(Presented::field(key), request)
+        .await
+        .unwrap()
+        .outcome
 }
 
 #[tokio::test]
@@ -259,7 +267,7 @@ async fn a_test_key_on_production_is_wrong_environment_and_reads_cannot_delete()
         )
         .await
         .unwrap();
-    let delete = CheckRequest::Project {
+    let delete = Asked::Project {
         project: "Website".into(),
         environment: "production".into(),
         resource: None,
@@ -267,12 +275,12 @@ async fn a_test_key_on_production_is_wrong_environment_and_reads_cannot_delete()
     };
     let result = w
         .app
-        .check([reader.secret.expose_secret()], &delete)
+        .check(Presented::field(reader.secret.expose_secret()), &delete)
         .await
         .unwrap();
     assert_eq!(result.outcome, Outcome::InsufficientPermission);
     assert_eq!(
-        result.denial.unwrap().message,
+        result.detail(),
         "this key needs manage on project 'Website' (production); it has read"
     );
 }
@@ -299,14 +307,20 @@ async fn malformed_and_unknown_keys_are_told_apart() {
         outcome(&w, other.secret.expose_secret(), &get("production")).await,
         Outcome::Unknown
     );
-    let none: [&str; 0] = [];
     assert_eq!(
-        w.app.check(none, &get("production")).await.unwrap().outcome,
+        w.app
+            .check(Presented::Nothing, &get("production"))
+            .await
+            .unwrap()
+            .outcome,
         Outcome::Missing
     );
     assert_eq!(
         w.app
-            .check([text, other.secret.expose_secret()], &get("production"))
+            .check(
+                Presented::pick([text, other.secret.expose_secret()]),
+                &get("production")
+            )
             .await
             .unwrap()
             .outcome,
@@ -452,7 +466,7 @@ async fn updates_are_audited_with_before_and_after() {
     let view = w.app.update_key(&actor(), &key, patch).await.unwrap();
     assert_eq!(view.name, "renamed");
     assert_eq!(view.grants[0].label(), "Website:production:write");
-    let write = CheckRequest::Project {
+    let write = Asked::Project {
         project: "Website".into(),
         environment: "production".into(),
         resource: None,
@@ -504,7 +518,7 @@ async fn a_key_never_reaches_a_project_of_another_organization() {
         .unwrap()
         .remove(0);
     for project in ["Secret", theirs.id.as_str()] {
-        let req = CheckRequest::Project {
+        let req = Asked::Project {
             project: project.into(),
             environment: "production".into(),
             resource: None,
@@ -551,14 +565,17 @@ async fn a_malformed_key_is_answered_without_touching_the_store() {
 
     let result = w
         .app
-        .check([typo.as_str()], &get("production"))
+        .check(Presented::field(&typo), &get("production"))
         .await
         .unwrap();
     assert_eq!(result.outcome, Outcome::Malformed);
     // The sabotage is real: a well-formed key does reach the store, and fails there.
     assert!(w
         .app
-        .check([created.secret.expose_secret()], &get("production"))
+        .check(
+            Presented::field(created.secret.expose_secret()),
+            &get("production")
+        )
         .await
         .is_err());
 }
@@ -609,5 +626,91 @@ async fn the_check_cache_sees_changes_made_elsewhere_within_its_ttl() {
     assert_eq!(
         outcome(&w, secret, &get("production")).await,
         Outcome::Valid
+    );
+}
+
+/// A change made elsewhere is seen within the cache's ttl, always: a read of the change
+/// log that hangs keeps other checks from trusting the cache past the ttl, and a check
+/// cancelled in the middle of that read does not leave the cache believing a read is
+/// under way (which would keep it from ever reading the log again).
+#[tokio::test]
+async fn a_hung_or_cancelled_read_of_the_change_log_never_leaves_the_cache_stale() {
+    let faults = Faults::new();
+    let w = world_with(faults.clone()).await;
+    let created = w
+        .app
+        .create_key(&actor(), &w.org, input(Kind::Live, &["*:*:read"]))
+        .await
+        .unwrap();
+    let secret = created.secret.expose_secret().to_owned();
+    assert_eq!(
+        outcome(&w, &secret, &get("production")).await,
+        Outcome::Valid
+    );
+    let other = Keyward::new(
+        keyward_store::open(&format!(
+            "sqlite://{}",
+            w.dir.path().join("keyward.db").display()
+        ))
+        .await
+        .unwrap(),
+        w.app.settings().clone(),
+        w.clock.clone(),
+    );
+    let change = |revoke: bool| {
+        let other = other.clone();
+        let id = created.key.id.to_string();
+        async move {
+            let key = other.key(&actor(), &id).await.unwrap();
+            if revoke {
+                other.revoke_key(&actor(), &key).await.unwrap();
+            } else {
+                other.reactivate_key(&actor(), &key).await.unwrap();
+            }
+        }
+    };
+
+    // The ttl runs out while reads of the log hang: one check is stuck reading it...
+    faults.stall_change_reads(true);
+    w.clock.advance(Settings::DEFAULT_CACHE_TTL);
+    let stuck = {
+        let app = w.app.clone();
+        let secret = secret.clone();
+        tokio::spawn(async move {
+            app.check(Presented::field(&secret), &get("production"))
+                .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    change(true).await;
+    // ...and the others do not answer from the cache meanwhile.
+    assert_eq!(
+        outcome(&w, &secret, &get("production")).await,
+        Outcome::Revoked,
+        "a check while the log read hangs trusted the cache past its ttl"
+    );
+    stuck.abort();
+    let _ = stuck.await;
+
+    // A check cancelled in the middle of its read of the log, then the log answers again.
+    change(false).await;
+    w.clock.advance(Settings::DEFAULT_CACHE_TTL);
+    let cancelled = tokio::time::timeout(
+        std::time::Duration::from_millis(50),
+        w.app.check(Presented::field(&secret), &get("production")),
+    )
+    .await;
+    assert!(cancelled.is_err(), "the read of the log should have hung");
+    faults.stall_change_reads(false);
+    assert_eq!(
+        outcome(&w, &secret, &get("production")).await,
+        Outcome::Valid
+    );
+    change(true).await;
+    w.clock.advance(Settings::DEFAULT_CACHE_TTL);
+    assert_eq!(
+        outcome(&w, &secret, &get("production")).await,
+        Outcome::Revoked,
+        "the cache never read the change log again after a cancelled read"
     );
 }

@@ -9,8 +9,7 @@
 //! Each figure is the median of 31 batches; a batch is long enough (10,000 calls)
 //! that timer resolution does not matter.
 
-use keyward_app::CheckRequest;
-use keyward_core::{KeyId, Level, ParsedKey, PepperSet, Prefix};
+use keyward_core::{Asked, KeyId, Level, ParsedKey, PepperSet, Prefixes, Presented};
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::path::Path;
@@ -37,7 +36,7 @@ pub fn run(data_dir: &Path, sample: &Path, pepper: &str) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let request = CheckRequest::Project {
+    let request = Asked::Project {
         project: "Website".into(),
         environment: "production".into(),
         resource: None,
@@ -51,7 +50,7 @@ pub fn run(data_dir: &Path, sample: &Path, pepper: &str) -> anyhow::Result<()> {
         pepper,
         keyward_app::Settings::DEFAULT_CACHE_CAPACITY,
     ))?;
-    let first = rt.block_on(app.check([key], &request))?;
+    let first = rt.block_on(app.check(Presented::field(key), &request))?;
     anyhow::ensure!(
         first.outcome.is_valid(),
         "the sample key is not valid: {}",
@@ -63,7 +62,11 @@ pub fn run(data_dir: &Path, sample: &Path, pepper: &str) -> anyhow::Result<()> {
                 rt.block_on(async {
                     let t = Instant::now();
                     for _ in 0..PER_BATCH {
-                        black_box(app.check([black_box(key)], &request).await.ok());
+                        black_box(
+                            app.check(Presented::field(black_box(key)), &request)
+                                .await
+                                .ok(),
+                        );
                     }
                     t.elapsed().as_nanos() as f64 / PER_BATCH as f64
                 })
@@ -73,7 +76,7 @@ pub fn run(data_dir: &Path, sample: &Path, pepper: &str) -> anyhow::Result<()> {
 
     // Its raw parts: one HMAC under the same pre-keyed pepper, one hash-map lookup.
     let peppers = PepperSet::parse(pepper)?;
-    let prefix = Prefix::default();
+    let prefix = Prefixes::default();
     let map: HashMap<KeyId, usize> = keys
         .iter()
         .enumerate()
@@ -140,7 +143,7 @@ pub fn run(data_dir: &Path, sample: &Path, pepper: &str) -> anyhow::Result<()> {
     let mut cold: Vec<f64> = Vec::new();
     for k in keys.iter().cycle().take(2_000) {
         let t = Instant::now();
-        let r = rt.block_on(cold_app.check([k.as_str()], &request))?;
+        let r = rt.block_on(cold_app.check(Presented::field(k), &request))?;
         cold.push(t.elapsed().as_nanos() as f64 / 1000.0);
         anyhow::ensure!(r.outcome.is_valid(), "cold check: {}", r.outcome);
     }

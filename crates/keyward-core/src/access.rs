@@ -7,6 +7,7 @@ use crate::ids::ProjectId;
 use crate::level::{Level, OrgAccess};
 use crate::model::Role;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberAccess {
@@ -44,26 +45,28 @@ pub enum Bound {
     /// A service key: its own grants are its whole power.
     Service,
     /// A user-bound key, with its creator's access now (`None`: no longer a member).
-    User(Option<MemberAccess>),
+    /// Shared, so that a cached membership costs a reference count per check.
+    User(Option<Arc<MemberAccess>>),
 }
 
 impl Bound {
-    /// The cap on project levels: `None` for no cap, `Some(None)` for nothing.
-    pub fn project_cap(&self, project: &ProjectId) -> Option<Option<Level>> {
+    /// The creator's cap applied to a level the key holds on `project`: the lower of
+    /// the two for a member, nothing once the creator has left; a service key is not
+    /// capped.
+    pub fn limit_project(&self, project: &ProjectId, own: Level) -> Option<Level> {
         match self {
-            Bound::Service => None,
-            Bound::User(access) => Some(access.as_ref().and_then(|a| a.on_project(project))),
+            Bound::Service => Some(own),
+            Bound::User(None) => None,
+            Bound::User(Some(creator)) => creator.on_project(project).map(|cap| cap.min(own)),
         }
     }
 
-    pub fn org_cap(&self) -> Option<OrgAccess> {
+    /// The creator's cap applied to the key's organization access.
+    pub fn limit_org(&self, own: OrgAccess) -> OrgAccess {
         match self {
-            Bound::Service => None,
-            Bound::User(access) => Some(
-                access
-                    .as_ref()
-                    .map_or(OrgAccess::NONE, MemberAccess::on_org),
-            ),
+            Bound::Service => own,
+            Bound::User(None) => OrgAccess::NONE,
+            Bound::User(Some(creator)) => own.min(creator.on_org()),
         }
     }
 }

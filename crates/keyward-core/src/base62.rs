@@ -28,18 +28,6 @@ pub fn random(rng: &mut (impl RngCore + CryptoRng), len: usize) -> String {
     out
 }
 
-/// `value` as exactly `width` base62 digits, most significant first, zero-padded.
-/// `width` must be large enough: 6 digits hold any `u32` (62^6 > 2^32).
-pub fn encode_fixed(mut value: u64, width: usize) -> String {
-    let mut digits = vec![b'0'; width];
-    for slot in digits.iter_mut().rev() {
-        *slot = ALPHABET[(value % 62) as usize];
-        value /= 62;
-    }
-    debug_assert_eq!(value, 0, "value does not fit in {width} base62 digits");
-    digits.into_iter().map(char::from).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,13 +40,5 @@ mod tests {
             assert_eq!(s.len(), len);
             assert!(is_base62(&s));
         }
-    }
-
-    #[test]
-    fn fixed_width_encoding_pads_and_orders_digits() {
-        assert_eq!(encode_fixed(0, 6), "000000");
-        assert_eq!(encode_fixed(61, 6), "00000z");
-        assert_eq!(encode_fixed(62, 6), "000010");
-        assert_eq!(encode_fixed(u64::from(u32::MAX), 6), "4gfFC3");
     }
 }

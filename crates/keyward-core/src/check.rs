@@ -1,30 +1,39 @@
-//! The check: given a presented key and what a request wants to do, decide exactly one
-//! outcome. Every surface (CLI, verify API, forward auth, middleware) runs this same
-//! function, so they all answer alike. The first failing step decides:
+//! The check: given what a request presented and what it wants to do, decide exactly
+//! one outcome. [`check`] is the whole decision, written once; every surface (the
+//! verify API, the management API's callers, `keyward check`, forward auth later) runs
+//! it, so they all answer alike. The first failing step decides:
 //!
 //! 1. no credential → `missing`; several different ones → `malformed`
 //! 2. shape, prefix, kind, checksum → `malformed` (no store access at all)
 //! 3. no such key id, or the keyed hash does not match → `unknown`
 //! 4. revoked or deleted → `revoked`; past its expiry → `expired`
-//! 5. (client address, plan: later)
+//! 5. (client address, plan: with the allow-lists and plans)
 //! 6. environment of the other kind → `wrong_environment`
 //! 7. no grant covers the request at the level needed → `insufficient_permission`
-//! 8. (rate limit, quota: later)
+//! 8. (rate limit, quota: with the limits)
 //! 9. `valid`
 //!
-//! Steps 1–2 are [`credential`] and [`ParsedKey::parse`]; the caller then looks the key
-//! id up (cache or store) and hands what it found to [`decide`].
+//! The check does no I/O itself: it asks a [`Lookup`] for the key, then whom a
+//! user-bound key answers to, then the project and environment named, and the caller
+//! (a cache in front of a store, or a map in tests) fetches them. Nothing else decides.
 
-use crate::access::Bound;
-use crate::grant::{EnvRef, Grant, ProjectRef, Resource};
+use crate::access::{Bound, MemberAccess};
+use crate::grant::{EnvRef, ProjectRef, Resource};
 use crate::hash::PepperSet;
-use crate::key::{MalformedKey, ParsedKey, Prefix};
+use crate::ids::{OrgId, UserId};
+use crate::key::{KeyId, MalformedKey, ParsedKey, Prefixes, SecretRef};
 use crate::level::Level;
 use crate::model::{ApiKey, KeyStatus};
 use crate::scope::Catalog;
 use crate::timestamp::Timestamp;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+mod permission;
+pub use permission::Denial;
 
 /// Every way a check can end. One list for every surface, the usage statistics and
 /// the audit log.
@@ -124,223 +133,325 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// Step 1: from every credential the request carries (each header that may hold a
-/// key), the one to check. None → `missing`; several that differ → `malformed`, since
-/// guessing which one was meant could authorize the wrong caller.
-pub fn credential<'a>(candidates: impl IntoIterator<Item = &'a str>) -> Result<&'a str, Outcome> {
-    let mut chosen: Option<&'a str> = None;
-    for candidate in candidates {
-        match chosen {
-            None => chosen = Some(candidate),
-            Some(c) if c == candidate => {}
-            Some(_) => return Err(Outcome::Malformed),
+/// Step 1: what the request presented, from every value that may hold a key (each
+/// header that may carry one). Picked once, by whoever reads the request, and handed
+/// on as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presented<'a> {
+    /// No credential at all: `missing`.
+    Nothing,
+    /// Several that differ: `malformed`, since guessing which one was meant could
+    /// authorize the wrong caller.
+    Conflicting,
+    One(SecretRef<'a>),
+}
+
+impl<'a> Presented<'a> {
+    pub fn pick(candidates: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut chosen: Option<&'a str> = None;
+        for candidate in candidates {
+            match chosen {
+                None => chosen = Some(candidate),
+                Some(c) if c == candidate => {}
+                Some(_) => return Presented::Conflicting,
+            }
         }
+        chosen.map_or(Presented::Nothing, |c| Presented::One(SecretRef::new(c)))
     }
-    chosen.ok_or(Outcome::Missing)
+
+    /// A key given as a field (the verify API, `keyward check`): empty means none.
+    pub fn field(text: &'a str) -> Self {
+        Presented::pick((!text.is_empty()).then_some(text))
+    }
 }
 
-/// Step 2: parse, mapping every failure to `malformed`.
-pub fn parse<'a>(text: &'a str, prefix: &Prefix) -> Result<ParsedKey<'a>, (Outcome, MalformedKey)> {
-    ParsedKey::parse(text, prefix).map_err(|why| (Outcome::Malformed, why))
-}
-
-/// A project and environment as the store (or a cache) resolved them, shared so that
-/// a cached lookup costs a reference count, not a copy.
-pub type FoundTarget = std::sync::Arc<(ProjectRef, EnvRef)>;
-
-/// What a request wants to do. Borrows the request's names: the check copies nothing
-/// on its way to `valid`.
+/// What a request wants to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target<'a> {
-    /// Something inside a project and environment.
+pub enum Asked {
+    /// Something inside a project and environment, named as the request names them.
     Project {
-        /// The project and environment as found in the store; `None` when the names
-        /// given match nothing, which no grant can cover.
-        found: Option<FoundTarget>,
-        /// The project and environment as the request named them, for messages.
-        project: &'a str,
-        environment: &'a str,
-        resource: Option<&'a Resource>,
+        /// A project name (any ASCII case) or id.
+        project: String,
+        /// An environment name.
+        environment: String,
+        resource: Option<Resource>,
         level: Level,
     },
     /// The key's own organization's resources: projects, members, keys.
     Organization { level: Level },
+    /// Only who the caller is (steps 1 to 5): the management API judges each
+    /// operation's permission itself.
+    Identity,
 }
 
-/// Why a check ended in `insufficient_permission`, in terms a person can act on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Denial {
-    /// The permission needed, as it would be written in a grant: `Website:production:write`,
-    /// or `org:write` for organization resources.
-    pub required_permission: String,
-    pub needed: Level,
-    /// The highest level the key has there, if any.
-    pub has: Option<Level>,
-    /// "this key needs write on project 'Website' (production); it has read".
+/// A request description that does not hold together; `field` names what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct InvalidAsk {
+    pub field: &'static str,
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
-    pub outcome: Outcome,
-    pub denial: Option<Denial>,
+fn invalid(field: &'static str, message: impl Into<String>) -> InvalidAsk {
+    InvalidAsk {
+        field,
+        message: message.into(),
+    }
 }
 
-impl Decision {
-    fn of(outcome: Outcome) -> Self {
-        Decision {
-            outcome,
-            denial: None,
+impl Asked {
+    /// What the verify API and `keyward check` are asked, from the parts they take:
+    /// a project and environment (or neither, for organization resources), the
+    /// request's method or the level it needs, and optionally a catalog resource.
+    pub fn from_parts(
+        project: Option<&str>,
+        environment: Option<&str>,
+        method: Option<&str>,
+        level: Option<Level>,
+        resource: Option<&str>,
+    ) -> Result<Asked, InvalidAsk> {
+        let level = match (method, level) {
+            (Some(_), Some(_)) => {
+                return Err(invalid("method", "give either method or level, not both"))
+            }
+            (Some(m), None) => {
+                Level::for_method(m).map_err(|e| invalid("method", format!("method: {e}")))?
+            }
+            (None, Some(l)) => l,
+            (None, None) => {
+                return Err(invalid(
+                    "method",
+                    "give the request's method (such as GET) or the level it needs",
+                ))
+            }
+        };
+        match (named(project), named(environment)) {
+            (Some(project), Some(environment)) => Ok(Asked::Project {
+                project: project.to_owned(),
+                environment: environment.to_owned(),
+                resource: resource
+                    .map(|r| {
+                        Resource::parse(r.trim())
+                            .map_err(|e| invalid("resource", format!("resource: {e}")))
+                    })
+                    .transpose()?,
+                level,
+            }),
+            (None, None) if resource.is_some() => Err(invalid(
+                "resource",
+                "a resource is inside a project: give the project and environment too",
+            )),
+            (None, None) => Ok(Asked::Organization { level }),
+            (Some(_), None) => Err(invalid(
+                "environment",
+                "give both project and environment, or neither for organization access",
+            )),
+            (None, Some(_)) => Err(invalid(
+                "project",
+                "give both project and environment, or neither for organization access",
+            )),
         }
     }
 }
 
-/// What a check needs besides the key and the request.
+/// A name given, trimmed; `None` when absent or blank.
+fn named(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// A project and environment a request named, as found in the key's organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedTarget {
+    pub project: ProjectRef,
+    pub environment: EnvRef,
+}
+
+/// What the check needs fetched, in the order it needs it. Implemented by the
+/// application (a cache in front of the store) and by tests (maps).
+pub trait Lookup {
+    type Error;
+
+    /// The key with this id, if there is one.
+    fn key(
+        &self,
+        id: KeyId,
+    ) -> impl Future<Output = Result<Option<Arc<ApiKey>>, Self::Error>> + Send;
+
+    /// What `user` holds in `org` now; `None` if not a member.
+    fn member(
+        &self,
+        org: &OrgId,
+        user: &UserId,
+    ) -> impl Future<Output = Result<Option<Arc<MemberAccess>>, Self::Error>> + Send;
+
+    /// The project (by name, any ASCII case, or id) and environment (by name) of
+    /// `org`; `None` when the names match nothing there.
+    fn target(
+        &self,
+        org: &OrgId,
+        project: &str,
+        environment: &str,
+    ) -> impl Future<Output = Result<Option<Arc<ResolvedTarget>>, Self::Error>> + Send;
+}
+
+/// What a check needs besides the request and the lookups.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
     pub now: Timestamp,
+    pub prefixes: &'a Prefixes,
+    pub peppers: &'a PepperSet,
     /// The operator's scope catalog, to expand the key's scopes.
     pub catalog: &'a Catalog,
-    /// For a user-bound key, its creator's access now.
-    pub bound: &'a Bound,
 }
 
-/// Steps 3 to 9 for a key that parsed, given what the lookup of its id found.
-pub fn decide(
-    parsed: &ParsedKey,
-    stored: Option<&ApiKey>,
-    peppers: &PepperSet,
-    target: &Target,
-    ctx: Context<'_>,
-) -> Decision {
-    match authenticate(parsed, stored, peppers, ctx.now) {
-        Ok(key) => judge(key, target, ctx),
-        Err(outcome) => Decision::of(outcome),
-    }
+/// Why a check ended as it did, beyond its outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Why {
+    /// The outcome says it all.
+    Outcome,
+    /// Not a key of ours, and which part is off (never repeating the input).
+    Malformed(MalformedKey),
+    /// `revoked` for a key deleted for good, which cannot be reactivated.
+    Deleted,
+    /// `insufficient_permission`: what is needed and what the key has.
+    Denied(Denial),
 }
 
-/// Steps 6 to 9 for a key that [`authenticate`] accepted.
-pub fn judge(key: &ApiKey, target: &Target, ctx: Context<'_>) -> Decision {
-    // 6.
-    if let Target::Project {
-        found: Some(found), ..
-    } = target
-    {
-        if found.1.kind != key.kind {
-            return Decision::of(Outcome::WrongEnvironment);
+/// The answer of a check.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    pub outcome: Outcome,
+    pub why: Why,
+    /// The key, once its secret matched: for every outcome from `revoked` on.
+    pub key: Option<Arc<ApiKey>>,
+    /// Whom the key answers to now, once it passed steps 3 and 4.
+    pub bound: Option<Bound>,
+}
+
+impl Verdict {
+    fn early(outcome: Outcome, why: Why) -> Self {
+        Verdict {
+            outcome,
+            why,
+            key: None,
+            bound: None,
         }
     }
-    // 7.
-    match permission(key, target, ctx.catalog, ctx.bound) {
-        Ok(()) => Decision::of(Outcome::Valid),
-        Err(denial) => Decision {
-            outcome: Outcome::InsufficientPermission,
-            denial: Some(denial),
-        },
-    }
-}
 
-/// Steps 3 and 4 alone: whether the key is ours, its secret right, and it is usable
-/// now. Used where a key identifies its caller before any permission is asked.
-pub fn authenticate<'k>(
-    parsed: &ParsedKey,
-    stored: Option<&'k ApiKey>,
-    peppers: &PepperSet,
-    now: Timestamp,
-) -> Result<&'k ApiKey, Outcome> {
-    // 3. Unknown id or wrong secret look the same to the caller.
-    let Some(key) = stored.filter(|k| k.id == parsed.id && k.kind == parsed.kind) else {
-        return Err(Outcome::Unknown);
-    };
-    if !peppers.verify_str(parsed.secret.expose_secret(), &key.hash) {
-        return Err(Outcome::Unknown);
-    }
-    // 4.
-    if key.status != KeyStatus::Active {
-        return Err(Outcome::Revoked);
-    }
-    if key.is_expired(now) {
-        return Err(Outcome::Expired);
-    }
-    Ok(key)
-}
-
-/// The key's grants and the grants its scopes stand for: everything it may do,
-/// before any cap by its creator's access.
-pub fn all_grants(key: &ApiKey, catalog: &Catalog) -> Vec<Grant> {
-    crate::escalation::Power::of(key).all_grants(catalog)
-}
-
-const CAPPED: &str = " (a user-bound key never exceeds its creator's current access)";
-
-/// Step 7 alone: whether `key`'s grants, scopes (or organization access) cover
-/// `target`, capped, for a user-bound key, by what its creator holds now.
-pub fn permission(
-    key: &ApiKey,
-    target: &Target,
-    catalog: &Catalog,
-    bound: &Bound,
-) -> Result<(), Denial> {
-    match target {
-        Target::Organization { level } => {
-            let own = key.org_access;
-            let held = bound.org_cap().map_or(own, |cap| own.min(cap));
-            if held.allows(*level) {
-                return Ok(());
+    /// What to tell the person behind the request.
+    pub fn detail(&self) -> Cow<'_, str> {
+        match &self.why {
+            Why::Outcome => self.outcome.explanation().into(),
+            Why::Malformed(m) => format!("{m}.").into(),
+            Why::Deleted => {
+                "This API key was deleted and cannot be reactivated. Create a new key.".into()
             }
-            let note = if held < own { CAPPED } else { "" };
-            Err(Denial {
-                required_permission: format!("org:{level}"),
-                needed: *level,
-                has: held.0,
-                message: format!("this key needs {level} access to the organization's resources; it has {held}{note}"),
-            })
+            Why::Denied(d) => d.message.as_str().into(),
         }
-        Target::Project {
-            found,
+    }
+
+    /// For `insufficient_permission`: the permission needed, as a grant is written.
+    pub fn required_permission(&self) -> Option<&str> {
+        match &self.why {
+            Why::Denied(d) => Some(&d.required_permission),
+            _ => None,
+        }
+    }
+}
+
+/// The check, steps 1 to 9 (see the module documentation).
+pub async fn check<L: Lookup>(
+    lookup: &L,
+    presented: Presented<'_>,
+    asked: &Asked,
+    ctx: &Context<'_>,
+) -> Result<Verdict, L::Error> {
+    // 1.
+    let text = match presented {
+        Presented::Nothing => return Ok(Verdict::early(Outcome::Missing, Why::Outcome)),
+        Presented::Conflicting => return Ok(Verdict::early(Outcome::Malformed, Why::Outcome)),
+        Presented::One(text) => text,
+    };
+    // 2. Nothing is fetched for a string that is not a key of ours.
+    let parsed = match ParsedKey::parse(text.expose_secret(), ctx.prefixes) {
+        Ok(parsed) => parsed,
+        Err(why) => return Ok(Verdict::early(Outcome::Malformed, Why::Malformed(why))),
+    };
+    // 3. An unknown id and a wrong secret look the same to the caller.
+    let key = lookup.key(parsed.id).await?.filter(|k| {
+        k.id == parsed.id
+            && k.kind == parsed.kind
+            && ctx
+                .peppers
+                .verify_str(parsed.secret.expose_secret(), &k.hash)
+    });
+    let Some(key) = key else {
+        return Ok(Verdict::early(Outcome::Unknown, Why::Outcome));
+    };
+    // 4.
+    let unusable = match key.status {
+        KeyStatus::Deleted => Some((Outcome::Revoked, Why::Deleted)),
+        KeyStatus::Revoked => Some((Outcome::Revoked, Why::Outcome)),
+        KeyStatus::Active if key.is_expired(ctx.now) => Some((Outcome::Expired, Why::Outcome)),
+        KeyStatus::Active => None,
+    };
+    if let Some((outcome, why)) = unusable {
+        return Ok(Verdict {
+            outcome,
+            why,
+            key: Some(key),
+            bound: None,
+        });
+    }
+    // Whom the key answers to: read now, so a creator's demotion counts at once.
+    let bound = match &key.owner {
+        None => Bound::Service,
+        Some(user) => Bound::User(lookup.member(&key.org_id, user).await?),
+    };
+    let judged = match asked {
+        Asked::Identity => Ok(()),
+        Asked::Organization { level } => permission::organization(&key, &bound, *level),
+        Asked::Project {
             project,
             environment,
             resource,
             level,
         } => {
-            // Scopes expand to grants; a key without scopes allocates nothing here.
-            let expanded = catalog.expand_all(&key.scopes);
-            let own = found.as_deref().and_then(|(p, e)| {
-                key.grants
-                    .iter()
-                    .chain(&expanded)
-                    .filter(|g| g.reaches(&key.org_id, p, e, *resource))
-                    .map(|g| g.level)
-                    .max()
-            });
-            let has = match (found.as_deref(), own) {
-                (Some((p, _)), Some(own)) => match bound.project_cap(&p.id) {
-                    None => Some(own),
-                    Some(cap) => cap.map(|cap| cap.min(own)),
-                },
-                _ => None,
-            };
-            if has.is_some_and(|h| h >= *level) {
-                return Ok(());
+            // Only a key whose secret matched gets here, so a wrong secret cannot
+            // probe which project names exist.
+            let found = lookup.target(&key.org_id, project, environment).await?;
+            // 6.
+            if found
+                .as_ref()
+                .is_some_and(|t| t.environment.kind != key.kind)
+            {
+                return Ok(Verdict {
+                    outcome: Outcome::WrongEnvironment,
+                    why: Why::Outcome,
+                    key: Some(key),
+                    bound: Some(bound),
+                });
             }
-            let on = match resource {
-                Some(r) => format!("{r} in project '{project}' ({environment})"),
-                None => format!("project '{project}' ({environment})"),
+            // 7.
+            let wanted = permission::Wanted {
+                project,
+                environment,
+                resource: resource.as_ref(),
+                level: *level,
             };
-            let required_permission = match resource {
-                Some(r) => format!("{project}:{environment}:{level}:{r}"),
-                None => format!("{project}:{environment}:{level}"),
-            };
-            let holds = has.map_or("no access there".to_owned(), |h| h.to_string());
-            let note = if has < own { CAPPED } else { "" };
-            Err(Denial {
-                required_permission,
-                needed: *level,
-                has,
-                message: format!("this key needs {level} on {on}; it has {holds}{note}"),
-            })
+            permission::project(&key, &bound, ctx.catalog, found.as_deref(), &wanted)
         }
-    }
+    };
+    let (outcome, why) = match judged {
+        Ok(()) => (Outcome::Valid, Why::Outcome),
+        Err(denial) => (Outcome::InsufficientPermission, Why::Denied(denial)),
+    };
+    Ok(Verdict {
+        outcome,
+        why,
+        key: Some(key),
+        bound: Some(bound),
+    })
 }
 
 #[cfg(test)]

@@ -1,313 +1,345 @@
-//! Tests of `check.rs`, kept beside it so the module itself stays short.
+//! Tests of `check.rs`, kept beside it so the module itself stays short. Each runs
+//! the real check over a [`World`] of maps.
 use super::*;
-use crate::ids::OrgId;
+use crate::access::MemberAccess;
+use crate::ids::{OrgId, UserId};
 use crate::kind::Kind;
 use crate::level::OrgAccess;
 use crate::lifecycle;
-use crate::testing::{self, ctx, env, grant, now, peppers, project};
+use crate::model::Role;
+use crate::testing::{self, asked, env, grant, now, project, World};
 use proptest::prelude::*;
 use rand_core::OsRng;
+use std::collections::BTreeMap;
 use time::Duration;
 
-fn target<'a>(p: &'a ProjectRef, e: &'a EnvRef, level: Level) -> Target<'a> {
-    Target::Project {
-        found: Some(std::sync::Arc::new((p.clone(), e.clone()))),
-        project: &p.name,
-        environment: e.name.as_str(),
-        resource: None,
-        level,
-    }
-}
-
-struct World {
-    org: OrgId,
+struct Org {
+    id: OrgId,
     web: ProjectRef,
     prod: EnvRef,
     preview: EnvRef,
 }
 
-fn world() -> World {
-    let org = OrgId::generate(&mut OsRng);
-    World {
-        web: project(&org, "Website"),
-        org,
+fn org() -> Org {
+    let id = OrgId::generate(&mut OsRng);
+    Org {
+        web: project(&id, "Website"),
+        id,
         prod: env("production", Kind::Live),
         preview: env("preview", Kind::Test),
     }
 }
 
+/// A world holding `key` and the organization's Website project with production and
+/// preview.
+fn world(o: &Org, key: &ApiKey) -> World {
+    World::default()
+        .with_key(key)
+        .with_target(&o.web, &o.prod)
+        .with_target(&o.web, &o.preview)
+}
+
 #[test]
 fn credentials_missing_single_and_conflicting() {
-    assert_eq!(credential([]), Err(Outcome::Missing));
-    assert_eq!(credential(["a"]), Ok("a"));
-    assert_eq!(credential(["a", "a"]), Ok("a"));
-    assert_eq!(credential(["a", "b"]), Err(Outcome::Malformed));
+    assert_eq!(Presented::pick([]), Presented::Nothing);
+    assert_eq!(Presented::pick(["a"]), Presented::One(SecretRef::new("a")));
+    assert_eq!(
+        Presented::pick(["a", "a"]),
+        Presented::One(SecretRef::new("a"))
+    );
+    assert_eq!(Presented::pick(["a", "b"]), Presented::Conflicting);
+    assert_eq!(Presented::field(""), Presented::Nothing);
+    let w = World::default();
+    let a = asked("Website", "production", Level::Read);
+    let v = testing::ready(check(
+        &w,
+        Presented::Conflicting,
+        &a,
+        &testing::ctx_at(now()),
+    ));
+    assert_eq!(v.unwrap().outcome, Outcome::Malformed);
+    assert_eq!(w.check("", &a).outcome, Outcome::Missing);
+}
+
+/// A malformed key is answered before anything is fetched: the lookup here would
+/// hold a key under any id, and is never asked.
+#[test]
+fn malformed_keys_are_answered_without_a_lookup() {
+    let o = org();
+    let (key, text) = testing::key(
+        &o.id,
+        Kind::Live,
+        vec![grant(None, None, Level::Read)],
+        OrgAccess::NONE,
+    );
+    let w = world(&o, &key);
+    let mut mangled = text.to_owned();
+    mangled.pop();
+    mangled.push(if text.ends_with('A') { 'B' } else { 'A' });
+    let v = w.check(&mangled, &asked("Website", "production", Level::Read));
+    assert_eq!(v.outcome, Outcome::Malformed);
+    assert_eq!(v.why, Why::Malformed(MalformedKey::BadChecksum));
+    assert!(v.key.is_none());
+    assert!(v.detail().contains("checksum"));
 }
 
 #[test]
 fn a_live_read_key_is_valid_for_get_and_refused_for_delete() {
-    let w = world();
-    let (key, parsed) = testing::key(
-        &w.org,
+    let o = org();
+    let (key, text) = testing::key(
+        &o.id,
         Kind::Live,
         vec![grant(None, None, Level::Read)],
         OrgAccess::NONE,
     );
-    let get = decide(
-        &parsed,
-        Some(&key),
-        &peppers(),
-        &target(&w.web, &w.prod, Level::Read),
-        ctx(),
-    );
+    let w = world(&o, &key);
+    let get = w.check(text, &asked("Website", "production", Level::Read));
     assert_eq!(get.outcome, Outcome::Valid);
-    let delete = decide(
-        &parsed,
-        Some(&key),
-        &peppers(),
-        &target(&w.web, &w.prod, Level::Manage),
-        ctx(),
-    );
-    assert_eq!(delete.outcome, Outcome::InsufficientPermission);
-    let denial = delete.denial.unwrap();
+    assert_eq!(get.key.as_deref().map(|k| k.id), Some(key.id));
+    assert_eq!(get.bound, Some(Bound::Service));
+    // Project names match in any ASCII case, as everywhere else.
     assert_eq!(
-        denial.message,
+        w.check(text, &asked("website", "production", Level::Read))
+            .outcome,
+        Outcome::Valid
+    );
+    let delete = w.check(text, &asked("Website", "production", Level::Manage));
+    assert_eq!(delete.outcome, Outcome::InsufficientPermission);
+    assert_eq!(
+        delete.detail(),
         "this key needs manage on project 'Website' (production); it has read"
     );
-    assert_eq!(denial.required_permission, "Website:production:manage");
+    assert_eq!(
+        delete.required_permission(),
+        Some("Website:production:manage")
+    );
 }
 
 #[test]
 fn a_test_key_used_on_production_is_wrong_environment() {
-    let w = world();
-    let (key, parsed) = testing::key(
-        &w.org,
+    let o = org();
+    let (key, text) = testing::key(
+        &o.id,
         Kind::Test,
         vec![grant(None, None, Level::Manage)],
         OrgAccess::NONE,
     );
-    let d = decide(
-        &parsed,
-        Some(&key),
-        &peppers(),
-        &target(&w.web, &w.prod, Level::Read),
-        ctx(),
+    let w = world(&o, &key);
+    assert_eq!(
+        w.check(text, &asked("Website", "production", Level::Read))
+            .outcome,
+        Outcome::WrongEnvironment
     );
-    assert_eq!(d.outcome, Outcome::WrongEnvironment);
-    let d = decide(
-        &parsed,
-        Some(&key),
-        &peppers(),
-        &target(&w.web, &w.preview, Level::Read),
-        ctx(),
+    assert_eq!(
+        w.check(text, &asked("Website", "preview", Level::Read))
+            .outcome,
+        Outcome::Valid
     );
-    assert_eq!(d.outcome, Outcome::Valid);
+    let _ = o.preview;
 }
 
 #[test]
 fn unknown_ids_and_wrong_secrets_are_unknown() {
-    let w = world();
-    let (key, parsed) = testing::key(
-        &w.org,
+    let o = org();
+    let (key, text) = testing::key(
+        &o.id,
         Kind::Live,
         vec![grant(None, None, Level::Read)],
         OrgAccess::NONE,
     );
-    let t = target(&w.web, &w.prod, Level::Read);
-    assert_eq!(
-        decide(&parsed, None, &peppers(), &t, ctx()).outcome,
-        Outcome::Unknown
-    );
+    let a = asked("Website", "production", Level::Read);
+    let empty = World::default().with_target(&o.web, &o.prod);
+    assert_eq!(empty.check(text, &a).outcome, Outcome::Unknown);
     // Another key's record under this id: the secret does not match its hash.
     let (mut other, _) = testing::key(
-        &w.org,
+        &o.id,
         Kind::Live,
         vec![grant(None, None, Level::Read)],
         OrgAccess::NONE,
     );
     other.id = key.id;
+    let v = world(&o, &other).check(text, &a);
+    assert_eq!((v.outcome, v.key.is_none()), (Outcome::Unknown, true));
+    // The right record, but a lookup that found the other kind under this id.
+    let mut test_kind = key.clone();
+    test_kind.kind = Kind::Test;
     assert_eq!(
-        decide(&parsed, Some(&other), &peppers(), &t, ctx()).outcome,
-        Outcome::Unknown
-    );
-    // The right record, but checked with another pepper.
-    let wrong = PepperSet::parse("another-pepper-0123456789abcdefghijklmnopq").unwrap();
-    assert_eq!(
-        decide(&parsed, Some(&key), &wrong, &t, ctx()).outcome,
+        world(&o, &test_kind).check(text, &a).outcome,
         Outcome::Unknown
     );
 }
 
 #[test]
 fn revoked_deleted_and_expired_keys_never_pass() {
-    let w = world();
-    let (key, parsed) = testing::key(
-        &w.org,
+    let o = org();
+    let (key, text) = testing::key(
+        &o.id,
         Kind::Live,
         vec![grant(None, None, Level::Read)],
         OrgAccess::NONE,
     );
-    let t = target(&w.web, &w.prod, Level::Read);
+    let a = asked("Website", "production", Level::Read);
     let revoked = lifecycle::revoke(&key, now()).unwrap().key;
-    assert_eq!(
-        decide(&parsed, Some(&revoked), &peppers(), &t, ctx()).outcome,
-        Outcome::Revoked
-    );
+    let v = world(&o, &revoked).check(text, &a);
+    assert_eq!((v.outcome, &v.why), (Outcome::Revoked, &Why::Outcome));
+    assert!(v.detail().contains("reactivate"));
     let back = lifecycle::reactivate(&revoked, now()).unwrap().key;
-    assert_eq!(
-        decide(&parsed, Some(&back), &peppers(), &t, ctx()).outcome,
-        Outcome::Valid
-    );
+    assert_eq!(world(&o, &back).check(text, &a).outcome, Outcome::Valid);
+    // A deleted key says so, and does not suggest asking for a reactivation.
     let deleted = lifecycle::delete(&key, now()).unwrap().key;
-    assert_eq!(
-        decide(&parsed, Some(&deleted), &peppers(), &t, ctx()).outcome,
-        Outcome::Revoked
+    let v = world(&o, &deleted).check(text, &a);
+    assert_eq!((v.outcome, &v.why), (Outcome::Revoked, &Why::Deleted));
+    assert!(
+        v.detail().contains("deleted") && !v.detail().contains("reactivate it"),
+        "{}",
+        v.detail()
     );
     let mut expiring = key.clone();
     expiring.expires_at = Some(now() + Duration::hours(1));
+    let w = world(&o, &expiring);
+    assert_eq!(w.check(text, &a).outcome, Outcome::Valid);
     assert_eq!(
-        decide(&parsed, Some(&expiring), &peppers(), &t, ctx()).outcome,
-        Outcome::Valid
-    );
-    let later = now() + Duration::hours(1);
-    assert_eq!(
-        decide(
-            &parsed,
-            Some(&expiring),
-            &peppers(),
-            &t,
-            Context {
-                now: later,
-                ..ctx()
-            }
-        )
-        .outcome,
+        w.check_at(text, &a, now() + Duration::hours(1)).outcome,
         Outcome::Expired
     );
 }
 
 #[test]
 fn an_unresolved_project_is_covered_by_no_grant() {
-    let w = world();
-    let (key, parsed) = testing::key(
-        &w.org,
+    let o = org();
+    let (key, text) = testing::key(
+        &o.id,
         Kind::Live,
         vec![grant(None, None, Level::Manage)],
         OrgAccess::NONE,
     );
-    let t = Target::Project {
-        found: None,
-        project: "Nope",
-        environment: "production",
-        resource: None,
-        level: Level::Read,
-    };
-    let d = decide(&parsed, Some(&key), &peppers(), &t, ctx());
-    assert_eq!(d.outcome, Outcome::InsufficientPermission);
-    assert!(d
-        .denial
-        .unwrap()
-        .message
-        .ends_with("it has no access there"));
+    let v = world(&o, &key).check(text, &asked("Nope", "production", Level::Read));
+    assert_eq!(v.outcome, Outcome::InsufficientPermission);
+    assert!(v.detail().ends_with("it has no access there"));
+    // A long name from outside is cut short in the answer.
+    let long = "x".repeat(10_000);
+    let v = world(&o, &key).check(text, &asked(&long, "production", Level::Read));
+    assert!(v.detail().len() < 400, "{}", v.detail().len());
 }
 
 #[test]
 fn an_organization_only_key_works_on_organization_resources_only() {
-    let w = world();
-    let (key, parsed) = testing::key(&w.org, Kind::Live, vec![], OrgAccess(Some(Level::Write)));
-    let org = |level| Target::Organization { level };
+    let o = org();
+    let (key, text) = testing::key(&o.id, Kind::Live, vec![], OrgAccess(Some(Level::Write)));
+    let w = world(&o, &key);
+    let at_org = |level| Asked::Organization { level };
+    assert_eq!(w.check(text, &at_org(Level::Write)).outcome, Outcome::Valid);
+    let v = w.check(text, &at_org(Level::Manage));
+    assert_eq!(v.outcome, Outcome::InsufficientPermission);
+    assert_eq!(v.required_permission(), Some("org:manage"));
     assert_eq!(
-        decide(&parsed, Some(&key), &peppers(), &org(Level::Write), ctx()).outcome,
-        Outcome::Valid
+        w.check(text, &asked("Website", "production", Level::Read))
+            .outcome,
+        Outcome::InsufficientPermission
     );
-    let d = decide(&parsed, Some(&key), &peppers(), &org(Level::Manage), ctx());
-    assert_eq!(d.outcome, Outcome::InsufficientPermission);
-    assert_eq!(d.denial.unwrap().required_permission, "org:manage");
-    let p = decide(
-        &parsed,
-        Some(&key),
-        &peppers(),
-        &target(&w.web, &w.prod, Level::Read),
-        ctx(),
-    );
-    assert_eq!(p.outcome, Outcome::InsufficientPermission);
+    // Asking only who the key is judges no permission.
+    assert_eq!(w.check(text, &Asked::Identity).outcome, Outcome::Valid);
 }
 
 #[test]
 fn a_user_bound_key_never_exceeds_its_creators_current_access() {
-    use crate::access::{Bound, MemberAccess};
-    use crate::model::Role;
-    use std::collections::BTreeMap;
-    let w = world();
-    let (key, parsed) = testing::key(
-        &w.org,
+    let o = org();
+    let (mut key, text) = testing::key(
+        &o.id,
         Kind::Live,
         vec![grant(None, None, Level::Manage)],
         OrgAccess(Some(Level::Manage)),
     );
-    let member = Bound::User(Some(MemberAccess {
+    let creator = UserId::generate(&mut OsRng);
+    key.owner = Some(creator.clone());
+    let member = MemberAccess {
         role: Role::Member,
-        projects: BTreeMap::from([(w.web.id.clone(), Level::Read)]),
-    }));
-    let with = |bound: &Bound, level| {
-        decide(
-            &parsed,
-            Some(&key),
-            &peppers(),
-            &target(&w.web, &w.prod, level),
-            Context { bound, ..ctx() },
-        )
+        projects: BTreeMap::from([(o.web.id.clone(), Level::Read)]),
     };
-    assert_eq!(with(&member, Level::Read).outcome, Outcome::Valid);
-    let d = with(&member, Level::Write);
-    assert_eq!(d.outcome, Outcome::InsufficientPermission);
-    assert!(d
-        .denial
-        .unwrap()
-        .message
-        .contains("it has read (a user-bound key never exceeds its creator's current access)"));
-    let gone = Bound::User(None);
-    assert_eq!(
-        with(&gone, Level::Read).outcome,
-        Outcome::InsufficientPermission
-    );
-    let admin = Bound::User(Some(MemberAccess {
+    let admin = MemberAccess {
         role: Role::Admin,
         projects: BTreeMap::new(),
-    }));
-    assert_eq!(with(&admin, Level::Manage).outcome, Outcome::Valid);
-    let org = |bound: &Bound, level| {
-        decide(
-            &parsed,
-            Some(&key),
-            &peppers(),
-            &Target::Organization { level },
-            Context { bound, ..ctx() },
-        )
-        .outcome
     };
-    assert_eq!(org(&member, Level::Read), Outcome::Valid);
-    assert_eq!(org(&member, Level::Write), Outcome::InsufficientPermission);
-    assert_eq!(org(&gone, Level::Read), Outcome::InsufficientPermission);
-    assert_eq!(org(&admin, Level::Manage), Outcome::Valid);
+    let as_creator = |access: Option<&MemberAccess>| {
+        let mut w = world(&o, &key);
+        if let Some(a) = access {
+            w.members
+                .insert((o.id.clone(), creator.clone()), Arc::new(a.clone()));
+        }
+        w
+    };
+    let w = as_creator(Some(&member));
+    assert_eq!(
+        w.check(text, &asked("Website", "production", Level::Read))
+            .outcome,
+        Outcome::Valid
+    );
+    let v = w.check(text, &asked("Website", "production", Level::Write));
+    assert_eq!(v.outcome, Outcome::InsufficientPermission);
+    assert!(
+        v.detail()
+            .contains("it has read (a user-bound key never exceeds its creator's current access)"),
+        "{}",
+        v.detail()
+    );
+    assert_eq!(v.bound, Some(Bound::User(Some(Arc::new(member.clone())))));
+    assert_eq!(
+        w.check(text, &Asked::Organization { level: Level::Read })
+            .outcome,
+        Outcome::Valid
+    );
+    assert_eq!(
+        w.check(
+            text,
+            &Asked::Organization {
+                level: Level::Write
+            }
+        )
+        .outcome,
+        Outcome::InsufficientPermission
+    );
+    let gone = as_creator(None);
+    assert_eq!(
+        gone.check(text, &asked("Website", "production", Level::Read))
+            .outcome,
+        Outcome::InsufficientPermission
+    );
+    assert_eq!(
+        gone.check(text, &Asked::Organization { level: Level::Read })
+            .outcome,
+        Outcome::InsufficientPermission
+    );
+    let w = as_creator(Some(&admin));
+    assert_eq!(
+        w.check(text, &asked("Website", "production", Level::Manage))
+            .outcome,
+        Outcome::Valid
+    );
+    assert_eq!(
+        w.check(
+            text,
+            &Asked::Organization {
+                level: Level::Manage
+            }
+        )
+        .outcome,
+        Outcome::Valid
+    );
 }
 
 #[test]
 fn scopes_grant_their_resource_only() {
-    let w = world();
-    let (mut key, parsed) = testing::key(&w.org, Kind::Live, vec![], OrgAccess(Some(Level::Read)));
-    let catalog = crate::scope::Catalog::formfex();
-    key.scopes = vec![catalog.parse("forms:read").unwrap()];
-    let forms = Resource::parse("forms").unwrap();
-    let others = [Resource::parse("responses").unwrap()];
-    let at = |resource: Option<&str>, level| Target::Project {
-        found: Some(std::sync::Arc::new((w.web.clone(), w.prod.clone()))),
-        project: "Website",
-        environment: "production",
-        resource: resource.map(|r| if r == "forms" { &forms } else { &others[0] }),
+    let o = org();
+    let (mut key, text) = testing::key(&o.id, Kind::Live, vec![], OrgAccess(Some(Level::Read)));
+    key.scopes = vec![Catalog::formfex().parse("forms:read").unwrap()];
+    let w = world(&o, &key);
+    let at = |resource: Option<&str>, level| Asked::Project {
+        project: "Website".into(),
+        environment: "production".into(),
+        resource: resource.map(|r| Resource::parse(r).unwrap()),
         level,
     };
-    let run = |t: &Target| decide(&parsed, Some(&key), &peppers(), t, ctx()).outcome;
+    let run = |a: &Asked| w.check(text, a).outcome;
     assert_eq!(run(&at(Some("forms"), Level::Read)), Outcome::Valid);
     assert_eq!(
         run(&at(Some("forms"), Level::Write)),
@@ -318,6 +350,63 @@ fn scopes_grant_their_resource_only() {
         Outcome::InsufficientPermission
     );
     assert_eq!(run(&at(None, Level::Read)), Outcome::InsufficientPermission);
+}
+
+/// The verify API and `keyward check` build what they ask from the same parts, with
+/// the same refusals.
+#[test]
+fn requests_are_built_from_their_parts_once() {
+    let read = Asked::from_parts(
+        Some(" Website "),
+        Some("production"),
+        Some("get"),
+        None,
+        None,
+    );
+    assert_eq!(read, Ok(asked("Website", "production", Level::Read)));
+    assert_eq!(
+        Asked::from_parts(None, None, None, Some(Level::Manage), None),
+        Ok(Asked::Organization {
+            level: Level::Manage
+        })
+    );
+    let refused = [
+        (
+            Asked::from_parts(Some("W"), Some("p"), Some("GET"), Some(Level::Read), None),
+            "method",
+        ),
+        (
+            Asked::from_parts(Some("W"), Some("p"), None, None, None),
+            "method",
+        ),
+        (
+            Asked::from_parts(Some("W"), Some("p"), Some("BREW"), None, None),
+            "method",
+        ),
+        (
+            Asked::from_parts(Some("W"), None, Some("GET"), None, None),
+            "environment",
+        ),
+        (
+            Asked::from_parts(None, Some("p"), Some("GET"), None, None),
+            "project",
+        ),
+        (
+            Asked::from_parts(Some("W"), Some(" "), Some("GET"), None, None),
+            "environment",
+        ),
+        (
+            Asked::from_parts(Some("W"), Some("p"), Some("GET"), None, Some("Forms!")),
+            "resource",
+        ),
+        (
+            Asked::from_parts(None, None, Some("GET"), None, Some("forms")),
+            "resource",
+        ),
+    ];
+    for (result, field) in refused {
+        assert_eq!(result.map_err(|e| e.field), Err(field));
+    }
 }
 
 #[test]
@@ -338,7 +427,9 @@ fn arb_level() -> impl Strategy<Value = Level> {
 
 proptest! {
     /// The permission rule, against the definition: allowed exactly when some grant
-    /// reaches the project and environment at a level at least the one needed.
+    /// reaches the project and environment at a level at least the one needed; and a
+    /// grant never reaches another organization's project, even through a lookup that
+    /// wrongly resolved one.
     #[test]
     fn permission_is_the_maximum_over_reaching_grants(
         grants in prop::collection::vec(
@@ -351,21 +442,23 @@ proptest! {
         needed in arb_level(),
     ) {
         use crate::grant::{EnvScope, Grant, ProjectScope};
-        let w = world();
-        let other = project(&w.org, "Other");
-        let projects = [w.web.clone(), other];
+        let o = org();
+        let other = project(&o.id, "Other");
+        let projects = [o.web.clone(), other];
         let envs = ["production", "staging"];
         let built: Vec<Grant> = grants
             .iter()
             .map(|(p, e, l)| grant(p.map(|i| &projects[i]), e.map(|j| envs[j]), *l))
             .collect();
-        let (key, parsed) = testing::key(&w.org, Kind::Live, built.clone(), OrgAccess::NONE);
+        let (key, text) = testing::key(&o.id, Kind::Live, built.clone(), OrgAccess::NONE);
         let mut p = projects[project_index].clone();
         if in_other_org {
             p.org_id = OrgId::generate(&mut OsRng);
         }
         let e = env(envs[env_index], Kind::Live);
-        let d = decide(&parsed, Some(&key), &peppers(), &target(&p, &e, needed), ctx());
+        let mut w = World::default().with_key(&key).with_target(&p, &e);
+        w.across_orgs = true;
+        let v = w.check(text, &asked(&p.name, e.name.as_str(), needed));
         let expected = !in_other_org
             && built.iter().any(|g| {
                 let project_ok = match &g.project {
@@ -378,21 +471,21 @@ proptest! {
                 };
                 project_ok && env_ok && g.level >= needed
             });
-        prop_assert_eq!(d.outcome == Outcome::Valid, expected, "{:?}", d);
+        prop_assert_eq!(v.outcome == Outcome::Valid, expected, "{:?}", v);
     }
 
     /// Adding a grant never takes a permission away.
     #[test]
     fn grants_only_add(level in arb_level(), extra in arb_level(), needed in arb_level()) {
-        let w = world();
-        let base = vec![grant(Some(&w.web), Some("production"), level)];
+        let o = org();
+        let base = vec![grant(Some(&o.web), Some("production"), level)];
         let mut more = base.clone();
         more.push(grant(None, None, extra));
-        let t = target(&w.web, &w.prod, needed);
-        let (k1, p1) = testing::key(&w.org, Kind::Live, base, OrgAccess::NONE);
-        let (k2, p2) = testing::key(&w.org, Kind::Live, more, OrgAccess::NONE);
-        let before = decide(&p1, Some(&k1), &peppers(), &t, ctx()).outcome;
-        let after = decide(&p2, Some(&k2), &peppers(), &t, ctx()).outcome;
+        let a = asked("Website", "production", needed);
+        let (k1, t1) = testing::key(&o.id, Kind::Live, base, OrgAccess::NONE);
+        let (k2, t2) = testing::key(&o.id, Kind::Live, more, OrgAccess::NONE);
+        let before = world(&o, &k1).check(t1, &a).outcome;
+        let after = world(&o, &k2).check(t2, &a).outcome;
         prop_assert!(!(before == Outcome::Valid && after != Outcome::Valid));
     }
 }

@@ -16,12 +16,25 @@ pub fn echo(input: &str, max: usize) -> String {
         .collect()
 }
 
-/// Whether `s` contains what looks like a key or token of any prefix:
-/// `<letters>_live_`, `_test_` or `_admin_` followed by an id.
+/// Whether `s` contains what looks like a key or admin token of any prefix, whole or
+/// in part: a lowercase prefix, `_live_`, `_test_` or `_admin_`, then at least eight
+/// letters and digits (the start of a key id). The one test of "is this a key?" for
+/// everything that must never hold or repeat one: error messages, names, descriptions,
+/// URLs.
 pub fn looks_secret(s: &str) -> bool {
-    ["_live_", "_test_", "_admin_"]
-        .iter()
-        .any(|kind| s.contains(kind))
+    let bytes = s.as_bytes();
+    ["_live_", "_test_", "_admin_"].iter().any(|marker| {
+        s.match_indices(marker).any(|(at, _)| {
+            let after = &bytes[at + marker.len()..];
+            at > 0
+                && (bytes[at - 1].is_ascii_lowercase() || bytes[at - 1].is_ascii_digit())
+                && after
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric())
+                    .count()
+                    >= 8
+        })
+    })
 }
 
 #[cfg(test)]
@@ -40,6 +53,16 @@ mod tests {
             assert!(!shown.contains(&text[8..24]), "{shown}");
         }
         assert_eq!(echo("Website", 40), "Website");
+        // Words that merely contain a kind are not keys.
+        for fine in [
+            "my_live_key",
+            "tests_live",
+            "_live_0123456789",
+            "KW_LIVE_0123456789",
+        ] {
+            assert!(!looks_secret(fine), "{fine}");
+        }
+        assert!(looks_secret("fxk_test_0123456789"));
         assert_eq!(echo("a\nb", 40), "ab");
         assert_eq!(echo(&"x".repeat(50), 40).len(), 40);
     }

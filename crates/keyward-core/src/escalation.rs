@@ -130,10 +130,10 @@ pub fn within_member(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::{decide, Outcome, Target};
+    use crate::check::Outcome;
     use crate::ids::OrgId;
     use crate::level::Level;
-    use crate::testing::{self, ctx, env, grant, peppers, project};
+    use crate::testing::{self, asked, env, grant, project, World};
     use proptest::prelude::*;
     use rand_core::OsRng;
 
@@ -246,12 +246,18 @@ mod tests {
             let c = Catalog::formfex();
             prop_assume!(within(&caller, &c, Power { kind: Kind::Live, grants: &new, scopes: &[], org_access: OrgAccess::NONE }).is_ok());
             let (created, created_text) = testing::key(&org, Kind::Live, new, OrgAccess::NONE);
+            let mut world = World::default().with_key(&caller).with_key(&created);
+            for p in &projects {
+                for e in envs {
+                    world = world.with_target(p, &env(e, Kind::Live));
+                }
+            }
             for p in &projects {
                 for e in envs {
                     for level in Level::ALL {
-                        let t = Target::Project { found: Some(std::sync::Arc::new((p.clone(), env(e, Kind::Live)))), project: &p.name, environment: e, resource: None, level };
-                        let mine = decide(&caller_text, Some(&caller), &peppers(), &t, ctx()).outcome;
-                        let theirs = decide(&created_text, Some(&created), &peppers(), &t, ctx()).outcome;
+                        let a = asked(&p.name, e, level);
+                        let mine = world.check(caller_text, &a).outcome;
+                        let theirs = world.check(created_text, &a).outcome;
                         prop_assert!(!(theirs == Outcome::Valid && mine != Outcome::Valid));
                     }
                 }

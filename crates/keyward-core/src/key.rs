@@ -74,6 +74,85 @@ impl fmt::Display for Prefix {
     }
 }
 
+/// The prefixes this server accepts, in order: new keys and tokens get the first, and
+/// keys issued under earlier ones keep working after the operator changes the prefix
+/// (`fxk,kw`: issue `fxk_…`, still accept `kw_…`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prefixes(Vec<Prefix>);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidPrefixes {
+    #[error("no key prefix given: name at least one, such as 'kw'")]
+    Empty,
+    #[error("the key prefix '{0}' is listed twice")]
+    Repeated(String),
+    #[error(transparent)]
+    Prefix(#[from] InvalidPrefix),
+}
+
+impl Prefixes {
+    /// From prefixes in order of preference: the first is the one new keys get.
+    pub fn new(list: Vec<Prefix>) -> Result<Self, InvalidPrefixes> {
+        if list.is_empty() {
+            return Err(InvalidPrefixes::Empty);
+        }
+        for (i, p) in list.iter().enumerate() {
+            if list[..i].contains(p) {
+                return Err(InvalidPrefixes::Repeated(p.to_string()));
+            }
+        }
+        Ok(Prefixes(list))
+    }
+
+    /// A comma-separated list, such as `fxk,kw`.
+    pub fn parse(s: &str) -> Result<Self, InvalidPrefixes> {
+        let list = s
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(Prefix::parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        Prefixes::new(list)
+    }
+
+    /// The prefix new keys and tokens get.
+    pub fn current(&self) -> &Prefix {
+        &self.0[0]
+    }
+
+    pub fn accepts(&self, prefix: &str) -> bool {
+        self.0.iter().any(|p| p.as_str() == prefix)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Prefix> {
+        self.0.iter()
+    }
+}
+
+impl Default for Prefixes {
+    fn default() -> Self {
+        Prefixes(vec![Prefix::default()])
+    }
+}
+
+impl From<Prefix> for Prefixes {
+    fn from(p: Prefix) -> Self {
+        Prefixes(vec![p])
+    }
+}
+
+impl fmt::Display for Prefixes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(p.as_str())?;
+        }
+        Ok(())
+    }
+}
+
 /// A key's public identifier. Unique across all organizations. Always 16 base62
 /// characters, so it is kept inline (no allocation) and is `Copy`: the check builds
 /// one for every request.
@@ -204,6 +283,11 @@ pub enum MalformedKey {
 pub struct SecretRef<'a>(&'a str);
 
 impl<'a> SecretRef<'a> {
+    /// Wraps a presented key's text, which is as sensitive as the key.
+    pub fn new(text: &'a str) -> Self {
+        SecretRef(text)
+    }
+
     /// The full key text, to hash it.
     pub fn expose_secret(&self) -> &'a str {
         self.0
@@ -231,10 +315,10 @@ pub struct ParsedKey<'a> {
 }
 
 impl<'a> ParsedKey<'a> {
-    /// Parses `text` as a key with `prefix`. Cheap checks first: length and alphabet
-    /// before any splitting, the checksum last.
-    pub fn parse(text: &'a str, prefix: &Prefix) -> Result<Self, MalformedKey> {
-        let (kind, id) = parse_parts(text, prefix)?;
+    /// Parses `text` as a key with one of `prefixes`. Cheap checks first: length and
+    /// alphabet before any splitting, the checksum last.
+    pub fn parse(text: &'a str, prefixes: &Prefixes) -> Result<Self, MalformedKey> {
+        let (kind, id) = parse_parts(text, prefixes)?;
         let kind = Kind::parse(kind).map_err(|_| MalformedKey::BadKind)?;
         Ok(ParsedKey {
             kind,
@@ -248,7 +332,7 @@ impl<'a> ParsedKey<'a> {
 /// Returns the kind part unchecked, and the id.
 pub(crate) fn parse_parts<'t>(
     text: &'t str,
-    prefix: &Prefix,
+    prefixes: &Prefixes,
 ) -> Result<(&'t str, KeyId), MalformedKey> {
     if text.is_empty() {
         return Err(MalformedKey::Empty);
@@ -275,7 +359,7 @@ pub(crate) fn parse_parts<'t>(
     }
     let [a, b, c] = separators;
     let (p, kind, id, tail) = (&text[..a], &text[a + 1..b], &text[b + 1..c], &text[c + 1..]);
-    if p != prefix.as_str() {
+    if !prefixes.accepts(p) {
         return Err(MalformedKey::WrongPrefix);
     }
     if !matches!(kind, "live" | "test" | "admin") {
@@ -372,7 +456,7 @@ mod tests {
         for shown in [format!("{:?}", key), format!("{}", key.secret)] {
             assert!(!shown.contains(secret_part), "{shown}");
         }
-        let parsed = ParsedKey::parse(&text, &kw()).unwrap();
+        let parsed = ParsedKey::parse(&text, &kw().into()).unwrap();
         assert!(!format!("{parsed:?}").contains(secret_part));
     }
 
@@ -380,9 +464,40 @@ mod tests {
     fn a_key_with_another_prefix_is_malformed() {
         let key = GeneratedKey::generate(&Prefix::parse("fxk").unwrap(), Kind::Live, &mut OsRng);
         assert_eq!(
-            ParsedKey::parse(key.secret.expose_secret(), &kw()),
+            ParsedKey::parse(key.secret.expose_secret(), &kw().into()),
             Err(MalformedKey::WrongPrefix)
         );
+    }
+
+    /// The checksum's exact form is part of the key format secret scanners rely on:
+    /// CRC32 as six base62 digits, most significant first, zero-padded.
+    #[test]
+    fn the_checksum_is_crc32_in_six_base62_digits() {
+        assert_eq!(&checksum_bytes(""), b"000000");
+        assert_eq!(&checksum_bytes("kw_live_0123456789abcdef_"), b"1Dzke2");
+    }
+
+    /// Changing the prefix keeps earlier keys working: the list accepts every prefix
+    /// in it, and new keys get the first.
+    #[test]
+    fn keys_under_any_accepted_prefix_parse() {
+        let list = Prefixes::parse("fxk, kw").unwrap();
+        assert_eq!(list.current().as_str(), "fxk");
+        let old = GeneratedKey::generate(&kw(), Kind::Live, &mut OsRng);
+        let new = GeneratedKey::generate(list.current(), Kind::Live, &mut OsRng);
+        assert!(ParsedKey::parse(old.secret.expose_secret(), &list).is_ok());
+        assert!(ParsedKey::parse(new.secret.expose_secret(), &list).is_ok());
+        assert_eq!(
+            ParsedKey::parse(new.secret.expose_secret(), &kw().into()),
+            Err(MalformedKey::WrongPrefix)
+        );
+        assert_eq!(Prefixes::parse(" , "), Err(InvalidPrefixes::Empty));
+        assert!(matches!(
+            Prefixes::parse("kw,kw"),
+            Err(InvalidPrefixes::Repeated(_))
+        ));
+        assert!(Prefixes::parse("kw,K W").is_err());
+        assert_eq!(list.to_string(), "fxk,kw");
     }
 
     #[test]
@@ -406,10 +521,13 @@ mod tests {
             "kw_prod_0123456789abcdef_0000000000000000000000000000000000000000000000000",
             "kw_live_0123456789abcdef_00000000000000000000000000000000000000000000000000_",
         ] {
-            assert!(ParsedKey::parse(bad, &kw()).is_err(), "{bad}");
+            assert!(ParsedKey::parse(bad, &kw().into()).is_err(), "{bad}");
         }
         let long = "k".repeat(10_000);
-        assert_eq!(ParsedKey::parse(&long, &kw()), Err(MalformedKey::TooLong));
+        assert_eq!(
+            ParsedKey::parse(&long, &kw().into()),
+            Err(MalformedKey::TooLong)
+        );
     }
 
     proptest! {
@@ -418,7 +536,7 @@ mod tests {
             let prefix = Prefix::parse(&prefix).unwrap();
             let kind = if live { Kind::Live } else { Kind::Test };
             let key = GeneratedKey::generate(&prefix, kind, &mut OsRng);
-            let parsed = ParsedKey::parse(key.secret.expose_secret(), &prefix).unwrap();
+            let parsed = ParsedKey::parse(key.secret.expose_secret(), &prefix.clone().into()).unwrap();
             prop_assert_eq!(parsed.kind, kind);
             prop_assert_eq!(&parsed.id, &key.id);
             prop_assert_eq!(parsed.secret.expose_secret(), key.secret.expose_secret());
@@ -428,7 +546,7 @@ mod tests {
         fn random_strings_never_parse(s in ".{0,120}") {
             // 2^-32 would be the chance of a random well-shaped string passing the CRC;
             // the shapes generated here almost never even get that far.
-            prop_assert!(ParsedKey::parse(&s, &kw()).is_err());
+            prop_assert!(ParsedKey::parse(&s, &kw().into()).is_err());
         }
 
         #[test]
@@ -440,7 +558,7 @@ mod tests {
             prop_assume!(text.as_bytes()[pos] != c as u8);
             let mut mutated = text.to_owned();
             mutated.replace_range(pos..=pos, &c.to_string());
-            prop_assert!(ParsedKey::parse(&mutated, &kw()).is_err());
+            prop_assert!(ParsedKey::parse(&mutated, &kw().into()).is_err());
         }
 
         #[test]
@@ -448,9 +566,9 @@ mod tests {
             let key = GeneratedKey::generate(&kw(), Kind::Test, &mut OsRng);
             let text = key.secret.expose_secret();
             let cut = cut.min(text.len());
-            prop_assert!(ParsedKey::parse(&text[..text.len() - cut], &kw()).is_err());
+            prop_assert!(ParsedKey::parse(&text[..text.len() - cut], &kw().into()).is_err());
             let extended = format!("{text}{extra}");
-            prop_assert!(ParsedKey::parse(&extended, &kw()).is_err());
+            prop_assert!(ParsedKey::parse(&extended, &kw().into()).is_err());
         }
     }
 }

@@ -27,11 +27,11 @@ pub mod token;
 
 pub use access::{Bound, MemberAccess};
 pub use audit::{Actor, AuditAction, AuditEvent};
-pub use check::{Decision, Denial, Outcome, Target};
+pub use check::{Asked, Denial, Outcome, Presented, ResolvedTarget, Verdict};
 pub use grant::{EnvRef, EnvScope, Grant, GrantSpec, ProjectRef, ProjectScope, Resource};
 pub use hash::{KeyHash, PepperSet};
 pub use ids::{EnvironmentId, OrgId, ProjectId, UserId};
-pub use key::{ApiKeySecret, GeneratedKey, KeyId, ParsedKey, Prefix};
+pub use key::{ApiKeySecret, GeneratedKey, KeyId, ParsedKey, Prefix, Prefixes};
 pub use kind::Kind;
 pub use level::{Level, OrgAccess};
 pub use model::{ApiKey, Environment, KeyStatus, Organization, Project, Role, User};

@@ -4,8 +4,10 @@
 //! keyed hash.
 
 use crate::hash::KeyHash;
-use crate::key::{generate_parts, parse_parts, ApiKeySecret, KeyId, MalformedKey, Prefix};
-use crate::names::{InvalidName, KeyName};
+use crate::key::{
+    generate_parts, parse_parts, ApiKeySecret, KeyId, MalformedKey, Prefix, Prefixes,
+};
+use crate::names::KeyName;
 use crate::timestamp::Timestamp;
 use rand_core::{CryptoRng, RngCore};
 
@@ -18,8 +20,8 @@ pub struct ParsedAdminToken {
 }
 
 impl ParsedAdminToken {
-    pub fn parse(text: &str, prefix: &Prefix) -> Result<Self, MalformedKey> {
-        match parse_parts(text, prefix)? {
+    pub fn parse(text: &str, prefixes: &Prefixes) -> Result<Self, MalformedKey> {
+        match parse_parts(text, prefixes)? {
             (ADMIN_KIND, id) => Ok(ParsedAdminToken {
                 id,
                 secret: ApiKeySecret::from_parsed(text),
@@ -34,11 +36,14 @@ impl ParsedAdminToken {
     }
 }
 
-/// Whether `text` has the admin token shape for this prefix, without checking it.
-pub fn looks_like_admin_token(text: &str, prefix: &Prefix) -> bool {
-    text.strip_prefix(prefix.as_str())
-        .and_then(|rest| rest.strip_prefix("_admin_"))
-        .is_some()
+/// Whether `text` has the admin token shape for one of these prefixes, without
+/// checking it.
+pub fn looks_like_admin_token(text: &str, prefixes: &Prefixes) -> bool {
+    prefixes.iter().any(|p| {
+        text.strip_prefix(p.as_str())
+            .and_then(|rest| rest.strip_prefix("_admin_"))
+            .is_some()
+    })
 }
 
 /// An admin token as stored.
@@ -54,10 +59,6 @@ pub struct AdminToken {
     pub last_used_at: Option<Timestamp>,
 }
 
-pub fn token_name(s: &str) -> Result<KeyName, InvalidName> {
-    KeyName::parse(s)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,13 +68,17 @@ mod tests {
     #[test]
     fn admin_tokens_round_trip_and_are_never_keys() {
         let prefix = Prefix::default();
+        let prefixes = Prefixes::default();
         let t = ParsedAdminToken::generate(&prefix, &mut OsRng);
         let text = t.secret.expose_secret();
         assert!(text.starts_with("kw_admin_"));
-        assert!(looks_like_admin_token(text, &prefix));
-        assert_eq!(ParsedAdminToken::parse(text, &prefix).unwrap().id, t.id);
-        assert_eq!(ParsedKey::parse(text, &prefix), Err(MalformedKey::BadKind));
+        assert!(looks_like_admin_token(text, &prefixes));
+        assert_eq!(ParsedAdminToken::parse(text, &prefixes).unwrap().id, t.id);
+        assert_eq!(
+            ParsedKey::parse(text, &prefixes),
+            Err(MalformedKey::BadKind)
+        );
         let key = crate::key::GeneratedKey::generate(&prefix, crate::Kind::Live, &mut OsRng);
-        assert!(ParsedAdminToken::parse(key.secret.expose_secret(), &prefix).is_err());
+        assert!(ParsedAdminToken::parse(key.secret.expose_secret(), &prefixes).is_err());
     }
 }

@@ -17,11 +17,10 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures_util::future::Either;
 use keyward_app::Principal;
-use keyward_core::check::{self, Outcome};
+use keyward_core::check::Outcome;
 use keyward_core::token::looks_like_admin_token;
-use keyward_core::{Actor, Prefix};
+use keyward_core::{Actor, Presented};
 use std::future::Ready;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use tower::{Layer, Service};
 
@@ -76,15 +75,27 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let creds = credentials(&parts.headers);
-        let text = check::credential(creds.iter().copied())
-            .map_err(|o| ApiError::from_outcome(o, o.explanation()))?;
-        let principal = if looks_like_admin_token(text, &state.app.settings().prefix) {
-            let token = state.app.authenticate_admin(text).await?.ok_or_else(|| {
-                ApiError::from_outcome(
-                    Outcome::Unknown,
-                    "This admin token is unknown, wrong or revoked.",
-                )
-            })?;
+        // Step 1 of the check, once: the key path below is handed what was picked.
+        let presented = Presented::pick(creds.iter().copied());
+        let admin = match presented {
+            Presented::One(text)
+                if looks_like_admin_token(text.expose_secret(), &state.app.settings().prefixes) =>
+            {
+                Some(text)
+            }
+            _ => None,
+        };
+        let principal = if let Some(text) = admin {
+            let token = state
+                .app
+                .authenticate_admin(text.expose_secret())
+                .await?
+                .ok_or_else(|| {
+                    ApiError::from_outcome(
+                        Outcome::Unknown,
+                        "This admin token is unknown, wrong or revoked.",
+                    )
+                })?;
             match parts.headers.get(ACT_AS) {
                 // The operator's own dashboard or backend acting for a signed-in person:
                 // that person's role and project levels apply, not the token's power.
@@ -102,10 +113,10 @@ impl FromRequestParts<AppState> for Caller {
                 None => Principal::Operator(Actor::AdminToken(token.id.to_string())),
             }
         } else {
-            match state.app.authenticate_key(creds.iter().copied()).await? {
+            match state.app.caller(presented).await? {
                 Ok(principal) => principal,
-                Err(result) => {
-                    return Err(ApiError::from_outcome(result.outcome, result.detail()));
+                Err(verdict) => {
+                    return Err(ApiError::from_outcome(verdict.outcome, verdict.detail()));
                 }
             }
         };
@@ -148,33 +159,19 @@ const KEY_PARAMS: &[&str] = &[
 /// Refuses any request whose query string carries a key, before anything else sees
 /// it: such a key is already in somebody's logs, and must not be accepted as if it
 /// were fine. A plain tower layer (no boxing): it sits in front of every request.
-#[derive(Clone)]
-pub struct RefuseKeysInQueryLayer {
-    prefix: Arc<str>,
-}
-
-impl RefuseKeysInQueryLayer {
-    pub fn new(prefix: &Prefix) -> Self {
-        RefuseKeysInQueryLayer {
-            prefix: format!("{prefix}_").into(),
-        }
-    }
-}
+#[derive(Clone, Copy, Default)]
+pub struct RefuseKeysInQueryLayer;
 
 impl<S> Layer<S> for RefuseKeysInQueryLayer {
     type Service = RefuseKeysInQuery<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        RefuseKeysInQuery {
-            inner,
-            prefix: self.prefix.clone(),
-        }
+        RefuseKeysInQuery { inner }
     }
 }
 
 #[derive(Clone)]
 pub struct RefuseKeysInQuery<S> {
     inner: S,
-    prefix: Arc<str>,
 }
 
 impl<S> Service<Request> for RefuseKeysInQuery<S>
@@ -190,21 +187,18 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        match request
-            .uri()
-            .query()
-            .and_then(|q| key_in_query(q, &self.prefix))
-        {
+        match request.uri().query().and_then(key_in_query) {
             Some(refusal) => Either::Left(std::future::ready(Ok(refusal))),
             None => Either::Right(self.inner.call(request)),
         }
     }
 }
 
-fn key_in_query(query: &str, prefix: &str) -> Option<Response> {
+fn key_in_query(query: &str) -> Option<Response> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
     let (name, _) = pairs.iter().find(|(name, value)| {
-        KEY_PARAMS.contains(&name.to_ascii_lowercase().as_str()) || value.trim().starts_with(prefix)
+        KEY_PARAMS.contains(&name.to_ascii_lowercase().as_str())
+            || keyward_core::echo::looks_secret(value)
     })?;
     Some(
         ApiError::new(

@@ -71,9 +71,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::docs::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(auth::RefuseKeysInQueryLayer::new(
-            &state.app.settings().prefix,
-        ))
+        .layer(auth::RefuseKeysInQueryLayer)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(
             TraceLayer::new_for_http()

@@ -4,6 +4,8 @@
 //! the database URL, by [`open`].
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "faults")]
+pub mod faults;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -91,6 +93,30 @@ pub struct AuditQuery {
     pub limit: Option<u32>,
 }
 
+/// Something a check depends on that changed, as the change log records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A key or its grants.
+    Key(KeyId),
+    /// A person's membership or project levels in `org` (`None`: in any organization).
+    Member { org: Option<OrgId>, user: UserId },
+    /// An organization, its projects or their environments.
+    Org(OrgId),
+    /// An admin token.
+    AdminToken(KeyId),
+}
+
+/// What changed after a position in the change log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changes {
+    /// The position to read from next time.
+    pub cursor: i64,
+    /// The changes after the position asked from, oldest first; `None` when they
+    /// cannot all be told (no position was given, more changed than one read returns,
+    /// or the log no longer reaches back that far): treat everything as changed.
+    pub changes: Option<Vec<Change>>,
+}
+
 /// Changes to keys that must happen together with their audit events, or not at all.
 /// Each updated key carries the revision it will have; the store applies the update
 /// only if the stored revision is the one before it.
@@ -119,6 +145,9 @@ pub trait Store: Send + Sync + 'static {
     async fn project(&self, id: &ProjectId) -> Result<Option<Project>>;
     async fn list_projects(&self, org: &OrgId) -> Result<Vec<Project>>;
     async fn list_environments(&self, project: &ProjectId) -> Result<Vec<Environment>>;
+    /// Every project of `org` with its environments, in one read: what the check
+    /// resolves project and environment names against.
+    async fn project_tree(&self, org: &OrgId) -> Result<Vec<(Project, Vec<Environment>)>>;
 
     async fn key(&self, id: &KeyId) -> Result<Option<ApiKey>>;
     async fn list_keys(&self, query: &KeyQuery) -> Result<Vec<ApiKey>>;
@@ -138,10 +167,11 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_admin_token(&self, id: &KeyId, at: Timestamp) -> Result<bool>;
 
     async fn count_users(&self) -> Result<u64>;
-    /// A number that changes whenever anything a check depends on (keys, grants,
-    /// memberships, projects, environments, admin tokens) changed, by this process or
-    /// any other. Caches compare it instead of expiring every entry.
-    async fn change_counter(&self) -> Result<i64>;
+    /// What changed after `cursor` in the change log, which every change a check
+    /// depends on (keys, grants, memberships, projects, environments, organizations,
+    /// admin tokens) writes to in its own transaction, by this process or any other.
+    /// Caches read it to drop exactly what changed.
+    async fn changes_since(&self, cursor: Option<i64>) -> Result<Changes>;
     async fn insert_user(&self, user: &User) -> Result<()>;
     /// A user by id, or by e-mail address ignoring case.
     async fn find_user(&self, id_or_email: &str) -> Result<Option<User>>;
@@ -201,4 +231,15 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
     Err(StoreError::UnsupportedUrl(
         scheme.chars().take(20).collect(),
     ))
+}
+
+/// [`open`], with test switches for slow or stalled reads.
+#[cfg(feature = "faults")]
+pub async fn open_with_faults(url: &str, faults: Arc<faults::Faults>) -> Result<Arc<dyn Store>> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .ok_or_else(|| StoreError::UnsupportedUrl("faults need sqlite://".into()))?;
+    let mut store = sqlite::SqliteStore::open(path).await?;
+    store.faults = Some(faults);
+    Ok(Arc::new(store))
 }

@@ -479,21 +479,40 @@ async fn unsupported_urls_are_refused_without_echoing_credentials() {
     );
 }
 
-/// Caches trust everything they hold while this counter stands still, so every change
-/// a check depends on must move it, in the same transaction.
+/// Caches drop exactly what the change log says changed, so every change a check
+/// depends on must be in it, naming what it touched, in the same transaction; and a
+/// reader that fell behind the log, or never read it, is told to start over.
 #[tokio::test]
-async fn the_change_counter_moves_with_every_change_a_check_depends_on() {
+async fn the_change_log_names_what_every_change_touches() {
+    use keyward_store::Change;
     for b in backends().await {
         let s = b.store.as_ref();
+        let first = s.changes_since(None).await.unwrap();
+        assert_eq!(
+            first.changes, None,
+            "no position: everything may have changed"
+        );
+        let mut cursor = first.cursor;
+        let after = |from: i64| async move {
+            let c = s.changes_since(Some(from)).await.unwrap();
+            (c.cursor, c.changes.expect("a complete list"))
+        };
         let o = org(s, "Acme").await;
-        let before = s.change_counter().await.unwrap();
+        let (c, _) = after(cursor).await;
+        cursor = c;
         let p = project(s, &o.id, "Website").await;
-        let after_project = s.change_counter().await.unwrap();
-        assert!(after_project > before, "projects and environments");
+        let (c, changes) = after(cursor).await;
+        assert_eq!(
+            changes,
+            vec![Change::Org(o.id.clone())],
+            "projects and environments"
+        );
+        cursor = c;
         let key = new_key(&o.id, vec![], 0);
         insert(s, &key).await;
-        let after_insert = s.change_counter().await.unwrap();
-        assert!(after_insert > after_project, "a new key");
+        let (c, changes) = after(cursor).await;
+        assert_eq!(changes, vec![Change::Key(key.id)], "a new key");
+        cursor = c;
         let revoked = lifecycle::revoke(&key, at(1)).unwrap().key;
         s.write_keys(KeyWrite {
             updates: vec![revoked],
@@ -501,8 +520,9 @@ async fn the_change_counter_moves_with_every_change_a_check_depends_on() {
         })
         .await
         .unwrap();
-        let after_revoke = s.change_counter().await.unwrap();
-        assert!(after_revoke > after_insert, "a revocation");
+        let (c, changes) = after(cursor).await;
+        assert_eq!(changes, vec![Change::Key(key.id)], "a revocation");
+        cursor = c;
         let user = keyward_core::User {
             id: keyward_core::UserId::generate(&mut OsRng),
             email: "a@b.co".into(),
@@ -523,17 +543,64 @@ async fn the_change_counter_moves_with_every_change_a_check_depends_on() {
         )
         .await
         .unwrap();
-        let after_member = s.change_counter().await.unwrap();
-        assert!(after_member > after_revoke, "a membership");
+        let (c, changes) = after(cursor).await;
+        let member = Change::Member {
+            org: Some(o.id.clone()),
+            user: user.id.clone(),
+        };
+        assert_eq!(changes, vec![member], "a membership and its project levels");
+        cursor = c;
         assert!(!s
             .audit_events(&AuditQuery::default())
             .await
             .unwrap()
             .is_empty());
+        let (c, changes) = after(cursor).await;
+        assert_eq!((c, changes), (cursor, vec![]), "reading changes nothing");
+        // Far more changes than one read returns: start over, from the newest.
+        for i in 0..1100 {
+            project(s, &o.id, &format!("P{i}")).await;
+        }
+        let c = s.changes_since(Some(cursor)).await.unwrap();
+        assert_eq!(c.changes, None);
+        assert!(c.cursor > cursor);
         assert_eq!(
-            s.change_counter().await.unwrap(),
-            after_member,
-            "reading changes nothing"
+            s.changes_since(Some(c.cursor)).await.unwrap().changes,
+            Some(vec![])
         );
+    }
+}
+
+/// The check resolves names against an organization's whole project tree, read at once.
+#[tokio::test]
+async fn the_project_tree_holds_every_project_with_its_environments() {
+    for b in backends().await {
+        let s = b.store.as_ref();
+        let o = org(s, "Acme").await;
+        let other = org(s, "Other").await;
+        let web = project(s, &o.id, "Website").await;
+        let api = project(s, &o.id, "API").await;
+        project(s, &other.id, "Elsewhere").await;
+        let tree = s.project_tree(&o.id).await.unwrap();
+        let mut found: Vec<(ProjectId, Vec<&str>)> = tree
+            .iter()
+            .map(|(p, envs)| {
+                let mut names: Vec<&str> = envs.iter().map(|e| e.name.as_str()).collect();
+                names.sort();
+                (p.id.clone(), names)
+            })
+            .collect();
+        found.sort();
+        let mut expected = vec![
+            (web.id, vec!["preview", "production"]),
+            (api.id, vec!["preview", "production"]),
+        ];
+        expected.sort();
+        assert_eq!(found, expected);
+        assert!(s
+            .project_tree(&OrgId::generate(&mut OsRng))
+            .await
+            .unwrap()
+            .is_empty());
     }
 }

@@ -4,7 +4,7 @@
 
 use anyhow::{bail, Context, Result};
 use keyward_core::lifecycle::Policy;
-use keyward_core::{duration, Catalog, Level, Prefix};
+use keyward_core::{duration, Catalog, Level, Prefixes};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,17 +15,36 @@ use std::path::{Path, PathBuf};
 struct FileConfig {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
-    key_prefix: Option<String>,
+    /// One prefix, or several: new keys get the first, the others keep working.
+    key_prefix: Option<OneOrMany>,
     pepper: Option<String>,
     max_key_lifetime: Option<String>,
     default_plan: Option<String>,
     listen: Option<String>,
     public_url: Option<String>,
     cache_capacity: Option<usize>,
+    cache_memory: Option<String>,
     cache_ttl: Option<String>,
     /// The scope catalog: `resource = ["action", ...]` (levels by action name) or
     /// `resource = { action = "level", ... }`.
     scopes: Option<BTreeMap<String, Actions>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// As the environment variable writes it: comma-separated.
+    fn joined(self) -> String {
+        match self {
+            OneOrMany::One(s) => s,
+            OneOrMany::Many(list) => list.join(","),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -38,7 +57,7 @@ enum Actions {
 pub struct Config {
     pub data_dir: PathBuf,
     pub database_url: String,
-    pub prefix: Prefix,
+    pub prefixes: Prefixes,
     /// The pepper list, if configured; otherwise it lives in `data_dir/pepper`.
     pub pepper: Option<String>,
     pub policy: Policy,
@@ -49,6 +68,7 @@ pub struct Config {
     pub public_url: String,
     pub catalog: Catalog,
     pub cache_capacity: usize,
+    pub cache_memory: u64,
     pub cache_ttl: time::Duration,
 }
 
@@ -56,7 +76,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("data_dir", &self.data_dir)
-            .field("prefix", &self.prefix)
+            .field("prefixes", &self.prefixes)
             .field("pepper", &self.pepper.as_ref().map(|_| "[redacted]"))
             .field("policy", &self.policy)
             .field("default_plan", &self.default_plan)
@@ -115,9 +135,11 @@ pub fn load(
         |(v, _)| v,
     );
 
-    let prefix = match pick(None, "KEYWARD_KEY_PREFIX", file.key_prefix)? {
-        Some((v, from)) => Prefix::parse(&v).with_context(|| format!("key_prefix from {from}"))?,
-        None => Prefix::default(),
+    let prefixes = match pick(None, "KEYWARD_KEY_PREFIX", file.key_prefix.map(OneOrMany::joined))? {
+        Some((v, from)) => Prefixes::parse(&v).with_context(|| {
+            format!("key_prefix from {from} (a prefix such as 'kw', or a list such as 'fxk,kw' whose first one new keys get)")
+        })?,
+        None => Prefixes::default(),
     };
 
     let policy = match pick(None, "KEYWARD_MAX_KEY_LIFETIME", file.max_key_lifetime)? {
@@ -150,6 +172,18 @@ pub fn load(
             )
         })?,
         None => keyward_app::Settings::DEFAULT_CACHE_CAPACITY,
+    };
+    let cache_memory = match pick(None, "KEYWARD_CACHE_MEMORY", file.cache_memory)? {
+        Some((v, from)) => v
+            .parse::<bytesize::ByteSize>()
+            .map(|b| b.as_u64())
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cache_memory from {from}: '{}' is not a size ({e}); use a size such as 64MiB or 512MB",
+                    keyward_core::echo::echo(&v, 40)
+                )
+            })?,
+        None => keyward_app::Settings::DEFAULT_CACHE_MEMORY,
     };
     let cache_ttl = match pick(None, "KEYWARD_CACHE_TTL", file.cache_ttl)? {
         Some((v, from)) => {
@@ -209,7 +243,7 @@ pub fn load(
     Ok(Config {
         data_dir,
         database_url,
-        prefix,
+        prefixes,
         pepper,
         policy,
         default_plan,
@@ -217,6 +251,7 @@ pub fn load(
         public_url,
         catalog,
         cache_capacity,
+        cache_memory,
         cache_ttl,
     })
 }

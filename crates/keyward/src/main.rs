@@ -95,11 +95,12 @@ async fn run(args: cli::Cli) -> Result<(), Failure> {
     let peppers =
         pepper::resolve(config.pepper.as_deref(), &config.data_dir, store.as_ref()).await?;
     let settings = Settings {
-        prefix: config.prefix.clone(),
+        prefixes: config.prefixes.clone(),
         peppers,
         policy: config.policy.clone(),
         catalog: config.catalog.clone(),
         cache_capacity: config.cache_capacity,
+        cache_memory: config.cache_memory,
         cache_ttl: config.cache_ttl,
         default_plan: config.default_plan.clone(),
     };

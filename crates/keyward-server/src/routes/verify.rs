@@ -11,10 +11,9 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use keyward_app::CheckRequest;
 use keyward_core::{
-    ApiKey, Grant, KeyId, Kind, Level, OrgAccess, OrgId, Outcome, Resource, Scope, Timestamp,
-    UserId,
+    ApiKey, Asked, Grant, KeyId, Kind, Level, OrgAccess, OrgId, Outcome, Presented, Scope,
+    Timestamp, UserId,
 };
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -111,61 +110,22 @@ pub async fn verify(
     _operator: OperatorToken,
     Json(body): Json<VerifyIn>,
 ) -> ApiResult<Response> {
-    let level = match (&body.method, body.level) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::validation(
-                "method",
-                "give either method or level, not both",
-            ))
-        }
-        (Some(m), None) => Level::for_method(m)
-            .map_err(|e| ApiError::validation("method", format!("method: {e}")))?,
-        (None, Some(l)) => l,
-        (None, None) => {
-            return Err(ApiError::validation(
-                "method",
-                "give the request's method (such as GET) or the level it needs",
-            ))
-        }
-    };
-    let request = match (body.project, body.environment) {
-        (Some(project), Some(environment)) => CheckRequest::Project {
-            project,
-            environment,
-            resource: body
-                .resource
-                .map(|r| {
-                    Resource::parse(&r)
-                        .map_err(|e| ApiError::validation("resource", format!("resource: {e}")))
-                })
-                .transpose()?,
-            level,
-        },
-        (None, None) => CheckRequest::Organization { level },
-        _ => {
-            return Err(ApiError::validation(
-                "environment",
-                "give both project and environment, or neither for organization access",
-            ))
-        }
-    };
-    let credentials: Vec<&str> = if body.key.is_empty() {
-        vec![]
-    } else {
-        vec![body.key.as_str()]
-    };
-    let result = s.app.check(credentials, &request).await?;
-    let detail = result.detail();
+    let asked = Asked::from_parts(
+        body.project.as_deref(),
+        body.environment.as_deref(),
+        body.method.as_deref(),
+        body.level,
+        body.resource.as_deref(),
+    )
+    .map_err(|e| ApiError::validation(e.field, e.message))?;
+    let verdict = s.app.check(Presented::field(&body.key), &asked).await?;
     let out = VerifyOut {
-        valid: result.outcome.is_valid(),
-        outcome: result.outcome,
-        status: result.outcome.http_status(),
-        detail,
-        required_permission: result
-            .denial
-            .as_ref()
-            .map(|d| d.required_permission.as_str()),
-        key: result.key.as_ref().map(|c| VerifiedKey::from(&c.key)),
+        valid: verdict.outcome.is_valid(),
+        outcome: verdict.outcome,
+        status: verdict.outcome.http_status(),
+        detail: verdict.detail(),
+        required_permission: verdict.required_permission(),
+        key: verdict.key.as_deref().map(VerifiedKey::from),
     };
     // Serialised here, while the answer can still borrow from the result.
     let body = serde_json::to_vec(&out).map_err(|e| {

@@ -104,12 +104,17 @@ pub const PEPPER: &str = "http-test-pepper-0123456789abcdefghijklmnopqr";
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
+        Self::spawn_with_faults(keyward_store::faults::Faults::new()).await
+    }
+
+    /// A server whose store can be slowed or stalled by the test through `faults`.
+    pub async fn spawn_with_faults(faults: Arc<keyward_store::faults::Faults>) -> TestApp {
         capture_logs();
         let dir = tempfile::tempdir().unwrap();
-        let store = keyward_store::open(&format!(
-            "sqlite://{}",
-            dir.path().join("keyward.db").display()
-        ))
+        let store = keyward_store::open_with_faults(
+            &format!("sqlite://{}", dir.path().join("keyward.db").display()),
+            faults,
+        )
         .await
         .unwrap();
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));

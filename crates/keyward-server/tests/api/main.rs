@@ -10,6 +10,7 @@ mod keys;
 mod model;
 mod orgs;
 mod permissions;
+mod race;
 mod setup;
 mod tenancy;
 mod verify;

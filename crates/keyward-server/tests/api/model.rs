@@ -9,7 +9,7 @@
 //! `KEYWARD_PROPTEST_CASES` sets the number of worlds (16 by default).
 
 use crate::helpers::TestApp;
-use keyward_app::{CheckRequest, MemberInput, Principal};
+use keyward_app::{MemberInput, Principal};
 use keyward_core::{
     Actor, EnvName, EnvScope, GeneratedKey, Grant, KeyName, Kind, Level, OrgAccess, OrgId, Prefix,
     ProjectId, ProjectScope, Resource, Role,
@@ -356,7 +356,7 @@ async fn run(w: World) -> Result<(), TestCaseError> {
                 resource,
                 level,
             } => (
-                CheckRequest::Project {
+                keyward_core::Asked::Project {
                     project: project_ids[*project].to_string(),
                     environment: ENVS[*env].0.into(),
                     resource: resource.map(|r| Resource::parse(RESOURCES[r]).unwrap()),
@@ -366,11 +366,15 @@ async fn run(w: World) -> Result<(), TestCaseError> {
                         "resource": resource.map(|r| RESOURCES[r]), "level": lvl(*level) }),
             ),
             MRequest::Org { level } => (
-                CheckRequest::Organization { level: lvl(*level) },
+                keyward_core::Asked::Organization { level: lvl(*level) },
                 json!({ "key": text, "level": lvl(*level) }),
             ),
         };
-        let direct = app.check([text.as_str()], &check).await.unwrap().outcome;
+        let direct = app
+            .check(keyward_core::Presented::field(text), &check)
+            .await
+            .unwrap()
+            .outcome;
         prop_assert_eq!(
             direct.as_str(),
             expected,

@@ -1,6 +1,7 @@
 //! Users and memberships, for the SQLite backend.
 
-use super::{backend, insert_event};
+use super::audit::insert_event;
+use super::backend;
 use crate::{Result, StoreError};
 use keyward_core::timestamp::{from_millis, to_millis};
 use keyward_core::{AuditEvent, Level, MemberAccess, OrgId, ProjectId, Role, User, UserId};

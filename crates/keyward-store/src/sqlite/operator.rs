@@ -1,6 +1,7 @@
 //! Admin tokens, users and the first-run setup, for the SQLite backend.
 
-use super::{backend, insert_event, opt_ms};
+use super::audit::insert_event;
+use super::{backend, opt_ms};
 use crate::{Result, SetupToken, StoreError};
 use keyward_core::timestamp::{from_millis, to_millis};
 use keyward_core::token::AdminToken;
@@ -165,7 +166,7 @@ pub(super) async fn complete_setup(
         return Err(StoreError::Stale);
     }
     super::members::insert_user_row(&mut tx, user).await?;
-    super::insert_org_row(&mut tx, org).await?;
+    super::orgs::insert_org_row(&mut tx, org).await?;
     sqlx::query(
         "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?, ?, 'owner', ?)",
     )

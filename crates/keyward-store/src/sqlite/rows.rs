@@ -65,6 +65,21 @@ pub(super) fn environment_from_row(row: &SqliteRow) -> Result<Environment> {
     })
 }
 
+/// The environment columns of a project joined with its environments (`env_*`);
+/// `None` for a project without any.
+pub(super) fn joined_environment(row: &SqliteRow) -> Result<Option<Environment>> {
+    let Some(id) = get::<Option<String>>(row, "env_id")? else {
+        return Ok(None);
+    };
+    Ok(Some(Environment {
+        id: EnvironmentId::from_trusted(id),
+        project_id: ProjectId::from_trusted(get(row, "id")?),
+        name: EnvName::parse(&get::<String>(row, "env_name")?).map_err(corrupt)?,
+        kind: Kind::parse(&get::<String>(row, "env_kind")?).map_err(corrupt)?,
+        created_at: ts(row, "env_created_at")?,
+    }))
+}
+
 pub(super) fn key_from_row(row: &SqliteRow) -> Result<ApiKey> {
     let digest: Vec<u8> = get(row, "secret_hash")?;
     let digest: [u8; 32] = digest.try_into().map_err(|_| corrupt("hash length"))?;

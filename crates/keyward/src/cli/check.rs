@@ -2,8 +2,8 @@
 
 use crate::output::{print_fields, print_json, Failure};
 use clap::Args;
-use keyward_app::{CheckRequest, Keyward};
-use keyward_core::{Level, Resource};
+use keyward_app::Keyward;
+use keyward_core::{Asked, Level, Presented};
 use serde_json::json;
 
 #[derive(Debug, Args)]
@@ -32,15 +32,24 @@ pub struct CheckArgs {
 }
 
 pub async fn run(app: &Keyward, a: CheckArgs, json: bool) -> Result<(), Failure> {
-    let level = match (&a.method, &a.level) {
-        (Some(m), _) => Level::for_method(m).map_err(|e| Failure::usage(format!("method: {e}")))?,
-        (None, Some(l)) => Level::parse(l).map_err(|e| Failure::usage(format!("level: {e}")))?,
-        (None, None) => {
-            return Err(Failure::usage(
-                "give the request's --method (such as GET) or the --level it needs",
-            ))
-        }
+    let level = a
+        .level
+        .as_deref()
+        .map(|l| Level::parse(l).map_err(|e| Failure::usage(format!("level: {e}"))))
+        .transpose()?;
+    // clap has made sure --org-level comes without a project or environment.
+    let (project, environment) = match a.org_level {
+        true => (None, None),
+        false => (a.project.as_deref(), a.environment.as_deref()),
     };
+    let asked = Asked::from_parts(
+        project,
+        environment,
+        a.method.as_deref(),
+        level,
+        a.resource.as_deref(),
+    )
+    .map_err(|e| Failure::usage(format!("--{}: {}", e.field, e.message)))?;
     let key = if a.key == "-" {
         let mut line = String::new();
         std::io::stdin()
@@ -50,45 +59,28 @@ pub async fn run(app: &Keyward, a: CheckArgs, json: bool) -> Result<(), Failure>
     } else {
         a.key.trim().to_owned()
     };
-    let request = if a.org_level {
-        CheckRequest::Organization { level }
-    } else {
-        CheckRequest::Project {
-            project: a.project.unwrap_or_default(),
-            environment: a.environment.unwrap_or_default(),
-            resource: a
-                .resource
-                .map(|r| Resource::parse(&r).map_err(|e| Failure::usage(format!("resource: {e}"))))
-                .transpose()?,
-            level,
-        }
-    };
-    let credentials: Vec<&str> = if key.is_empty() {
-        vec![]
-    } else {
-        vec![key.as_str()]
-    };
-    let result = app.check(credentials, &request).await?;
-    let detail = result.detail().into_owned();
+    let verdict = app.check(Presented::field(&key), &asked).await?;
+    let detail = verdict.detail().into_owned();
+    let key = verdict.key.as_deref();
     if json {
         print_json(&json!({
-            "valid": result.outcome.is_valid(),
-            "outcome": result.outcome,
-            "status": result.outcome.http_status(),
+            "valid": verdict.outcome.is_valid(),
+            "outcome": verdict.outcome,
+            "status": verdict.outcome.http_status(),
             "detail": detail,
-            "required_permission": result.denial.as_ref().map(|d| &d.required_permission),
-            "key_id": result.key.as_ref().map(|c| &c.key.id),
-            "org_id": result.key.as_ref().map(|c| &c.key.org_id),
-            "name": result.key.as_ref().map(|c| c.key.name.as_str()),
+            "required_permission": verdict.required_permission(),
+            "key_id": key.map(|k| k.id),
+            "org_id": key.map(|k| &k.org_id),
+            "name": key.map(|k| k.name.as_str()),
         }));
     } else {
-        let mut fields = vec![("outcome", result.outcome.to_string()), ("detail", detail)];
-        if let Some(c) = &result.key {
-            fields.push(("key", format!("{} ('{}')", c.key.id, c.key.name)));
+        let mut fields = vec![("outcome", verdict.outcome.to_string()), ("detail", detail)];
+        if let Some(k) = key {
+            fields.push(("key", format!("{} ('{}')", k.id, k.name)));
         }
         print_fields(&fields);
     }
-    if result.outcome.is_valid() {
+    if verdict.outcome.is_valid() {
         Ok(())
     } else {
         Err(Failure::not_valid())

@@ -1,0 +1,325 @@
+//! The check cache, so that a valid key costs no database access: keys by id, unknown
+//! key ids, the access of user-bound keys' creators, organizations' projects and
+//! environments, and admin tokens. Entries are bounded in count and in bytes, in
+//! quick_cache caches (S3-FIFO eviction, sharded, scan resistant); unknown ids live in a
+//! cache of their own, so a flood of made-up ids cannot push known keys out.
+//!
+//! Freshness has two parts:
+//!
+//! * changes made through this process invalidate what they touch as soon as they
+//!   commit, before they are acknowledged, behind a [`Fence`] that keeps checks which
+//!   read the store earlier from putting the old state back;
+//! * changes made elsewhere (the CLI, another node) are read from the store's change
+//!   log once per `ttl`, and drop exactly what they touched. Between two reads, the
+//!   cache is trusted only until `ttl` after the last read began; past that, lookups go
+//!   to the store until a read succeeds. So a change made elsewhere is seen within
+//!   `ttl`, even if a read of the log hangs or its request is cancelled.
+
+mod fence;
+mod targets;
+
+pub use fence::{Ticket, Touched};
+pub use targets::OrgTargets;
+
+use fence::Fence;
+use keyward_core::timestamp::to_millis;
+use keyward_core::token::AdminToken;
+use keyward_core::{ApiKey, KeyId, MemberAccess, OrgId, Timestamp, UserId};
+use keyward_store::{Change, Changes};
+use quick_cache::sync::Cache;
+use quick_cache::{UnitWeighter, Weighter};
+use std::mem::size_of;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Weighs entries by the bytes they hold, roughly: enough to keep the cache within its
+/// memory budget whatever the keys' names, grants and scopes.
+#[derive(Debug, Clone, Copy)]
+struct ByBytes;
+
+trait Weigh {
+    fn bytes(&self) -> usize;
+}
+
+impl Weigh for Arc<ApiKey> {
+    fn bytes(&self) -> usize {
+        let k = &**self;
+        let text = |s: &str| s.len();
+        size_of::<ApiKey>()
+            + 64 // the Arc, the cache's own slot
+            + text(k.org_id.as_str())
+            + text(k.name.as_str())
+            + k.description.as_ref().map_or(0, |d| text(d.as_str()))
+            + k.grants
+                .iter()
+                .map(|g| {
+                    size_of::<keyward_core::Grant>()
+                        + 32
+                        + g.resources
+                            .as_ref()
+                            .map_or(0, |r| r.iter().map(|r| 48 + r.as_str().len()).sum())
+                })
+                .sum::<usize>()
+            + k.scopes.iter().map(|s| 32 + s.as_str().len()).sum::<usize>()
+            + k.owner.as_ref().map_or(0, |u| text(u.as_str()))
+            + 64 // created_by, last_used_ip
+    }
+}
+
+impl Weigh for Option<Arc<MemberAccess>> {
+    fn bytes(&self) -> usize {
+        96 + self.as_ref().map_or(0, |a| a.projects.len() * 64)
+    }
+}
+
+impl Weigh for Arc<OrgTargets> {
+    fn bytes(&self) -> usize {
+        64 + self.bytes
+    }
+}
+
+impl<K, V: Weigh> Weighter<K, V> for ByBytes {
+    fn weight(&self, _key: &K, value: &V) -> u64 {
+        value.bytes().max(1) as u64
+    }
+}
+
+/// Whether lookups may answer from the cache now.
+pub enum Freshness<'a> {
+    Trusted,
+    /// Trust ran out and this caller reads the change log: hand what it read to
+    /// [`CheckCache::refreshed`]. Dropping it unread lets the next caller try.
+    Due(Refresh<'a>),
+    /// Trust ran out and another caller is reading the log (or the cache is off): go
+    /// to the store.
+    Untrusted,
+}
+
+pub struct Refresh<'a> {
+    cache: &'a CheckCache,
+    started: Timestamp,
+}
+
+impl Refresh<'_> {
+    /// Where to read the change log from.
+    pub fn cursor(&self) -> Option<i64> {
+        *self.cache.cursor.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for Refresh<'_> {
+    fn drop(&mut self) {
+        self.cache.refreshing.store(false, Ordering::Release);
+    }
+}
+
+pub struct CheckCache {
+    enabled: bool,
+    keys: Cache<KeyId, Arc<ApiKey>, ByBytes>,
+    unknown_keys: Cache<KeyId, (), UnitWeighter>,
+    members: Cache<(OrgId, UserId), Option<Arc<MemberAccess>>, ByBytes>,
+    orgs: Cache<OrgId, Arc<OrgTargets>, ByBytes>,
+    admin_tokens: Cache<KeyId, Option<Arc<AdminToken>>, UnitWeighter>,
+    fence: Fence,
+    ttl_ms: i64,
+    /// Until when (Unix ms) lookups may trust the cache.
+    trusted_until: AtomicI64,
+    /// One caller at a time reads the change log.
+    refreshing: AtomicBool,
+    /// The change log position read up to; `None` before the first read.
+    cursor: Mutex<Option<i64>>,
+}
+
+/// How a byte budget is shared: most of it for keys.
+const KEYS_SHARE: u64 = 60;
+const MEMBERS_SHARE: u64 = 15;
+const ORGS_SHARE: u64 = 25;
+
+impl CheckCache {
+    /// Up to `capacity` keys (and as many of each other kind, fewer unknown ids and
+    /// admin tokens) within about `memory` bytes in all; changes made elsewhere seen
+    /// within `ttl`. A capacity, budget or ttl of zero turns the cache off.
+    pub fn new(capacity: usize, memory: u64, ttl: time::Duration) -> Self {
+        let ttl_ms = ttl.whole_milliseconds().clamp(0, i64::MAX as i128) as i64;
+        let enabled = capacity > 0 && memory > 0 && ttl_ms > 0;
+        let items = capacity.max(1);
+        let share = |pct: u64| (memory / 100 * pct).max(1);
+        CheckCache {
+            enabled,
+            keys: Cache::with_weighter(items, share(KEYS_SHARE), ByBytes),
+            unknown_keys: Cache::new((items / 8).max(1)),
+            members: Cache::with_weighter(items, share(MEMBERS_SHARE), ByBytes),
+            orgs: Cache::with_weighter(items.min(10_000), share(ORGS_SHARE), ByBytes),
+            admin_tokens: Cache::new(items.min(1024)),
+            fence: Fence::default(),
+            ttl_ms,
+            trusted_until: AtomicI64::new(i64::MIN),
+            refreshing: AtomicBool::new(false),
+            cursor: Mutex::new(None),
+        }
+    }
+
+    pub fn freshness(&self, now: Timestamp) -> Freshness<'_> {
+        if !self.enabled {
+            return Freshness::Untrusted;
+        }
+        if to_millis(now) < self.trusted_until.load(Ordering::Acquire) {
+            return Freshness::Trusted;
+        }
+        if self.refreshing.swap(true, Ordering::AcqRel) {
+            return Freshness::Untrusted;
+        }
+        Freshness::Due(Refresh {
+            cache: self,
+            started: now,
+        })
+    }
+
+    /// Applies what the change log said since the refresh's cursor, and trusts the
+    /// cache until `ttl` after the refresh began.
+    pub fn refreshed(&self, refresh: Refresh<'_>, read: Changes) {
+        match read.changes {
+            Some(changes) => {
+                for change in changes {
+                    self.invalidate(match change {
+                        Change::Key(id) => Touched::Key(id),
+                        Change::Member { org, user } => Touched::Member(org, user),
+                        Change::Org(org) => Touched::Org(org),
+                        Change::AdminToken(id) => Touched::AdminToken(id),
+                    });
+                }
+            }
+            None => self.invalidate(Touched::Everything),
+        }
+        *self.cursor.lock().unwrap_or_else(|p| p.into_inner()) = Some(read.cursor);
+        self.trusted_until.store(
+            to_millis(refresh.started).saturating_add(self.ttl_ms),
+            Ordering::Release,
+        );
+    }
+
+    /// After a change to `scope` committed, before it is acknowledged.
+    pub fn invalidate(&self, scope: Touched) {
+        let remove = {
+            let scope = scope.clone();
+            move || match &scope {
+                Touched::Key(id) => {
+                    self.keys.remove(id);
+                    self.unknown_keys.remove(id);
+                }
+                Touched::Member(Some(org), user) => {
+                    self.members.remove(&(org.clone(), user.clone()));
+                }
+                Touched::Member(None, user) => self.members.retain(|(_, u), _| u != user),
+                Touched::Org(org) => {
+                    self.orgs.remove(org);
+                }
+                Touched::AdminToken(id) => {
+                    self.admin_tokens.remove(id);
+                }
+                Touched::Everything => {
+                    self.keys.clear();
+                    self.unknown_keys.clear();
+                    self.members.clear();
+                    self.orgs.clear();
+                    self.admin_tokens.clear();
+                }
+            }
+        };
+        self.fence.invalidate(scope, remove);
+    }
+
+    /// Taken by a load before it reads the store.
+    pub fn begin(&self) -> Ticket<'_> {
+        self.fence.begin()
+    }
+
+    /// `Some(None)`: known not to exist; `None`: not cached.
+    pub fn key(&self, id: &KeyId) -> Option<Option<Arc<ApiKey>>> {
+        match self.keys.get(id) {
+            Some(key) => Some(Some(key)),
+            None => self.unknown_keys.get(id).map(|()| None),
+        }
+    }
+
+    pub fn put_key(&self, ticket: Ticket<'_>, id: KeyId, found: &Option<Arc<ApiKey>>) {
+        if !self.enabled {
+            return;
+        }
+        self.fence.admit(ticket, &Touched::Key(id), || match found {
+            Some(key) => self.keys.insert(id, key.clone()),
+            None => self.unknown_keys.insert(id, ()),
+        });
+    }
+
+    pub fn member(&self, org: &OrgId, user: &UserId) -> Option<Option<Arc<MemberAccess>>> {
+        self.members.get(&(org.clone(), user.clone()))
+    }
+
+    pub fn put_member(
+        &self,
+        ticket: Ticket<'_>,
+        org: &OrgId,
+        user: &UserId,
+        found: &Option<Arc<MemberAccess>>,
+    ) {
+        if !self.enabled {
+            return;
+        }
+        let scope = Touched::Member(Some(org.clone()), user.clone());
+        self.fence.admit(ticket, &scope, || {
+            self.members
+                .insert((org.clone(), user.clone()), found.clone())
+        });
+    }
+
+    pub fn org(&self, org: &OrgId) -> Option<Arc<OrgTargets>> {
+        self.orgs.get(org)
+    }
+
+    pub fn put_org(&self, ticket: Ticket<'_>, org: &OrgId, targets: &Arc<OrgTargets>) {
+        if !self.enabled {
+            return;
+        }
+        self.fence.admit(ticket, &Touched::Org(org.clone()), || {
+            self.orgs.insert(org.clone(), targets.clone())
+        });
+    }
+
+    pub fn admin_token(&self, id: &KeyId) -> Option<Option<Arc<AdminToken>>> {
+        self.admin_tokens.get(id)
+    }
+
+    pub fn put_admin_token(&self, ticket: Ticket<'_>, id: KeyId, found: &Option<Arc<AdminToken>>) {
+        if !self.enabled {
+            return;
+        }
+        self.fence.admit(ticket, &Touched::AdminToken(id), || {
+            self.admin_tokens.insert(id, found.clone())
+        });
+    }
+
+    /// Entries held, of every kind.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+            + self.unknown_keys.len()
+            + self.members.len()
+            + self.orgs.len()
+            + self.admin_tokens.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The weight held by the byte-bounded caches, and their total budget.
+    pub fn bytes(&self) -> (u64, u64) {
+        (
+            self.keys.weight() + self.members.weight() + self.orgs.weight(),
+            self.keys.capacity() + self.members.capacity() + self.orgs.capacity(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,168 @@
+//! API keys and their grants, for the SQLite backend. A key and its grants are written
+//! together; an update applies only to the revision it was made from.
+
+use super::audit::insert_event;
+use super::rows::{self, key_from_row, KEY_COLUMNS};
+use super::{backend, opt_ms};
+use crate::{KeyQuery, KeyWrite, Result, StoreError};
+use keyward_core::timestamp::to_millis;
+use keyward_core::{ApiKey, KeyId};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+
+async fn write_grants(tx: &mut Transaction<'_, Sqlite>, key: &ApiKey) -> Result<()> {
+    sqlx::query("DELETE FROM key_grants WHERE key_id = ?")
+        .bind(key.id.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    for (position, g) in key.grants.iter().enumerate() {
+        let (project, environment, resources) = rows::grant_columns(g);
+        sqlx::query(
+            "INSERT INTO key_grants (key_id, position, project_id, environment, level, resources)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(key.id.as_str())
+        .bind(position as i64)
+        .bind(project)
+        .bind(environment)
+        .bind(g.level.as_str())
+        .bind(resources)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+fn scopes_json(k: &ApiKey) -> String {
+    let names: Vec<&str> = k.scopes.iter().map(|s| s.as_str()).collect();
+    serde_json::to_string(&names).unwrap_or_else(|_| "[]".into())
+}
+
+async fn insert_key(tx: &mut Transaction<'_, Sqlite>, k: &ApiKey) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO api_keys (id, org_id, name, description, kind, org_access, owner_user_id,
+            created_by, created_at, expires_at, status, status_changed_at, rotated_from,
+            rotated_to, pepper_version, secret_hash, revision, last_used_at, last_used_ip, scopes)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(k.id.as_str())
+    .bind(k.org_id.as_str())
+    .bind(k.name.as_str())
+    .bind(k.description.as_ref().map(|d| d.as_str()))
+    .bind(k.kind.as_str())
+    .bind(k.org_access.as_str())
+    .bind(k.owner.as_ref().map(|u| u.as_str()))
+    .bind(k.created_by.encode())
+    .bind(to_millis(k.created_at))
+    .bind(opt_ms(k.expires_at))
+    .bind(k.status.as_str())
+    .bind(opt_ms(k.status_changed_at))
+    .bind(k.rotated_from.as_ref().map(KeyId::as_str))
+    .bind(k.rotated_to.as_ref().map(KeyId::as_str))
+    .bind(i64::from(k.hash.pepper_version))
+    .bind(&k.hash.digest[..])
+    .bind(k.revision)
+    .bind(opt_ms(k.last_used_at))
+    .bind(k.last_used_ip.as_deref())
+    .bind(scopes_json(k))
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    write_grants(tx, k).await
+}
+
+async fn update_key(tx: &mut Transaction<'_, Sqlite>, k: &ApiKey) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE api_keys SET name = ?, description = ?, org_access = ?, expires_at = ?,
+            status = ?, status_changed_at = ?, rotated_to = ?, pepper_version = ?,
+            secret_hash = ?, revision = ?, scopes = ?
+         WHERE id = ? AND revision = ?",
+    )
+    .bind(k.name.as_str())
+    .bind(k.description.as_ref().map(|d| d.as_str()))
+    .bind(k.org_access.as_str())
+    .bind(opt_ms(k.expires_at))
+    .bind(k.status.as_str())
+    .bind(opt_ms(k.status_changed_at))
+    .bind(k.rotated_to.as_ref().map(KeyId::as_str))
+    .bind(i64::from(k.hash.pepper_version))
+    .bind(&k.hash.digest[..])
+    .bind(k.revision)
+    .bind(scopes_json(k))
+    .bind(k.id.as_str())
+    .bind(k.revision - 1)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    if done.rows_affected() != 1 {
+        return Err(StoreError::Stale);
+    }
+    write_grants(tx, k).await
+}
+
+pub(super) async fn key(pool: &SqlitePool, id: &KeyId) -> Result<Option<ApiKey>> {
+    let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?");
+    let Some(row) = sqlx::query(&sql)
+        .bind(id.as_str())
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?
+    else {
+        return Ok(None);
+    };
+    let mut keys = vec![key_from_row(&row)?];
+    rows::attach_grants(pool, &mut keys).await?;
+    Ok(keys.pop())
+}
+
+pub(super) async fn list_keys(pool: &SqlitePool, q: &KeyQuery) -> Result<Vec<ApiKey>> {
+    let mut b = QueryBuilder::<Sqlite>::new(format!(
+        "SELECT {KEY_COLUMNS} FROM api_keys WHERE org_id = "
+    ));
+    b.push_bind(q.org_id.as_str());
+    if let Some(status) = q.status {
+        b.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(kind) = q.kind {
+        b.push(" AND kind = ").push_bind(kind.as_str());
+    }
+    if let Some(after) = &q.after {
+        let at = to_millis(after.created_at);
+        b.push(" AND (created_at < ")
+            .push_bind(at)
+            .push(" OR (created_at = ")
+            .push_bind(at)
+            .push(" AND id < ")
+            .push_bind(after.id.as_str())
+            .push("))");
+    }
+    b.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .push_bind(i64::from(q.limit));
+    let rows = b.build().fetch_all(pool).await.map_err(backend)?;
+    let mut keys = rows.iter().map(key_from_row).collect::<Result<Vec<_>>>()?;
+    rows::attach_grants(pool, &mut keys).await?;
+    Ok(keys)
+}
+
+pub(super) async fn count_keys(pool: &SqlitePool) -> Result<u64> {
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM api_keys")
+        .fetch_one(pool)
+        .await
+        .map_err(backend)?;
+    Ok(n as u64)
+}
+
+pub(super) async fn write_keys(pool: &SqlitePool, write: KeyWrite) -> Result<()> {
+    let mut tx = pool.begin().await.map_err(backend)?;
+    for k in &write.inserts {
+        insert_key(&mut tx, k).await?;
+    }
+    for k in &write.updates {
+        update_key(&mut tx, k).await?;
+    }
+    for e in &write.events {
+        insert_event(&mut tx, e).await?;
+    }
+    tx.commit().await.map_err(backend)
+}
