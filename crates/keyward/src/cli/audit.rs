@@ -4,7 +4,7 @@ use crate::cli::operator;
 use crate::output::{print_json, print_table, Failure};
 use clap::Subcommand;
 use keyward_app::Keyward;
-use keyward_core::timestamp::{format, parse_time};
+use keyward_core::timestamp::{format, parse_time_ago};
 use keyward_core::{AuditAction, KeyId};
 use keyward_store::AuditQuery;
 
@@ -24,11 +24,12 @@ pub enum AuditCommand {
         /// Only this actor, such as cli:alice.
         #[arg(long)]
         actor: Option<String>,
-        /// Only events at or after this time (RFC 3339 or a date).
-        #[arg(long)]
+        /// Only events at or after this time: RFC 3339, a date, or a duration ago such
+        /// as 1h or 7d (the last hour, the last week).
+        #[arg(long, value_name = "TIME")]
         since: Option<String>,
-        /// Only events before this time.
-        #[arg(long)]
+        /// Only events before this time, in the same forms: 1d is up to a day ago.
+        #[arg(long, value_name = "TIME")]
         until: Option<String>,
         /// At most this many events.
         #[arg(long, default_value_t = 100)]
@@ -47,8 +48,10 @@ pub async fn run(app: &Keyward, command: AuditCommand, json: bool) -> Result<(),
         limit,
     } = command;
     let time = |field: &str, s: Option<String>| {
-        s.map(|s| parse_time(&s, app.now()).map_err(|e| Failure::usage(format!("{field}: {e}"))))
-            .transpose()
+        s.map(|s| {
+            parse_time_ago(&s, app.now()).map_err(|e| Failure::usage(format!("{field}: {e}")))
+        })
+        .transpose()
     };
     let query = AuditQuery {
         org_id: match org {
