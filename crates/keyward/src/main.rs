@@ -26,10 +26,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return Failure::usage(format!("cannot start the async runtime: {e}")).exit(),
     };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => failure.exit(),
-    }
+    output::finish(runtime.block_on(run(args)))
 }
 
 /// Structured logs on stderr, for the server: `KEYWARD_LOG` (or `RUST_LOG`) sets the

@@ -1,7 +1,7 @@
 //! `keyward audit list`.
 
 use crate::cli::operator;
-use crate::output::{print_json, print_table, Failure};
+use crate::output::{print_json, print_one_line_table, Failure};
 use clap::Subcommand;
 use keyward_app::Keyward;
 use keyward_core::timestamp::{format, parse_time_ago};
@@ -95,9 +95,10 @@ pub async fn run(app: &Keyward, command: AuditCommand, json: bool) -> Result<(),
                 ]
             })
             .collect();
-        print_table(
+        print_one_line_table(
             &["TIME", "ACTOR", "ACTION", "KEY", "ORGANIZATION", "DETAILS"],
             &rows,
+            &["ORGANIZATION", "DETAILS"],
         );
     }
     Ok(())

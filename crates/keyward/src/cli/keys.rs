@@ -1,11 +1,12 @@
 //! `keyward keys …`: the key lifecycle from the command line.
 
 use crate::cli::{operator, Confirm};
-use crate::output::{print_fields, print_json, print_table, Failure};
+use crate::output::{errln, outln, print_fields, print_json, print_table, Failure};
 use clap::{Args, Subcommand};
 use keyward_app::views::KeyView;
 use keyward_app::{CreatedKey, KeyInput, KeyPatchInput, Keyward};
-use keyward_core::timestamp::{format, parse_time};
+use keyward_core::timestamp::{format, parse_time, relative};
+use keyward_core::Timestamp;
 use keyward_core::{lifecycle, GrantSpec, KeyStatus, Kind, OrgAccess};
 use serde::Serialize;
 
@@ -146,7 +147,12 @@ fn permissions(k: &KeyView) -> String {
     parts.join(", ")
 }
 
-fn show(k: &KeyView) {
+/// `t` exactly, and how long ago or ahead: `2027-01-31T12:00:00.000Z (in 89d)`.
+fn when(t: Timestamp, now: Timestamp) -> String {
+    format!("{} ({})", format(t), relative(t, now))
+}
+
+fn show(k: &KeyView, now: Timestamp) {
     let mut fields = vec![
         ("id", k.id.to_string()),
         ("name", k.name.clone()),
@@ -157,10 +163,16 @@ fn show(k: &KeyView) {
         ("organization", k.org_id.to_string()),
         (
             "created",
-            format!("{} by {}", format(k.created_at), k.created_by),
+            format!("{} by {}", when(k.created_at, now), k.created_by),
         ),
-        ("expires", k.expires_at.map_or("never".into(), format)),
-        ("last used", k.last_used_at.map_or("never".into(), format)),
+        (
+            "expires",
+            k.expires_at.map_or("never".into(), |t| when(t, now)),
+        ),
+        (
+            "last used",
+            k.last_used_at.map_or("never".into(), |t| when(t, now)),
+        ),
     ];
     if let Some(from) = &k.rotated_from {
         fields.push(("rotated from", from.to_string()));
@@ -186,18 +198,18 @@ fn created_out(c: &CreatedKey) -> CreatedOut<'_> {
     }
 }
 
-fn print_created(c: &CreatedKey) {
-    show(&c.key);
-    println!();
-    println!("key:  {}", c.secret.expose_secret());
-    eprintln!("\nCopy this key now: it is shown only once and cannot be recovered.");
+fn print_created(c: &CreatedKey, now: Timestamp) {
+    show(&c.key, now);
+    outln!();
+    outln!("key:  {}", c.secret.expose_secret());
+    errln!("\nCopy this key now: it is shown only once and cannot be recovered.");
 }
 
-fn print_view(k: &KeyView, json: bool) {
+fn print_view(k: &KeyView, json: bool, now: Timestamp) {
     if json {
         print_json(k);
     } else {
-        show(k);
+        show(k, now);
     }
 }
 
@@ -226,7 +238,7 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
             if json {
                 print_json(&created_out(&created));
             } else {
-                print_created(&created);
+                print_created(&created, app.now());
             }
         }
         KeysCommand::List { org, status, kind } => {
@@ -247,6 +259,7 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
             if json {
                 print_json(&keys);
             } else {
+                let now = app.now();
                 let rows: Vec<Vec<String>> = keys
                     .iter()
                     .map(|k| {
@@ -256,8 +269,8 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
                             k.kind.to_string(),
                             k.state().to_owned(),
                             permissions(k),
-                            format(k.created_at),
-                            k.expires_at.map_or("never".into(), format),
+                            relative(k.created_at, now),
+                            k.expires_at.map_or("never".into(), |t| relative(t, now)),
                         ]
                     })
                     .collect();
@@ -272,12 +285,13 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
                         "EXPIRES",
                     ],
                     &rows,
+                    &["NAME", "PERMISSIONS"],
                 );
             }
         }
         KeysCommand::Show { key_id } => {
             let key = app.key(&operator(), &key_id).await?;
-            print_view(&app.view(&key).await?, json);
+            print_view(&app.view(&key).await?, json, app.now());
         }
         KeysCommand::Update(a) => {
             let key = app.key(&operator(), &a.key_id).await?;
@@ -307,7 +321,7 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
                 expires_at,
             };
             let view = app.update_key(&actor, &key, patch).await?;
-            print_view(&view, json);
+            print_view(&view, json, app.now());
         }
         KeysCommand::Revoke { key_id, confirm } => {
             let key = app.key(&operator(), &key_id).await?;
@@ -315,11 +329,11 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
                 "Revoke key {} ('{}')? It stops working at once.",
                 key.id, key.name
             ))?;
-            print_view(&app.revoke_key(&actor, &key).await?, json);
+            print_view(&app.revoke_key(&actor, &key).await?, json, app.now());
         }
         KeysCommand::Reactivate { key_id } => {
             let key = app.key(&operator(), &key_id).await?;
-            print_view(&app.reactivate_key(&actor, &key).await?, json);
+            print_view(&app.reactivate_key(&actor, &key).await?, json, app.now());
         }
         KeysCommand::Rotate {
             key_id,
@@ -341,13 +355,13 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
                     &serde_json::json!({ "old": rotated.old, "new": created_out(&rotated.new) }),
                 );
             } else {
-                println!(
+                outln!(
                     "Key {} is replaced by {}; it works until {}.\n",
                     rotated.old.id,
                     rotated.new.key.id,
                     rotated.old.expires_at.map_or("its expiry".into(), format)
                 );
-                print_created(&rotated.new);
+                print_created(&rotated.new, app.now());
             }
         }
         KeysCommand::Delete { key_id, confirm } => {
@@ -356,7 +370,7 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
                 "Delete key {} ('{}') for good? It can never be used or reactivated again.",
                 key.id, key.name
             ))?;
-            print_view(&app.delete_key(&actor, &key).await?, json);
+            print_view(&app.delete_key(&actor, &key).await?, json, app.now());
         }
     }
     Ok(())

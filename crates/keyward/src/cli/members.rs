@@ -1,10 +1,10 @@
 //! `keyward user …` and `keyward member …`: people and their access.
 
 use crate::cli::{operator, Confirm};
-use crate::output::{print_json, print_table, Failure};
+use crate::output::{outln, print_json, print_table, Failure};
 use clap::Subcommand;
 use keyward_app::{Keyward, MemberInput};
-use keyward_core::timestamp::format;
+use keyward_core::timestamp::{format, format_for_people};
 use keyward_core::{Level, MemberAccess, Role, User};
 use serde_json::json;
 
@@ -87,8 +87,9 @@ pub async fn user(app: &Keyward, command: UserCommand, json: bool) -> Result<(),
             &[vec![
                 user.id.to_string(),
                 user.email.clone(),
-                format(user.created_at),
+                format_for_people(user.created_at, app.now()),
             ]],
+            &["EMAIL"],
         );
     }
     Ok(())
@@ -111,7 +112,7 @@ pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result
             if json {
                 print_json(&member_json(&user, &access));
             } else {
-                println!(
+                outln!(
                     "{} is now {} of {}",
                     user.email,
                     access.role.as_str(),
@@ -129,7 +130,7 @@ pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result
             if json {
                 print_json(&json!({ "removed": user }));
             } else {
-                println!("{user} is no longer a member of {}", org.name);
+                outln!("{user} is no longer a member of {}", org.name);
             }
         }
         MemberCommand::List { org } => {
@@ -156,7 +157,11 @@ pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result
                         ]
                     })
                     .collect();
-                print_table(&["ID", "EMAIL", "ROLE", "PROJECTS"], &rows);
+                print_table(
+                    &["ID", "EMAIL", "ROLE", "PROJECTS"],
+                    &rows,
+                    &["EMAIL", "PROJECTS"],
+                );
             }
         }
     }

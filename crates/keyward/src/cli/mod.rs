@@ -76,7 +76,7 @@ pub struct Confirm {
 impl Confirm {
     /// Asks on a terminal; without one, refuses unless `--yes` was given.
     pub fn confirm(&self, question: &str) -> Result<(), Failure> {
-        use std::io::{BufRead, IsTerminal, Write};
+        use std::io::{BufRead, IsTerminal};
         if self.yes {
             return Ok(());
         }
@@ -85,8 +85,7 @@ impl Confirm {
                 "{question} Not confirmed: there is no terminal to ask on; pass --yes to confirm"
             )));
         }
-        eprint!("{question} [y/N] ");
-        std::io::stderr().flush().ok();
+        crate::output::write_err(format_args!("{question} [y/N] "));
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer).ok();
         if matches!(answer.trim(), "y" | "Y" | "yes" | "YES") {
