@@ -68,6 +68,10 @@ fn init_logging() -> Result<(), Failure> {
 }
 
 async fn run(args: cli::Cli) -> Result<(), Failure> {
+    // Needs no configuration or data directory, and must not create one.
+    if let cli::Command::Completions(c) = &args.command {
+        return cli::completions::run(c);
+    }
     let listen = match &args.command {
         cli::Command::Serve(s) => {
             init_logging()?;

@@ -1,4 +1,4 @@
-//! `keyward admin token …`: operator admin tokens for the management and verify APIs.
+//! `keyward admin tokens …`: operator admin tokens for the management and verify APIs.
 
 use crate::cli::{operator, Confirm};
 use crate::output::{errln, outln, print_json, print_table, Failure};
@@ -11,7 +11,7 @@ use serde_json::json;
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
     /// Operator admin tokens: full access to every organization through the API.
-    #[command(subcommand)]
+    #[command(subcommand, name = "tokens", visible_alias = "token")]
     Token(TokenCommand),
 }
 
@@ -27,6 +27,7 @@ pub enum TokenCommand {
     List,
     /// Revoke a token: it stops working at once.
     Revoke {
+        /// The token's id, as `admin tokens list` shows it.
         token_id: String,
         #[command(flatten)]
         confirm: Confirm,

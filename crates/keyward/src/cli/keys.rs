@@ -16,27 +16,38 @@ pub enum KeysCommand {
     Create(CreateArgs),
     /// List an organization's keys, newest first.
     List {
+        /// The organization, by name or id.
         #[arg(long)]
         org: String,
+        /// Only keys with this status: active, revoked or deleted.
         #[arg(long, value_parser = parse_status)]
         status: Option<KeyStatus>,
+        /// Only keys of this kind: live or test.
         #[arg(long, value_parser = parse_kind)]
         kind: Option<Kind>,
     },
     /// Show one key.
-    Show { key_id: String },
+    Show {
+        /// The key's id (the part after kw_live_ or kw_test_, never the whole key).
+        key_id: String,
+    },
     /// Change a key's name, description, grants, organization access or expiry.
     Update(UpdateArgs),
     /// Disable a key; it can be reactivated.
     Revoke {
+        /// The key's id.
         key_id: String,
         #[command(flatten)]
         confirm: Confirm,
     },
     /// Re-enable a revoked key.
-    Reactivate { key_id: String },
+    Reactivate {
+        /// The key's id.
+        key_id: String,
+    },
     /// Replace a key by a new one with the same settings; print the new key once.
     Rotate {
+        /// The key's id.
         key_id: String,
         /// How long the old key keeps working: 0 (stop now) to 7d.
         #[arg(long, default_value = "24h")]
@@ -46,6 +57,7 @@ pub enum KeysCommand {
     },
     /// Delete a key for good; it can never be used or reactivated again.
     Delete {
+        /// The key's id.
         key_id: String,
         #[command(flatten)]
         confirm: Confirm,
@@ -60,6 +72,7 @@ pub struct CreateArgs {
     /// A name that says what the key is for (at most 100 characters).
     #[arg(long)]
     name: String,
+    /// A longer note on the key (at most 500 characters).
     #[arg(long)]
     description: Option<String>,
     /// `live` keys work in live environments only, `test` keys in test ones.
@@ -72,8 +85,9 @@ pub struct CreateArgs {
     /// Access to organization resources: none, read, write or manage.
     #[arg(long, default_value = "none", value_parser = parse_org_access)]
     org_access: OrgAccess,
-    /// When the key stops working: RFC 3339 time, a date, or a duration such as 90d.
-    #[arg(long)]
+    /// When the key stops working: RFC 3339 time, a date, or a duration from now such
+    /// as 90d [default: never].
+    #[arg(long, value_name = "TIME")]
     expires: Option<String>,
     /// A catalog scope such as forms:read, forms:* or '*'. Repeatable.
     #[arg(long = "scope", value_name = "RESOURCE:ACTION")]
@@ -89,11 +103,15 @@ pub struct CreateArgs {
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
+    /// The key's id.
     key_id: String,
+    /// A new name (at most 100 characters).
     #[arg(long)]
     name: Option<String>,
+    /// A new description.
     #[arg(long, conflicts_with = "clear_description")]
     description: Option<String>,
+    /// Removes the key's description.
     #[arg(long)]
     clear_description: bool,
     /// Replaces all of the key's grants. Repeatable.
@@ -108,9 +126,11 @@ pub struct UpdateArgs {
     /// Removes all of the key's scopes.
     #[arg(long, conflicts_with = "scopes")]
     clear_scopes: bool,
+    /// New access to organization resources: none, read, write or manage.
     #[arg(long, value_parser = parse_org_access)]
     org_access: Option<OrgAccess>,
-    #[arg(long, conflicts_with = "no_expiry")]
+    /// A new expiry: RFC 3339 time, a date, or a duration from now such as 90d.
+    #[arg(long, conflicts_with = "no_expiry", value_name = "TIME")]
     expires: Option<String>,
     /// Removes the key's expiry.
     #[arg(long)]

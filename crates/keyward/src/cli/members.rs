@@ -1,4 +1,4 @@
-//! `keyward user …` and `keyward member …`: people and their access.
+//! `keyward users …` and `keyward members …`: people and their access.
 
 use crate::cli::{operator, Confirm};
 use crate::output::{outln, print_json, print_table, Failure};
@@ -10,9 +10,11 @@ use serde_json::json;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Create a person (add them to organizations with `keyward member set`).
+    /// Create a person (add them to organizations with `keyward members set`).
     Create {
+        /// The person's e-mail address; it identifies them.
         email: String,
+        /// Their name as shown to others.
         #[arg(long)]
         name: Option<String>,
     },
@@ -22,6 +24,7 @@ pub enum UserCommand {
 pub enum MemberCommand {
     /// Add a person to an organization or change their access.
     Set {
+        /// The organization, by name or id.
         #[arg(long)]
         org: String,
         /// User id or e-mail address.
@@ -36,14 +39,17 @@ pub enum MemberCommand {
     },
     /// Remove a person from an organization: their user-bound keys stop working there.
     Remove {
+        /// The organization, by name or id.
         #[arg(long)]
         org: String,
+        /// User id or e-mail address.
         user: String,
         #[command(flatten)]
         confirm: Confirm,
     },
     /// List an organization's members.
     List {
+        /// The organization, by name or id.
         #[arg(long)]
         org: String,
     },

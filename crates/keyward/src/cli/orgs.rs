@@ -1,4 +1,4 @@
-//! `keyward org …` and `keyward project …`.
+//! `keyward orgs …` and `keyward projects …`.
 
 use crate::cli::operator;
 use crate::output::{print_json, print_table, Failure};
@@ -13,6 +13,7 @@ use serde_json::json;
 pub enum OrgCommand {
     /// Create an organization.
     Create {
+        /// A unique name, such as Acme (names are matched ignoring case).
         name: String,
         /// The organization's plan (default: the configured default plan).
         #[arg(long)]
@@ -29,10 +30,12 @@ pub enum ProjectCommand {
         /// The organization, by name or id.
         #[arg(long)]
         org: String,
+        /// A name unique in the organization, such as Website.
         name: String,
     },
     /// List an organization's projects and their environments.
     List {
+        /// The organization, by name or id.
         #[arg(long)]
         org: String,
     },

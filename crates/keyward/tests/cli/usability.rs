@@ -85,3 +85,87 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
     assert_eq!(code, Some(1), "{stderr}");
     assert_eq!(stderr, "");
 }
+
+/// `keyward completions bash|zsh|fish` prints a script for that shell, without
+/// needing (or creating) a data directory.
+#[test]
+fn completion_scripts_for_each_shell() {
+    let e = Env::new();
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef keyward"),
+        ("fish", "complete -c keyward"),
+    ] {
+        // No --data-dir: the default ./keyward-data must not appear.
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+            .args(["completions", shell])
+            .current_dir(e.data())
+            .env_remove("KEYWARD_DATA_DIR")
+            .env_remove("KEYWARD_CONFIG")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{shell}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(script.contains(marker), "{shell}: {}", &script[..200]);
+        for command in ["orgs", "keys", "audit", "users", "members", "completions"] {
+            assert!(script.contains(command), "{shell} completes {command}");
+        }
+    }
+    assert!(
+        !e.data().join("keyward-data").exists(),
+        "completions open no data directory"
+    );
+    let err = e.fails(&["completions", "tcsh"], 2);
+    assert!(err.contains("bash, zsh, fish"), "{err}");
+
+    // Larger than a pipe's buffer, so the reader leaving mid-way is a real EPIPE.
+    let (code, stderr) = with_reader_gone(&e, &["completions", "zsh"], 1);
+    assert_eq!((code, stderr.as_str()), (Some(0), ""));
+}
+
+/// The README and scripts use `org`, `project`, `user`, `member`; the canonical
+/// names are plural, as `keys` always was. Both spellings work for every group.
+#[test]
+fn command_groups_answer_to_singular_and_plural() {
+    let e = Env::new();
+    e.json(&["orgs", "create", "Acme"]);
+    e.json(&["projects", "create", "--org", "Acme", "Website"]);
+    e.json(&["users", "create", "ada@acme.test"]);
+    e.json(&[
+        "members",
+        "set",
+        "--org",
+        "Acme",
+        "ada@acme.test",
+        "--role",
+        "owner",
+    ]);
+    e.json(&[
+        "key", "create", "--org", "Acme", "--name", "x", "--grant", "*:*:read",
+    ]);
+    e.json(&["admin", "tokens", "create", "--name", "backend"]);
+    for (plural, singular) in [
+        (&["orgs", "list"][..], &["org", "list"][..]),
+        (
+            &["projects", "list", "--org", "Acme"],
+            &["project", "list", "--org", "Acme"],
+        ),
+        (
+            &["keys", "list", "--org", "Acme"],
+            &["key", "list", "--org", "Acme"],
+        ),
+        (
+            &["members", "list", "--org", "Acme"],
+            &["member", "list", "--org", "Acme"],
+        ),
+        (&["admin", "tokens", "list"], &["admin", "token", "list"]),
+    ] {
+        let a = e.json(plural);
+        assert_eq!(a.as_array().unwrap().len(), 1, "{plural:?}");
+        assert_eq!(a, e.json(singular), "{singular:?}");
+    }
+}
