@@ -1,11 +1,11 @@
 //! `keyward users …` and `keyward members …`: people and their access.
 
 use crate::cli::{operator, Confirm};
-use crate::output::{outln, print_json, print_table, Failure};
+use crate::output::{outln, print_fields, print_json, print_table, Failure};
 use clap::Subcommand;
 use keyward_app::{Keyward, MemberInput};
 use keyward_core::timestamp::{format, format_for_people};
-use keyward_core::{Level, MemberAccess, Role, User};
+use keyward_core::{Level, MemberAccess, Role, Timestamp, User};
 use serde_json::json;
 
 #[derive(Debug, Subcommand)]
@@ -17,6 +17,13 @@ pub enum UserCommand {
         /// Their name as shown to others.
         #[arg(long)]
         name: Option<String>,
+    },
+    /// List everyone, oldest first.
+    List,
+    /// Show a person and the organizations they belong to.
+    Show {
+        /// User id or e-mail address.
+        user: String,
     },
 }
 
@@ -69,34 +76,106 @@ fn parse_project_level(s: &str) -> Result<(String, Level), String> {
     ))
 }
 
-fn member_json(user: &User, access: &MemberAccess) -> serde_json::Value {
+/// A role and project levels, as `members` and `users show` print them.
+fn access_json(access: &MemberAccess) -> serde_json::Value {
     let projects: serde_json::Map<String, serde_json::Value> = access
         .projects
         .iter()
         .map(|(p, l)| (p.to_string(), json!(l)))
         .collect();
-    json!({ "user_id": user.id, "email": user.email, "role": access.role, "projects": projects })
+    json!({ "role": access.role, "projects": projects })
+}
+
+fn member_json(user: &User, access: &MemberAccess) -> serde_json::Value {
+    let mut out = access_json(access);
+    out["user_id"] = json!(user.id);
+    out["email"] = json!(user.email);
+    out
+}
+
+fn user_json(user: &User) -> serde_json::Value {
+    json!({ "id": user.id, "email": user.email, "display_name": user.display_name, "created_at": format(user.created_at) })
+}
+
+fn user_rows(users: &[User], now: Timestamp) {
+    let rows: Vec<Vec<String>> = users
+        .iter()
+        .map(|u| {
+            vec![
+                u.id.to_string(),
+                u.email.clone(),
+                u.display_name.clone().unwrap_or_default(),
+                format_for_people(u.created_at, now),
+            ]
+        })
+        .collect();
+    print_table(
+        &["ID", "EMAIL", "NAME", "CREATED"],
+        &rows,
+        &["EMAIL", "NAME"],
+    );
 }
 
 pub async fn user(app: &Keyward, command: UserCommand, json: bool) -> Result<(), Failure> {
-    let UserCommand::Create { email, name } = command;
-    let user = app
-        .create_user(&operator(), &email, name.as_deref())
-        .await?;
-    if json {
-        print_json(
-            &json!({ "id": user.id, "email": user.email, "display_name": user.display_name, "created_at": format(user.created_at) }),
-        );
-    } else {
-        print_table(
-            &["ID", "EMAIL", "CREATED"],
-            &[vec![
-                user.id.to_string(),
-                user.email.clone(),
-                format_for_people(user.created_at, app.now()),
-            ]],
-            &["EMAIL"],
-        );
+    match command {
+        UserCommand::Create { email, name } => {
+            let user = app
+                .create_user(&operator(), &email, name.as_deref())
+                .await?;
+            if json {
+                print_json(&user_json(&user));
+            } else {
+                user_rows(&[user], app.now());
+            }
+        }
+        UserCommand::List => {
+            let users = app.list_users(&operator()).await?;
+            if json {
+                print_json(&users.iter().map(user_json).collect::<Vec<_>>());
+            } else {
+                user_rows(&users, app.now());
+            }
+        }
+        UserCommand::Show { user } => {
+            let (user, memberships) = app.user_memberships(&operator(), &user).await?;
+            let mut orgs = Vec::with_capacity(memberships.len());
+            for (org_id, access) in &memberships {
+                let org = app.org(&operator(), org_id.as_str()).await?;
+                orgs.push((org, access));
+            }
+            if json {
+                let mut out = user_json(&user);
+                out["organizations"] = orgs
+                    .iter()
+                    .map(|(org, access)| {
+                        let mut m = access_json(access);
+                        m["org_id"] = json!(org.id);
+                        m["org"] = json!(org.name);
+                        m
+                    })
+                    .collect();
+                print_json(&out);
+            } else {
+                let memberships: Vec<String> = orgs
+                    .iter()
+                    .map(|(org, access)| format!("{} ({})", org.name, access.role.as_str()))
+                    .collect();
+                print_fields(&[
+                    ("id", user.id.to_string()),
+                    ("email", user.email.clone()),
+                    ("name", user.display_name.clone().unwrap_or_default()),
+                    ("created", format_for_people(user.created_at, app.now())),
+                    (
+                        "organizations",
+                        if memberships.is_empty() {
+                            "none".into()
+                        } else {
+                            memberships.join(", ")
+                        },
+                    ),
+                ]);
+            }
+        }
     }
     Ok(())
 }

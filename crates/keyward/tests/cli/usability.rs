@@ -162,10 +162,61 @@ fn command_groups_answer_to_singular_and_plural() {
             &["members", "list", "--org", "Acme"],
             &["member", "list", "--org", "Acme"],
         ),
+        (&["users", "list"], &["user", "list"]),
         (&["admin", "tokens", "list"], &["admin", "token", "list"]),
     ] {
         let a = e.json(plural);
         assert_eq!(a.as_array().unwrap().len(), 1, "{plural:?}");
         assert_eq!(a, e.json(singular), "{singular:?}");
     }
+}
+
+/// `keyward users list` shows everyone created, and `users show` where they belong.
+#[test]
+fn users_are_listed_and_shown() {
+    let e = Env::new();
+    e.setup();
+    assert_eq!(e.json(&["users", "list"]), serde_json::json!([]));
+    e.json(&["users", "create", "ada@acme.test", "--name", "Ada"]);
+    e.json(&["users", "create", "cyd@acme.test"]);
+    e.json(&[
+        "members",
+        "set",
+        "--org",
+        "Acme",
+        "ada@acme.test",
+        "--role",
+        "admin",
+    ]);
+    let users = e.json(&["users", "list"]);
+    let emails: Vec<&str> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["ada@acme.test", "cyd@acme.test"]);
+    assert_eq!(users[0]["display_name"], "Ada");
+
+    let table = e.run(&["users", "list"]);
+    let text = String::from_utf8(table.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("ID") && lines[0].contains("EMAIL"),
+        "{text}"
+    );
+    assert!(
+        lines[1].contains("ada@acme.test") && lines[1].contains("Ada"),
+        "{text}"
+    );
+    assert!(lines[2].contains("cyd@acme.test"), "{text}");
+
+    let ada = e.json(&["users", "show", "ada@acme.test"]);
+    assert_eq!(ada["organizations"][0]["org"], "Acme");
+    assert_eq!(ada["organizations"][0]["role"], "admin");
+    let shown = e.run(&["users", "show", "cyd@acme.test"]);
+    let text = String::from_utf8(shown.stdout).unwrap();
+    assert!(text.contains("organizations:  none"), "{text}");
+    let err = e.fails(&["users", "show", "nobody@acme.test"], 2);
+    assert!(err.contains("not found"), "{err}");
 }
