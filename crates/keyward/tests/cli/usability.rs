@@ -220,3 +220,65 @@ fn users_are_listed_and_shown() {
     let err = e.fails(&["users", "show", "nobody@acme.test"], 2);
     assert!(err.contains("not found"), "{err}");
 }
+
+/// The audit table stays readable in a 100-column terminal whatever the events hold:
+/// one line per event, details summarised and cut short; `--json` has them in full.
+#[test]
+fn the_audit_table_fits_in_100_columns() {
+    let e = Env::new();
+    e.setup();
+    for name in ["Mobile", "Backoffice", "Analytics"] {
+        e.json(&["projects", "create", "--org", "Acme", name]);
+    }
+    let long_name = "n".repeat(100);
+    let (id, _) = e.create(&["--grant", "Website:production:read"]);
+    let mut update = vec!["keys", "update", &id, "--name", &long_name];
+    for grant in [
+        "Website:production:read",
+        "Mobile:production:manage",
+        "Backoffice:production:write:forms,responses,webhooks",
+        "Analytics:*:read",
+        "*:*:read:analytics",
+    ] {
+        update.extend(["--grant", grant]);
+    }
+    e.json(&update);
+    e.json(&[
+        "users",
+        "create",
+        "someone.with.a.long.address@a-rather-long-domain.example",
+    ]);
+    e.json(&[
+        "members",
+        "set",
+        "--org",
+        "Acme",
+        "someone.with.a.long.address@a-rather-long-domain.example",
+        "--role",
+        "member",
+        "--project",
+        "Website:read",
+        "--project",
+        "Mobile:write",
+    ]);
+
+    let events = e.json(&["audit", "list"]);
+    let events = events.as_array().unwrap();
+    assert_eq!(events[1]["details"]["after"]["name"], long_name.as_str());
+    let out = e.run(&["audit", "list"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), events.len() + 1, "one line per event:\n{text}");
+    for line in &lines {
+        assert!(
+            line.chars().count() <= 100,
+            "{} columns: {line}",
+            line.chars().count()
+        );
+    }
+    assert!(
+        lines[1].contains("member.added") && lines[1].contains("someone.with"),
+        "{text}"
+    );
+    assert!(lines[2].contains("changed grants, name"), "{text}");
+}
