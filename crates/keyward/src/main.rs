@@ -7,14 +7,13 @@ mod config;
 mod output;
 mod pepper;
 
-use clap::Parser;
 use keyward_app::{Keyward, Settings, SystemClock};
 use output::Failure;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let args = cli::parse();
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let cli::Command::Serve(cli::serve::ServeArgs {
         workers: Some(n), ..

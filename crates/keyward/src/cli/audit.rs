@@ -69,7 +69,8 @@ pub async fn run(app: &Keyward, command: AuditCommand, json: bool) -> Result<(),
                 AuditAction::parse(&a).ok_or_else(|| {
                     let all: Vec<_> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
                     Failure::usage(format!(
-                        "action: unknown action '{a}'; use one of {}",
+                        "action: unknown action '{}'; use one of {}",
+                        keyward_core::echo::echo(&a, 40),
                         all.join(", ")
                     ))
                 })

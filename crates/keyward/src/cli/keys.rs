@@ -5,6 +5,7 @@ use crate::output::{errln, outln, print_fields, print_json, print_table, Failure
 use clap::{Args, Subcommand};
 use keyward_app::views::KeyView;
 use keyward_app::{CreatedKey, KeyInput, KeyPatchInput, Keyward};
+use keyward_core::echo::echo;
 use keyward_core::timestamp::{format, parse_time, relative};
 use keyward_core::Timestamp;
 use keyward_core::{lifecycle, GrantSpec, KeyStatus, Kind, OrgAccess};
@@ -142,8 +143,12 @@ fn parse_kind(s: &str) -> Result<Kind, String> {
 }
 
 fn parse_status(s: &str) -> Result<KeyStatus, String> {
-    KeyStatus::parse(s)
-        .ok_or_else(|| format!("unknown status '{s}': use active, revoked or deleted"))
+    KeyStatus::parse(s).ok_or_else(|| {
+        format!(
+            "unknown status '{}': use active, revoked or deleted",
+            echo(s, 40)
+        )
+    })
 }
 
 fn parse_grant(s: &str) -> Result<GrantSpec, String> {

@@ -4,6 +4,7 @@ use crate::cli::{operator, Confirm};
 use crate::output::{outln, print_fields, print_json, print_table, Failure};
 use clap::Subcommand;
 use keyward_app::{Keyward, MemberInput};
+use keyward_core::echo::echo;
 use keyward_core::timestamp::{format, format_for_people};
 use keyward_core::{Level, MemberAccess, Role, Timestamp, User};
 use serde_json::json;
@@ -63,13 +64,17 @@ pub enum MemberCommand {
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
-    Role::parse(s).ok_or_else(|| format!("unknown role '{s}': use owner, admin or member"))
+    Role::parse(s)
+        .ok_or_else(|| format!("unknown role '{}': use owner, admin or member", echo(s, 40)))
 }
 
 fn parse_project_level(s: &str) -> Result<(String, Level), String> {
-    let (project, level) = s
-        .rsplit_once(':')
-        .ok_or_else(|| format!("'{s}' is not PROJECT:LEVEL, such as Website:write"))?;
+    let (project, level) = s.rsplit_once(':').ok_or_else(|| {
+        format!(
+            "'{}' is not PROJECT:LEVEL, such as Website:write",
+            echo(s, 40)
+        )
+    })?;
     Ok((
         project.to_owned(),
         Level::parse(level).map_err(|e| e.to_string())?,

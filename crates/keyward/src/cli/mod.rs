@@ -72,6 +72,36 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
 }
 
+/// Parses the command line, or prints why not and exits. clap quotes a rejected value
+/// ("invalid value '…' for '--status'"), and a key pasted into the wrong option must
+/// never be repeated back (see `keyward_core::echo`), so such values are replaced in
+/// the message first.
+pub fn parse() -> Cli {
+    let error = match Cli::try_parse() {
+        Ok(cli) => return cli,
+        Err(e) => e,
+    };
+    let secrets: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .flat_map(|a| {
+            let value = a.split_once('=').map(|(_, v)| v.to_owned());
+            [Some(a), value]
+        })
+        .flatten()
+        .filter(|a| keyward_core::echo::looks_secret(a))
+        .collect();
+    if secrets.is_empty() || !error.use_stderr() {
+        error.exit();
+    }
+    let mut text = error.render().to_string();
+    for secret in &secrets {
+        text = text.replace(secret.as_str(), &keyward_core::echo::echo(secret, 0));
+    }
+    crate::output::write_err(format_args!("{text}"));
+    std::process::exit(error.exit_code());
+}
+
 /// `--yes` for commands that destroy or disable something.
 #[derive(Debug, Args)]
 pub struct Confirm {

@@ -282,3 +282,32 @@ fn the_audit_table_fits_in_100_columns() {
     );
     assert!(lines[2].contains("changed grants, name"), "{text}");
 }
+
+/// A key pasted where a filter, status or role belonged is never repeated back.
+#[test]
+fn a_key_in_the_wrong_option_is_not_echoed() {
+    let e = Env::new();
+    e.setup();
+    let (_, key) = e.create(&["--grant", "*:*:read"]);
+    let secret = &key[key.len() - 20..];
+    for args in [
+        &["audit", "list", "--action", &key][..],
+        &["audit", "list", "--since", &key],
+        &["keys", "list", "--org", "Acme", "--status", &key],
+        &["members", "set", "--org", "Acme", "x@y.z", "--role", &key],
+        &[
+            "members",
+            "set",
+            "--org",
+            "Acme",
+            "x@y.z",
+            "--role",
+            "member",
+            "--project",
+            &key,
+        ],
+    ] {
+        let err = e.fails(args, 2);
+        assert!(!err.contains(secret), "{args:?}: {err}");
+    }
+}
