@@ -26,6 +26,17 @@ fn access_json(a: &MemberAccess) -> serde_json::Value {
     json!({ "role": a.role, "projects": projects })
 }
 
+/// People span organizations, so only the operator sees them all.
+fn require_operator(who: &Principal, what: &str) -> AppResult<()> {
+    if matches!(who, Principal::Operator(_)) {
+        return Ok(());
+    }
+    Err(AppError::Forbidden {
+        required_permission: "operator".into(),
+        message: format!("only the operator can {what}"),
+    })
+}
+
 impl Keyward {
     /// Creates a person (without a password: signing in comes with the dashboard).
     pub async fn create_user(
@@ -34,12 +45,7 @@ impl Keyward {
         email: &str,
         display_name: Option<&str>,
     ) -> AppResult<User> {
-        if !matches!(who, Principal::Operator(_)) {
-            return Err(AppError::Forbidden {
-                required_permission: "operator".into(),
-                message: "only the operator can create users".into(),
-            });
-        }
+        require_operator(who, "create users")?;
         let email = crate::operator::email(email)?;
         let display_name = display_name
             .map(str::trim)
@@ -59,6 +65,25 @@ impl Keyward {
         };
         self.store.insert_user(&user).await?;
         Ok(user)
+    }
+
+    /// Every person, oldest first. The operator's alone: people of one organization
+    /// are its members (`list_members`).
+    pub async fn list_users(&self, who: &Principal) -> AppResult<Vec<User>> {
+        require_operator(who, "list users")?;
+        Ok(self.store.list_users().await?)
+    }
+
+    /// A person and every organization they belong to, with what they hold there.
+    pub async fn user_memberships(
+        &self,
+        who: &Principal,
+        id_or_email: &str,
+    ) -> AppResult<(User, Vec<(OrgId, MemberAccess)>)> {
+        require_operator(who, "show a user")?;
+        let user = self.user(id_or_email).await?;
+        let orgs = self.store.memberships(&user.id).await?;
+        Ok((user, orgs))
     }
 
     pub async fn user(&self, id_or_email: &str) -> AppResult<User> {

@@ -714,3 +714,44 @@ async fn a_hung_or_cancelled_read_of_the_change_log_never_leaves_the_cache_stale
         "the cache never read the change log again after a cancelled read"
     );
 }
+
+/// Users span organizations, so listing or showing them is the operator's alone.
+#[tokio::test]
+async fn only_the_operator_lists_and_shows_users() {
+    let w = world().await;
+    let op = actor();
+    let ada = w
+        .app
+        .create_user(&op, "ada@acme.test", Some("Ada"))
+        .await
+        .unwrap();
+    w.app
+        .set_member(
+            &op,
+            &w.org,
+            "ada@acme.test",
+            keyward_app::MemberInput {
+                role: keyward_core::Role::Owner,
+                projects: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    let users = w.app.list_users(&op).await.unwrap();
+    assert_eq!(users, std::slice::from_ref(&ada));
+    let (user, orgs) = w.app.user_memberships(&op, "ADA@acme.test").await.unwrap();
+    assert_eq!(user, ada);
+    assert_eq!(orgs.len(), 1);
+    assert_eq!(orgs[0].0, w.org);
+    assert_eq!(orgs[0].1.role, keyward_core::Role::Owner);
+
+    let as_ada = w.app.user_principal("ada@acme.test").await.unwrap();
+    assert!(matches!(
+        w.app.list_users(&as_ada).await,
+        Err(AppError::Forbidden { .. })
+    ));
+    assert!(matches!(
+        w.app.user_memberships(&as_ada, "ada@acme.test").await,
+        Err(AppError::Forbidden { .. })
+    ));
+}

@@ -93,15 +93,48 @@ mod tests {
     }
 }
 
+/// Which way a bare duration points when a person gives one as a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relative {
+    /// `90d` is 90 days from now: expiries.
+    FromNow,
+    /// `1h` (or `1h ago`) is an hour before now: `--since` and `--until`.
+    Ago,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("'{0}' is not a time: use an RFC 3339 time such as 2027-01-31T12:00:00Z, a date such as 2027-01-31 (midnight UTC), or a duration from now such as 30d")]
-pub struct InvalidTime(pub String);
+#[error("'{input}' is not a time: use an RFC 3339 time such as 2027-01-31T12:00:00Z, a date such as 2027-01-31 (midnight UTC), or {}", match .relative {
+    Relative::FromNow => "a duration from now such as 30d",
+    Relative::Ago => "a duration ago such as 1h or 7d (also written '7d ago')",
+})]
+pub struct InvalidTime {
+    /// The input as it may be quoted (see [`crate::echo`]).
+    pub input: String,
+    pub relative: Relative,
+}
 
 /// A point in time as a person gives it: RFC 3339, a date (midnight UTC), or a
-/// duration from `now` (`90d`, `12h`).
+/// duration from `now` (`90d`, `12h`), as expiries are given.
 pub fn parse_time(input: &str, now: Timestamp) -> Result<Timestamp, InvalidTime> {
+    parse_relative(input, now, Relative::FromNow)
+}
+
+/// The same, but a duration means that long before `now` (`1h`, `7d`, or `7d ago`),
+/// as the start and end of a search in the past are given.
+pub fn parse_time_ago(input: &str, now: Timestamp) -> Result<Timestamp, InvalidTime> {
+    parse_relative(input, now, Relative::Ago)
+}
+
+pub fn parse_relative(
+    input: &str,
+    now: Timestamp,
+    relative: Relative,
+) -> Result<Timestamp, InvalidTime> {
     let s = input.trim();
-    let err = || InvalidTime(crate::echo::echo(s, 40));
+    let err = || InvalidTime {
+        input: crate::echo::echo(s, 40),
+        relative,
+    };
     if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
         return Ok(truncate(t));
     }
@@ -109,13 +142,47 @@ pub fn parse_time(input: &str, now: Timestamp) -> Result<Timestamp, InvalidTime>
     if let Ok(d) = time::Date::parse(s, &date_format) {
         return Ok(d.midnight().assume_utc());
     }
+    let s = match relative {
+        Relative::FromNow => s,
+        Relative::Ago => s.strip_suffix("ago").map_or(s, str::trim_end),
+    };
+    // "0" alone is more likely a slip than "now"; "0s" says it.
     if s.starts_with(|c: char| c.is_ascii_digit()) && s != "0" {
         if let Ok(d) = crate::duration::parse(s) {
-            return now.checked_add(d).ok_or_else(err);
+            return match relative {
+                Relative::FromNow => now.checked_add(d),
+                Relative::Ago => now.checked_sub(d),
+            }
+            .ok_or_else(err);
         }
     }
     Err(err())
 }
+
+/// How far `t` is from `now`, for people: `3d ago`, `in 89d`, `just now`.
+pub fn relative(t: Timestamp, now: Timestamp) -> String {
+    let d = t - now;
+    if d.whole_seconds().abs() < 60 {
+        return "just now".into();
+    }
+    let span = crate::duration::approximate(d);
+    if d.is_negative() {
+        format!("{span} ago")
+    } else {
+        format!("in {span}")
+    }
+}
+
+/// `t` as a table shows it for people: RFC 3339 to the second, and how long ago or
+/// ahead, such as `2027-01-31T12:00:00Z (3d ago)`.
+pub fn format_for_people(t: Timestamp, now: Timestamp) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let at = t.format(RFC3339_SECONDS).unwrap_or_else(|_| format(t));
+    format!("{at} ({})", relative(t, now))
+}
+
+const RFC3339_SECONDS: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
 
 #[cfg(test)]
 mod parse_tests {
@@ -125,6 +192,7 @@ mod parse_tests {
     fn times_parse_in_three_forms() {
         let now = from_millis(1_800_000_000_000);
         assert_eq!(parse_time("30d", now), Ok(now + Duration::days(30)));
+        assert_eq!(parse_time("90 days", now), Ok(now + Duration::days(90)));
         assert_eq!(
             format(parse_time("2027-01-31", now).unwrap()),
             "2027-01-31T00:00:00.000Z"
@@ -133,8 +201,44 @@ mod parse_tests {
             format(parse_time("2027-01-31T12:00:00+01:00", now).unwrap()),
             "2027-01-31T11:00:00.000Z"
         );
-        for bad in ["", "0", "tomorrow", "2027-13-01", "-5d"] {
+        for bad in ["", "0", "tomorrow", "2027-13-01", "-5d", "5d ago"] {
             assert!(parse_time(bad, now).is_err(), "{bad}");
         }
+    }
+
+    /// `--since 1h` means the last hour, not from an hour ahead.
+    #[test]
+    fn durations_for_searches_count_back_from_now() {
+        let now = from_millis(1_800_000_000_000);
+        let hour_ago = now - Duration::hours(1);
+        assert_eq!(parse_time_ago("1h", now), Ok(hour_ago));
+        assert_eq!(parse_time_ago("1h ago", now), Ok(hour_ago));
+        assert_eq!(parse_time_ago(" 1 hour ago ", now), Ok(hour_ago));
+        assert_eq!(
+            parse_time_ago("2027-01-31", now),
+            parse_time("2027-01-31", now),
+            "absolute times mean the same either way"
+        );
+        for bad in ["", "0", "ago", "1h from now", "-1h", "yesterday"] {
+            assert!(parse_time_ago(bad, now).is_err(), "{bad}");
+        }
+        let e = parse_time_ago("yesterday", now).unwrap_err().to_string();
+        assert!(e.contains("'yesterday' is not a time"), "{e}");
+        assert!(e.contains("a duration ago such as 1h"), "{e}");
+    }
+
+    #[test]
+    fn times_are_shown_with_how_long_ago_or_ahead() {
+        let now = from_millis(1_800_000_000_000);
+        assert_eq!(relative(now - Duration::seconds(5), now), "just now");
+        assert_eq!(relative(now - Duration::days(3), now), "3d ago");
+        assert_eq!(
+            relative(now + Duration::days(89) + Duration::hours(5), now),
+            "in 89d"
+        );
+        assert_eq!(
+            format_for_people(from_millis(1_500), from_millis(1_500 + 3_600_000)),
+            "1970-01-01T00:00:01Z (1h ago)"
+        );
     }
 }

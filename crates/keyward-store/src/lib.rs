@@ -175,6 +175,8 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_user(&self, user: &User) -> Result<()>;
     /// A user by id, or by e-mail address ignoring case.
     async fn find_user(&self, id_or_email: &str) -> Result<Option<User>>;
+    /// Every user, oldest first.
+    async fn list_users(&self) -> Result<Vec<User>>;
     /// What `user` holds in `org` now; `None` if not a member.
     async fn member_access(&self, org: &OrgId, user: &UserId) -> Result<Option<MemberAccess>>;
     async fn list_members(&self, org: &OrgId) -> Result<Vec<(User, MemberAccess)>>;

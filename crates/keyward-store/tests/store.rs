@@ -604,3 +604,28 @@ async fn the_project_tree_holds_every_project_with_its_environments() {
             .is_empty());
     }
 }
+
+/// `keyward users list` shows everyone, oldest first, in the order they were added.
+#[tokio::test]
+async fn users_are_listed_oldest_first() {
+    for b in backends().await {
+        let s = b.store.as_ref();
+        assert!(s.list_users().await.unwrap().is_empty());
+        let mut made = Vec::new();
+        for (i, email) in ["cyd@acme.test", "ada@acme.test", "bo@beta.test"]
+            .into_iter()
+            .enumerate()
+        {
+            let user = keyward_core::User {
+                id: keyward_core::UserId::generate(&mut OsRng),
+                email: email.into(),
+                display_name: (i == 0).then(|| "Cyd".to_owned()),
+                password_hash: String::new(),
+                created_at: at(i as i64),
+            };
+            s.insert_user(&user).await.unwrap();
+            made.push(user);
+        }
+        assert_eq!(s.list_users().await.unwrap(), made);
+    }
+}

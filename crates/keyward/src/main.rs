@@ -7,14 +7,13 @@ mod config;
 mod output;
 mod pepper;
 
-use clap::Parser;
 use keyward_app::{Keyward, Settings, SystemClock};
 use output::Failure;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let args = cli::parse();
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let cli::Command::Serve(cli::serve::ServeArgs {
         workers: Some(n), ..
@@ -26,10 +25,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return Failure::usage(format!("cannot start the async runtime: {e}")).exit(),
     };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => failure.exit(),
-    }
+    output::finish(runtime.block_on(run(args)))
 }
 
 /// Structured logs on stderr, for the server: `KEYWARD_LOG` (or `RUST_LOG`) sets the
@@ -71,6 +67,10 @@ fn init_logging() -> Result<(), Failure> {
 }
 
 async fn run(args: cli::Cli) -> Result<(), Failure> {
+    // Needs no configuration or data directory, and must not create one.
+    if let cli::Command::Completions(c) = &args.command {
+        return cli::completions::run(c);
+    }
     let listen = match &args.command {
         cli::Command::Serve(s) => {
             init_logging()?;

@@ -3,6 +3,7 @@
 //! mode 0600. A new pepper is never generated for a database that already holds keys:
 //! those keys could never verify again, so that is an error that says how to recover.
 
+use crate::output::errln;
 use anyhow::{bail, Context, Result};
 use keyward_core::{base62, PepperSet};
 use keyward_store::Store;
@@ -43,7 +44,7 @@ pub async fn resolve(
     let spec = format!("1:{}", base62::random(&mut OsRng, 43));
     write_private(&path, &spec)
         .with_context(|| format!("cannot write a new pepper to {}", path.display()))?;
-    eprintln!(
+    errln!(
         "keyward: generated a new pepper in {} (mode 0600). Back it up, or move it into KEYWARD_PEPPER: \
          without it no key can be verified.",
         path.display()
@@ -71,7 +72,7 @@ fn warn_if_readable_by_others(path: &Path) {
         use std::os::unix::fs::PermissionsExt;
         if let Ok(meta) = std::fs::metadata(path) {
             if meta.permissions().mode() & 0o077 != 0 {
-                eprintln!(
+                errln!(
                     "keyward: warning: {} is readable by other users; run: chmod 600 {}",
                     path.display(),
                     path.display()

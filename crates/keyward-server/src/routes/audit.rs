@@ -2,7 +2,7 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Json, Query};
-use crate::routes::{page_limit, parse_time};
+use crate::routes::page_limit;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::routing::get;
@@ -62,12 +62,20 @@ pub struct AuditListQuery {
     pub actor: Option<String>,
     /// Such as `key.revoked`.
     pub action: Option<String>,
-    /// Events at or after this time.
+    /// Events at or after this time: RFC 3339, a date, or a duration ago such as `1h`
+    /// or `7d` (also `7d ago`).
     pub since: Option<String>,
-    /// Events before this time.
+    /// Events before this time, in the same forms: `until=1d` is up to a day ago.
     pub until: Option<String>,
     pub cursor: Option<String>,
     pub limit: Option<u32>,
+}
+
+/// A bound of a search in the past: a bare duration counts back from now, so
+/// `since=1h` is the last hour (expiries, elsewhere, count forward).
+fn time_ago(field: &'static str, s: &str, now: Timestamp) -> Result<Timestamp, ApiError> {
+    keyward_core::timestamp::parse_time_ago(s, now)
+        .map_err(|e| ApiError::validation(field, format!("{field}: {e}")))
 }
 
 /// List audit events, newest first.
@@ -109,8 +117,8 @@ pub async fn list(
                 })
             })
             .transpose()?,
-        since: q.since.map(|t| parse_time("since", &t, now)).transpose()?,
-        until: q.until.map(|t| parse_time("until", &t, now)).transpose()?,
+        since: q.since.map(|t| time_ago("since", &t, now)).transpose()?,
+        until: q.until.map(|t| time_ago("until", &t, now)).transpose()?,
         before_id: q
             .cursor
             .map(|c| {

@@ -56,6 +56,16 @@ pub(super) async fn find_user(pool: &SqlitePool, id_or_email: &str) -> Result<Op
         .transpose()
 }
 
+pub(super) async fn list_users(pool: &SqlitePool) -> Result<Vec<User>> {
+    sqlx::query("SELECT id, email, display_name, password_hash, created_at FROM users ORDER BY created_at, id")
+        .fetch_all(pool)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(user_from)
+        .collect()
+}
+
 async fn projects_of(
     pool: &SqlitePool,
     org: &OrgId,

@@ -199,6 +199,10 @@ impl Store for SqliteStore {
         members::find_user(&self.pool, id_or_email).await
     }
 
+    async fn list_users(&self) -> Result<Vec<User>> {
+        members::list_users(&self.pool).await
+    }
+
     async fn member_access(&self, org: &OrgId, user: &UserId) -> Result<Option<MemberAccess>> {
         members::member_access(&self.pool, org, user).await
     }

@@ -1,17 +1,17 @@
-//! `keyward admin token …`: operator admin tokens for the management and verify APIs.
+//! `keyward admin tokens …`: operator admin tokens for the management and verify APIs.
 
 use crate::cli::{operator, Confirm};
-use crate::output::{print_json, print_table, Failure};
+use crate::output::{errln, outln, print_json, print_table, Failure};
 use clap::Subcommand;
 use keyward_app::Keyward;
-use keyward_core::timestamp::format;
+use keyward_core::timestamp::{format, format_for_people, relative};
 use keyward_core::token::AdminToken;
 use serde_json::json;
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
     /// Operator admin tokens: full access to every organization through the API.
-    #[command(subcommand)]
+    #[command(subcommand, name = "tokens", visible_alias = "token")]
     Token(TokenCommand),
 }
 
@@ -27,6 +27,7 @@ pub enum TokenCommand {
     List,
     /// Revoke a token: it stops working at once.
     Revoke {
+        /// The token's id, as `admin tokens list` shows it.
         token_id: String,
         #[command(flatten)]
         confirm: Confirm,
@@ -53,8 +54,8 @@ pub async fn run(app: &Keyward, command: AdminCommand, json: bool) -> Result<(),
                 v["token"] = created.secret.expose_secret().into();
                 print_json(&v);
             } else {
-                println!("{}", created.secret.expose_secret());
-                eprintln!(
+                outln!("{}", created.secret.expose_secret());
+                errln!(
                     "Admin token {} created. Copy it now: it is shown only once.",
                     created.token.id
                 );
@@ -62,6 +63,7 @@ pub async fn run(app: &Keyward, command: AdminCommand, json: bool) -> Result<(),
         }
         TokenCommand::List => {
             let tokens = app.list_admin_tokens().await?;
+            let now = app.now();
             if json {
                 print_json(&tokens.iter().map(token_json).collect::<Vec<_>>());
             } else {
@@ -71,13 +73,14 @@ pub async fn run(app: &Keyward, command: AdminCommand, json: bool) -> Result<(),
                         vec![
                             t.id.to_string(),
                             t.name.to_string(),
-                            format(t.created_at),
-                            t.revoked_at
-                                .map_or("active".into(), |at| format!("revoked {}", format(at))),
+                            format_for_people(t.created_at, now),
+                            t.revoked_at.map_or("active".into(), |at| {
+                                format!("revoked {}", relative(at, now))
+                            }),
                         ]
                     })
                     .collect();
-                print_table(&["ID", "NAME", "CREATED", "STATUS"], &rows);
+                print_table(&["ID", "NAME", "CREATED", "STATUS"], &rows, &["NAME"]);
             }
         }
         TokenCommand::Revoke { token_id, confirm } => {
@@ -88,7 +91,7 @@ pub async fn run(app: &Keyward, command: AdminCommand, json: bool) -> Result<(),
             if json {
                 print_json(&json!({ "id": token_id, "revoked": true }));
             } else {
-                println!("Admin token {token_id} is revoked.");
+                outln!("Admin token {token_id} is revoked.");
             }
         }
     }

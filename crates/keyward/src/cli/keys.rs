@@ -1,11 +1,13 @@
 //! `keyward keys …`: the key lifecycle from the command line.
 
 use crate::cli::{operator, Confirm};
-use crate::output::{print_fields, print_json, print_table, Failure};
+use crate::output::{errln, outln, print_fields, print_json, print_table, Failure};
 use clap::{Args, Subcommand};
 use keyward_app::views::KeyView;
 use keyward_app::{CreatedKey, KeyInput, KeyPatchInput, Keyward};
-use keyward_core::timestamp::{format, parse_time};
+use keyward_core::echo::echo;
+use keyward_core::timestamp::{format, parse_time, relative};
+use keyward_core::Timestamp;
 use keyward_core::{lifecycle, GrantSpec, KeyStatus, Kind, OrgAccess};
 use serde::Serialize;
 
@@ -15,27 +17,38 @@ pub enum KeysCommand {
     Create(CreateArgs),
     /// List an organization's keys, newest first.
     List {
+        /// The organization, by name or id.
         #[arg(long)]
         org: String,
+        /// Only keys with this status: active, revoked or deleted.
         #[arg(long, value_parser = parse_status)]
         status: Option<KeyStatus>,
+        /// Only keys of this kind: live or test.
         #[arg(long, value_parser = parse_kind)]
         kind: Option<Kind>,
     },
     /// Show one key.
-    Show { key_id: String },
+    Show {
+        /// The key's id (the part after kw_live_ or kw_test_, never the whole key).
+        key_id: String,
+    },
     /// Change a key's name, description, grants, organization access or expiry.
     Update(UpdateArgs),
     /// Disable a key; it can be reactivated.
     Revoke {
+        /// The key's id.
         key_id: String,
         #[command(flatten)]
         confirm: Confirm,
     },
     /// Re-enable a revoked key.
-    Reactivate { key_id: String },
+    Reactivate {
+        /// The key's id.
+        key_id: String,
+    },
     /// Replace a key by a new one with the same settings; print the new key once.
     Rotate {
+        /// The key's id.
         key_id: String,
         /// How long the old key keeps working: 0 (stop now) to 7d.
         #[arg(long, default_value = "24h")]
@@ -45,6 +58,7 @@ pub enum KeysCommand {
     },
     /// Delete a key for good; it can never be used or reactivated again.
     Delete {
+        /// The key's id.
         key_id: String,
         #[command(flatten)]
         confirm: Confirm,
@@ -59,6 +73,7 @@ pub struct CreateArgs {
     /// A name that says what the key is for (at most 100 characters).
     #[arg(long)]
     name: String,
+    /// A longer note on the key (at most 500 characters).
     #[arg(long)]
     description: Option<String>,
     /// `live` keys work in live environments only, `test` keys in test ones.
@@ -71,8 +86,9 @@ pub struct CreateArgs {
     /// Access to organization resources: none, read, write or manage.
     #[arg(long, default_value = "none", value_parser = parse_org_access)]
     org_access: OrgAccess,
-    /// When the key stops working: RFC 3339 time, a date, or a duration such as 90d.
-    #[arg(long)]
+    /// When the key stops working: RFC 3339 time, a date, or a duration from now such
+    /// as 90d [default: never].
+    #[arg(long, value_name = "TIME")]
     expires: Option<String>,
     /// A catalog scope such as forms:read, forms:* or '*'. Repeatable.
     #[arg(long = "scope", value_name = "RESOURCE:ACTION")]
@@ -88,11 +104,15 @@ pub struct CreateArgs {
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
+    /// The key's id.
     key_id: String,
+    /// A new name (at most 100 characters).
     #[arg(long)]
     name: Option<String>,
+    /// A new description.
     #[arg(long, conflicts_with = "clear_description")]
     description: Option<String>,
+    /// Removes the key's description.
     #[arg(long)]
     clear_description: bool,
     /// Replaces all of the key's grants. Repeatable.
@@ -107,9 +127,11 @@ pub struct UpdateArgs {
     /// Removes all of the key's scopes.
     #[arg(long, conflicts_with = "scopes")]
     clear_scopes: bool,
+    /// New access to organization resources: none, read, write or manage.
     #[arg(long, value_parser = parse_org_access)]
     org_access: Option<OrgAccess>,
-    #[arg(long, conflicts_with = "no_expiry")]
+    /// A new expiry: RFC 3339 time, a date, or a duration from now such as 90d.
+    #[arg(long, conflicts_with = "no_expiry", value_name = "TIME")]
     expires: Option<String>,
     /// Removes the key's expiry.
     #[arg(long)]
@@ -121,8 +143,12 @@ fn parse_kind(s: &str) -> Result<Kind, String> {
 }
 
 fn parse_status(s: &str) -> Result<KeyStatus, String> {
-    KeyStatus::parse(s)
-        .ok_or_else(|| format!("unknown status '{s}': use active, revoked or deleted"))
+    KeyStatus::parse(s).ok_or_else(|| {
+        format!(
+            "unknown status '{}': use active, revoked or deleted",
+            echo(s, 40)
+        )
+    })
 }
 
 fn parse_grant(s: &str) -> Result<GrantSpec, String> {
@@ -146,7 +172,12 @@ fn permissions(k: &KeyView) -> String {
     parts.join(", ")
 }
 
-fn show(k: &KeyView) {
+/// `t` exactly, and how long ago or ahead: `2027-01-31T12:00:00.000Z (in 89d)`.
+fn when(t: Timestamp, now: Timestamp) -> String {
+    format!("{} ({})", format(t), relative(t, now))
+}
+
+fn show(k: &KeyView, now: Timestamp) {
     let mut fields = vec![
         ("id", k.id.to_string()),
         ("name", k.name.clone()),
@@ -157,10 +188,16 @@ fn show(k: &KeyView) {
         ("organization", k.org_id.to_string()),
         (
             "created",
-            format!("{} by {}", format(k.created_at), k.created_by),
+            format!("{} by {}", when(k.created_at, now), k.created_by),
         ),
-        ("expires", k.expires_at.map_or("never".into(), format)),
-        ("last used", k.last_used_at.map_or("never".into(), format)),
+        (
+            "expires",
+            k.expires_at.map_or("never".into(), |t| when(t, now)),
+        ),
+        (
+            "last used",
+            k.last_used_at.map_or("never".into(), |t| when(t, now)),
+        ),
     ];
     if let Some(from) = &k.rotated_from {
         fields.push(("rotated from", from.to_string()));
@@ -186,18 +223,18 @@ fn created_out(c: &CreatedKey) -> CreatedOut<'_> {
     }
 }
 
-fn print_created(c: &CreatedKey) {
-    show(&c.key);
-    println!();
-    println!("key:  {}", c.secret.expose_secret());
-    eprintln!("\nCopy this key now: it is shown only once and cannot be recovered.");
+fn print_created(c: &CreatedKey, now: Timestamp) {
+    show(&c.key, now);
+    outln!();
+    outln!("key:  {}", c.secret.expose_secret());
+    errln!("\nCopy this key now: it is shown only once and cannot be recovered.");
 }
 
-fn print_view(k: &KeyView, json: bool) {
+fn print_view(k: &KeyView, json: bool, now: Timestamp) {
     if json {
         print_json(k);
     } else {
-        show(k);
+        show(k, now);
     }
 }
 
@@ -226,7 +263,7 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
             if json {
                 print_json(&created_out(&created));
             } else {
-                print_created(&created);
+                print_created(&created, app.now());
             }
         }
         KeysCommand::List { org, status, kind } => {
@@ -247,6 +284,7 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
             if json {
                 print_json(&keys);
             } else {
+                let now = app.now();
                 let rows: Vec<Vec<String>> = keys
                     .iter()
                     .map(|k| {
@@ -256,8 +294,8 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
                             k.kind.to_string(),
                             k.state().to_owned(),
                             permissions(k),
-                            format(k.created_at),
-                            k.expires_at.map_or("never".into(), format),
+                            relative(k.created_at, now),
+                            k.expires_at.map_or("never".into(), |t| relative(t, now)),
                         ]
                     })
                     .collect();
@@ -272,12 +310,13 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
                         "EXPIRES",
                     ],
                     &rows,
+                    &["NAME", "PERMISSIONS"],
                 );
             }
         }
         KeysCommand::Show { key_id } => {
             let key = app.key(&operator(), &key_id).await?;
-            print_view(&app.view(&key).await?, json);
+            print_view(&app.view(&key).await?, json, app.now());
         }
         KeysCommand::Update(a) => {
             let key = app.key(&operator(), &a.key_id).await?;
@@ -307,7 +346,7 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
                 expires_at,
             };
             let view = app.update_key(&actor, &key, patch).await?;
-            print_view(&view, json);
+            print_view(&view, json, app.now());
         }
         KeysCommand::Revoke { key_id, confirm } => {
             let key = app.key(&operator(), &key_id).await?;
@@ -315,11 +354,11 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
                 "Revoke key {} ('{}')? It stops working at once.",
                 key.id, key.name
             ))?;
-            print_view(&app.revoke_key(&actor, &key).await?, json);
+            print_view(&app.revoke_key(&actor, &key).await?, json, app.now());
         }
         KeysCommand::Reactivate { key_id } => {
             let key = app.key(&operator(), &key_id).await?;
-            print_view(&app.reactivate_key(&actor, &key).await?, json);
+            print_view(&app.reactivate_key(&actor, &key).await?, json, app.now());
         }
         KeysCommand::Rotate {
             key_id,
@@ -341,13 +380,13 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
                     &serde_json::json!({ "old": rotated.old, "new": created_out(&rotated.new) }),
                 );
             } else {
-                println!(
+                outln!(
                     "Key {} is replaced by {}; it works until {}.\n",
                     rotated.old.id,
                     rotated.new.key.id,
                     rotated.old.expires_at.map_or("its expiry".into(), format)
                 );
-                print_created(&rotated.new);
+                print_created(&rotated.new, app.now());
             }
         }
         KeysCommand::Delete { key_id, confirm } => {
@@ -356,7 +395,7 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
                 "Delete key {} ('{}') for good? It can never be used or reactivated again.",
                 key.id, key.name
             ))?;
-            print_view(&app.delete_key(&actor, &key).await?, json);
+            print_view(&app.delete_key(&actor, &key).await?, json, app.now());
         }
     }
     Ok(())

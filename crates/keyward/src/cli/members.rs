@@ -1,20 +1,30 @@
-//! `keyward user …` and `keyward member …`: people and their access.
+//! `keyward users …` and `keyward members …`: people and their access.
 
 use crate::cli::{operator, Confirm};
-use crate::output::{print_json, print_table, Failure};
+use crate::output::{outln, print_fields, print_json, print_table, Failure};
 use clap::Subcommand;
 use keyward_app::{Keyward, MemberInput};
-use keyward_core::timestamp::format;
-use keyward_core::{Level, MemberAccess, Role, User};
+use keyward_core::echo::echo;
+use keyward_core::timestamp::{format, format_for_people};
+use keyward_core::{Level, MemberAccess, Role, Timestamp, User};
 use serde_json::json;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Create a person (add them to organizations with `keyward member set`).
+    /// Create a person (add them to organizations with `keyward members set`).
     Create {
+        /// The person's e-mail address; it identifies them.
         email: String,
+        /// Their name as shown to others.
         #[arg(long)]
         name: Option<String>,
+    },
+    /// List everyone, oldest first.
+    List,
+    /// Show a person and the organizations they belong to.
+    Show {
+        /// User id or e-mail address.
+        user: String,
     },
 }
 
@@ -22,6 +32,7 @@ pub enum UserCommand {
 pub enum MemberCommand {
     /// Add a person to an organization or change their access.
     Set {
+        /// The organization, by name or id.
         #[arg(long)]
         org: String,
         /// User id or e-mail address.
@@ -36,60 +47,140 @@ pub enum MemberCommand {
     },
     /// Remove a person from an organization: their user-bound keys stop working there.
     Remove {
+        /// The organization, by name or id.
         #[arg(long)]
         org: String,
+        /// User id or e-mail address.
         user: String,
         #[command(flatten)]
         confirm: Confirm,
     },
     /// List an organization's members.
     List {
+        /// The organization, by name or id.
         #[arg(long)]
         org: String,
     },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
-    Role::parse(s).ok_or_else(|| format!("unknown role '{s}': use owner, admin or member"))
+    Role::parse(s)
+        .ok_or_else(|| format!("unknown role '{}': use owner, admin or member", echo(s, 40)))
 }
 
 fn parse_project_level(s: &str) -> Result<(String, Level), String> {
-    let (project, level) = s
-        .rsplit_once(':')
-        .ok_or_else(|| format!("'{s}' is not PROJECT:LEVEL, such as Website:write"))?;
+    let (project, level) = s.rsplit_once(':').ok_or_else(|| {
+        format!(
+            "'{}' is not PROJECT:LEVEL, such as Website:write",
+            echo(s, 40)
+        )
+    })?;
     Ok((
         project.to_owned(),
         Level::parse(level).map_err(|e| e.to_string())?,
     ))
 }
 
-fn member_json(user: &User, access: &MemberAccess) -> serde_json::Value {
+/// A role and project levels, as `members` and `users show` print them.
+fn access_json(access: &MemberAccess) -> serde_json::Value {
     let projects: serde_json::Map<String, serde_json::Value> = access
         .projects
         .iter()
         .map(|(p, l)| (p.to_string(), json!(l)))
         .collect();
-    json!({ "user_id": user.id, "email": user.email, "role": access.role, "projects": projects })
+    json!({ "role": access.role, "projects": projects })
+}
+
+fn member_json(user: &User, access: &MemberAccess) -> serde_json::Value {
+    let mut out = access_json(access);
+    out["user_id"] = json!(user.id);
+    out["email"] = json!(user.email);
+    out
+}
+
+fn user_json(user: &User) -> serde_json::Value {
+    json!({ "id": user.id, "email": user.email, "display_name": user.display_name, "created_at": format(user.created_at) })
+}
+
+fn user_rows(users: &[User], now: Timestamp) {
+    let rows: Vec<Vec<String>> = users
+        .iter()
+        .map(|u| {
+            vec![
+                u.id.to_string(),
+                u.email.clone(),
+                u.display_name.clone().unwrap_or_default(),
+                format_for_people(u.created_at, now),
+            ]
+        })
+        .collect();
+    print_table(
+        &["ID", "EMAIL", "NAME", "CREATED"],
+        &rows,
+        &["EMAIL", "NAME"],
+    );
 }
 
 pub async fn user(app: &Keyward, command: UserCommand, json: bool) -> Result<(), Failure> {
-    let UserCommand::Create { email, name } = command;
-    let user = app
-        .create_user(&operator(), &email, name.as_deref())
-        .await?;
-    if json {
-        print_json(
-            &json!({ "id": user.id, "email": user.email, "display_name": user.display_name, "created_at": format(user.created_at) }),
-        );
-    } else {
-        print_table(
-            &["ID", "EMAIL", "CREATED"],
-            &[vec![
-                user.id.to_string(),
-                user.email.clone(),
-                format(user.created_at),
-            ]],
-        );
+    match command {
+        UserCommand::Create { email, name } => {
+            let user = app
+                .create_user(&operator(), &email, name.as_deref())
+                .await?;
+            if json {
+                print_json(&user_json(&user));
+            } else {
+                user_rows(&[user], app.now());
+            }
+        }
+        UserCommand::List => {
+            let users = app.list_users(&operator()).await?;
+            if json {
+                print_json(&users.iter().map(user_json).collect::<Vec<_>>());
+            } else {
+                user_rows(&users, app.now());
+            }
+        }
+        UserCommand::Show { user } => {
+            let (user, memberships) = app.user_memberships(&operator(), &user).await?;
+            let mut orgs = Vec::with_capacity(memberships.len());
+            for (org_id, access) in &memberships {
+                let org = app.org(&operator(), org_id.as_str()).await?;
+                orgs.push((org, access));
+            }
+            if json {
+                let mut out = user_json(&user);
+                out["organizations"] = orgs
+                    .iter()
+                    .map(|(org, access)| {
+                        let mut m = access_json(access);
+                        m["org_id"] = json!(org.id);
+                        m["org"] = json!(org.name);
+                        m
+                    })
+                    .collect();
+                print_json(&out);
+            } else {
+                let memberships: Vec<String> = orgs
+                    .iter()
+                    .map(|(org, access)| format!("{} ({})", org.name, access.role.as_str()))
+                    .collect();
+                print_fields(&[
+                    ("id", user.id.to_string()),
+                    ("email", user.email.clone()),
+                    ("name", user.display_name.clone().unwrap_or_default()),
+                    ("created", format_for_people(user.created_at, app.now())),
+                    (
+                        "organizations",
+                        if memberships.is_empty() {
+                            "none".into()
+                        } else {
+                            memberships.join(", ")
+                        },
+                    ),
+                ]);
+            }
+        }
     }
     Ok(())
 }
@@ -111,7 +202,7 @@ pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result
             if json {
                 print_json(&member_json(&user, &access));
             } else {
-                println!(
+                outln!(
                     "{} is now {} of {}",
                     user.email,
                     access.role.as_str(),
@@ -129,7 +220,7 @@ pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result
             if json {
                 print_json(&json!({ "removed": user }));
             } else {
-                println!("{user} is no longer a member of {}", org.name);
+                outln!("{user} is no longer a member of {}", org.name);
             }
         }
         MemberCommand::List { org } => {
@@ -156,7 +247,11 @@ pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result
                         ]
                     })
                     .collect();
-                print_table(&["ID", "EMAIL", "ROLE", "PROJECTS"], &rows);
+                print_table(
+                    &["ID", "EMAIL", "ROLE", "PROJECTS"],
+                    &rows,
+                    &["EMAIL", "PROJECTS"],
+                );
             }
         }
     }

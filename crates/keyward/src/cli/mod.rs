@@ -4,6 +4,7 @@
 mod admin;
 mod audit;
 mod check;
+pub mod completions;
 mod keys;
 mod members;
 mod orgs;
@@ -23,11 +24,13 @@ use std::path::PathBuf;
     about = "Self-hosted API keys: create, scope, rotate, revoke, check, audit."
 )]
 pub struct Cli {
-    /// Where keyward keeps its database and pepper.
-    #[arg(long, global = true, value_name = "DIR")]
+    /// Where keyward keeps its database and pepper [default: ./keyward-data].
+    // clap reads the variable into the flag; config::load gives the flag precedence over
+    // the file either way, so the result is the same as reading the variable there.
+    #[arg(long, global = true, value_name = "DIR", env = "KEYWARD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// A TOML config file (also KEYWARD_CONFIG).
-    #[arg(long, global = true, value_name = "FILE")]
+    /// A TOML config file; see the README's Configuration for its settings.
+    #[arg(long, global = true, value_name = "FILE", env = "KEYWARD_CONFIG")]
     pub config: Option<PathBuf>,
     /// Print JSON for scripts instead of tables.
     #[arg(long, global = true)]
@@ -38,37 +41,71 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    // Each group's canonical name is plural; the singular is a visible alias, so both
+    // `keyward org list` and `keyward orgs list` work.
     /// Organizations: the tenants.
-    #[command(subcommand)]
+    #[command(subcommand, name = "orgs", visible_alias = "org")]
     Org(orgs::OrgCommand),
     /// Projects of an organization (each gets `production` and `preview`).
-    #[command(subcommand)]
+    #[command(subcommand, name = "projects", visible_alias = "project")]
     Project(orgs::ProjectCommand),
     /// API keys: create, list, show, update, revoke, reactivate, rotate, delete.
-    #[command(subcommand)]
+    #[command(subcommand, visible_alias = "key")]
     Keys(keys::KeysCommand),
     /// Check a key against a request; exit 0 when valid, 1 when not.
     Check(check::CheckArgs),
     /// The audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
-    /// People.
-    #[command(subcommand)]
+    /// People: create, list and show users.
+    #[command(subcommand, name = "users", visible_alias = "user")]
     User(members::UserCommand),
     /// Members of organizations: roles and project levels.
-    #[command(subcommand)]
+    #[command(subcommand, name = "members", visible_alias = "member")]
     Member(members::MemberCommand),
     /// Run the HTTP server: management API, verify API, API docs.
     Serve(serve::ServeArgs),
     /// Operator administration: admin tokens.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Print a shell completion script (see the README for where to put it).
+    Completions(completions::CompletionsArgs),
+}
+
+/// Parses the command line, or prints why not and exits. clap quotes a rejected value
+/// ("invalid value '…' for '--status'"), and a key pasted into the wrong option must
+/// never be repeated back (see `keyward_core::echo`), so such values are replaced in
+/// the message first.
+pub fn parse() -> Cli {
+    let error = match Cli::try_parse() {
+        Ok(cli) => return cli,
+        Err(e) => e,
+    };
+    let secrets: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .flat_map(|a| {
+            let value = a.split_once('=').map(|(_, v)| v.to_owned());
+            [Some(a), value]
+        })
+        .flatten()
+        .filter(|a| keyward_core::echo::looks_secret(a))
+        .collect();
+    if secrets.is_empty() || !error.use_stderr() {
+        error.exit();
+    }
+    let mut text = error.render().to_string();
+    for secret in &secrets {
+        text = text.replace(secret.as_str(), &keyward_core::echo::echo(secret, 0));
+    }
+    crate::output::write_err(format_args!("{text}"));
+    std::process::exit(error.exit_code());
 }
 
 /// `--yes` for commands that destroy or disable something.
 #[derive(Debug, Args)]
 pub struct Confirm {
-    /// Do not ask for confirmation.
+    /// Do not ask for confirmation (needed when there is no terminal to ask on).
     #[arg(long, short = 'y')]
     pub yes: bool,
 }
@@ -76,7 +113,7 @@ pub struct Confirm {
 impl Confirm {
     /// Asks on a terminal; without one, refuses unless `--yes` was given.
     pub fn confirm(&self, question: &str) -> Result<(), Failure> {
-        use std::io::{BufRead, IsTerminal, Write};
+        use std::io::{BufRead, IsTerminal};
         if self.yes {
             return Ok(());
         }
@@ -85,8 +122,7 @@ impl Confirm {
                 "{question} Not confirmed: there is no terminal to ask on; pass --yes to confirm"
             )));
         }
-        eprint!("{question} [y/N] ");
-        std::io::stderr().flush().ok();
+        crate::output::write_err(format_args!("{question} [y/N] "));
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer).ok();
         if matches!(answer.trim(), "y" | "Y" | "yes" | "YES") {
@@ -136,5 +172,46 @@ pub async fn run(
         Command::Keys(c) => keys::run(app, c, json).await,
         Command::Check(a) => check::run(app, a, json).await,
         Command::Audit(c) => audit::run(app, c, json).await,
+        Command::Completions(a) => completions::run(&a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every command and every argument explains itself in `--help`: a missing doc
+    /// comment would show an option with no word of what it does.
+    #[test]
+    fn every_command_and_argument_has_help() {
+        let command = Cli::command();
+        command.clone().debug_assert();
+        let mut missing = Vec::new();
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                let sub_path = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                    missing.push(sub_path.clone());
+                }
+                walk(sub, &sub_path, missing);
+            }
+        }
+        walk(&command, "keyward", &mut missing);
+        assert!(missing.is_empty(), "without help text: {missing:#?}");
+    }
+
+    /// Variables that stand in for options are named in `--help`.
+    #[test]
+    fn options_read_from_the_environment_say_so() {
+        let help = Cli::command().render_help().to_string();
+        for var in ["KEYWARD_DATA_DIR", "KEYWARD_CONFIG"] {
+            assert!(help.contains(&format!("[env: {var}")), "{var}: {help}");
+        }
     }
 }

@@ -1,10 +1,11 @@
-//! `keyward org …` and `keyward project …`.
+//! `keyward orgs …` and `keyward projects …`.
 
 use crate::cli::operator;
 use crate::output::{print_json, print_table, Failure};
 use clap::Subcommand;
 use keyward_app::Keyward;
-use keyward_core::timestamp::format;
+use keyward_core::timestamp::{format, format_for_people};
+use keyward_core::Timestamp;
 use keyward_core::{Environment, Organization, Project};
 use serde_json::json;
 
@@ -12,6 +13,7 @@ use serde_json::json;
 pub enum OrgCommand {
     /// Create an organization.
     Create {
+        /// A unique name, such as Acme (names are matched ignoring case).
         name: String,
         /// The organization's plan (default: the configured default plan).
         #[arg(long)]
@@ -28,10 +30,12 @@ pub enum ProjectCommand {
         /// The organization, by name or id.
         #[arg(long)]
         org: String,
+        /// A name unique in the organization, such as Website.
         name: String,
     },
     /// List an organization's projects and their environments.
     List {
+        /// The organization, by name or id.
         #[arg(long)]
         org: String,
     },
@@ -51,7 +55,7 @@ fn project_json(p: &Project, envs: &[Environment]) -> serde_json::Value {
     })
 }
 
-fn org_rows(orgs: &[Organization]) {
+fn org_rows(orgs: &[Organization], now: Timestamp) {
     let rows: Vec<Vec<String>> = orgs
         .iter()
         .map(|o| {
@@ -59,14 +63,14 @@ fn org_rows(orgs: &[Organization]) {
                 o.id.to_string(),
                 o.name.to_string(),
                 o.plan.clone(),
-                format(o.created_at),
+                format_for_people(o.created_at, now),
             ]
         })
         .collect();
-    print_table(&["ID", "NAME", "PLAN", "CREATED"], &rows);
+    print_table(&["ID", "NAME", "PLAN", "CREATED"], &rows, &["NAME"]);
 }
 
-fn project_rows(projects: &[(Project, Vec<Environment>)]) {
+fn project_rows(projects: &[(Project, Vec<Environment>)], now: Timestamp) {
     let rows: Vec<Vec<String>> = projects
         .iter()
         .map(|(p, envs)| {
@@ -78,11 +82,15 @@ fn project_rows(projects: &[(Project, Vec<Environment>)]) {
                 p.id.to_string(),
                 p.name.to_string(),
                 envs.join(", "),
-                format(p.created_at),
+                format_for_people(p.created_at, now),
             ]
         })
         .collect();
-    print_table(&["ID", "NAME", "ENVIRONMENTS", "CREATED"], &rows);
+    print_table(
+        &["ID", "NAME", "ENVIRONMENTS", "CREATED"],
+        &rows,
+        &["NAME", "ENVIRONMENTS"],
+    );
 }
 
 pub async fn org(app: &Keyward, command: OrgCommand, json: bool) -> Result<(), Failure> {
@@ -92,7 +100,7 @@ pub async fn org(app: &Keyward, command: OrgCommand, json: bool) -> Result<(), F
             if json {
                 print_json(&org_json(&org));
             } else {
-                org_rows(&[org]);
+                org_rows(&[org], app.now());
             }
         }
         OrgCommand::List => {
@@ -100,7 +108,7 @@ pub async fn org(app: &Keyward, command: OrgCommand, json: bool) -> Result<(), F
             if json {
                 print_json(&orgs.iter().map(org_json).collect::<Vec<_>>());
             } else {
-                org_rows(&orgs);
+                org_rows(&orgs, app.now());
             }
         }
     }
@@ -115,7 +123,7 @@ pub async fn project(app: &Keyward, command: ProjectCommand, json: bool) -> Resu
             if json {
                 print_json(&project_json(&p, &envs));
             } else {
-                project_rows(&[(p, envs)]);
+                project_rows(&[(p, envs)], app.now());
             }
         }
         ProjectCommand::List { org } => {
@@ -129,7 +137,7 @@ pub async fn project(app: &Keyward, command: ProjectCommand, json: bool) -> Resu
                         .collect::<Vec<_>>(),
                 );
             } else {
-                project_rows(&projects);
+                project_rows(&projects, app.now());
             }
         }
     }

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod serve;
+mod usability;
 
 use serde_json::Value;
 use std::io::Write;
