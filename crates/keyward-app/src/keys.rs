@@ -16,8 +16,10 @@ use keyward_core::{
 use keyward_store::{KeyCursor, KeyQuery, KeyWrite};
 use rand_core::OsRng;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use time::Duration;
+
+/// Project names by id, for showing grants.
+pub(crate) type ProjectNames = std::collections::HashMap<keyward_core::ProjectId, String>;
 
 /// A new key as asked for, before validation.
 #[derive(Debug, Clone)]
@@ -161,30 +163,42 @@ impl Keyward {
         Ok(grants)
     }
 
-    /// The key as people see it, with its projects named.
-    pub async fn view(&self, key: &ApiKey) -> AppResult<KeyView> {
-        let mut names: HashMap<String, String> = HashMap::new();
-        for g in &key.grants {
-            if let ProjectScope::One(id) = &g.project {
-                if !names.contains_key(id.as_str()) {
-                    if let Some(p) = self.store.project(id).await? {
-                        names.insert(id.to_string(), p.name.to_string());
-                    }
-                }
-            }
-        }
-        let grants = key
-            .grants
+    /// The names of the projects of `org`, for showing grants.
+    pub(crate) async fn project_names(&self, org: &OrgId) -> AppResult<ProjectNames> {
+        Ok(self
+            .store
+            .list_projects(org)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p.name.to_string()))
+            .collect())
+    }
+
+    /// Grants as people see them, each project named.
+    pub(crate) fn grant_views(names: &ProjectNames, grants: &[Grant]) -> Vec<GrantView> {
+        grants
             .iter()
             .map(|g| {
                 let name = match &g.project {
-                    ProjectScope::One(id) => names.get(id.as_str()).map(String::as_str),
+                    ProjectScope::One(id) => names.get(id).map(String::as_str),
                     ProjectScope::All => None,
                 };
                 GrantView::new(g, name)
             })
-            .collect();
-        Ok(KeyView::new(key, grants, self.now()))
+            .collect()
+    }
+
+    /// The key as people see it, with its projects named.
+    pub async fn view(&self, key: &ApiKey) -> AppResult<KeyView> {
+        let names = match key.grants.iter().any(|g| g.project != ProjectScope::All) {
+            true => self.project_names(&key.org_id).await?,
+            false => ProjectNames::new(),
+        };
+        Ok(KeyView::new(
+            key,
+            Self::grant_views(&names, &key.grants),
+            self.now(),
+        ))
     }
 
     pub async fn create_key(
@@ -313,11 +327,12 @@ impl Keyward {
                 limit,
             })
             .await?;
-        let mut out = Vec::with_capacity(keys.len());
-        for k in &keys {
-            out.push(self.view(k).await?);
-        }
-        Ok(out)
+        let names = self.project_names(org).await?;
+        let now = self.now();
+        Ok(keys
+            .iter()
+            .map(|k| KeyView::new(k, Self::grant_views(&names, &k.grants), now))
+            .collect())
     }
 
     async fn commit(&self, actor: &Actor, t: Transition) -> AppResult<KeyView> {

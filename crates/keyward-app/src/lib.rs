@@ -12,6 +12,7 @@ mod keys;
 mod members;
 mod operator;
 mod orgs;
+mod power;
 mod principal;
 pub mod views;
 
@@ -20,6 +21,7 @@ pub use error::{AppError, AppResult};
 pub use keys::{CreatedKey, KeyInput, KeyPatchInput, Rotated};
 pub use members::MemberInput;
 pub use operator::{CreatedToken, SetupInput};
+pub use power::PowerView;
 pub use principal::Principal;
 
 use keyward_core::lifecycle::Policy;

@@ -25,7 +25,7 @@ mod testing;
 pub mod timestamp;
 pub mod token;
 
-pub use access::{Bound, MemberAccess};
+pub use access::{Bound, Effective, MemberAccess, Withheld};
 pub use audit::{Actor, AuditAction, AuditEvent};
 pub use check::{Asked, Denial, Outcome, Presented, ResolvedTarget, Verdict};
 pub use grant::{EnvRef, EnvScope, Grant, GrantSpec, ProjectRef, ProjectScope, Resource};

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
 use keyward_app::Principal;
+use keyward_core::Role;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -16,9 +17,24 @@ use utoipa::ToSchema;
 pub struct MeOut {
     pub key: KeyOut,
     pub organization: OrgOut,
-    /// What the key may do, one line per grant, as `PROJECT:ENVIRONMENT:LEVEL`, and
-    /// `org:LEVEL` for organization access.
+    /// What the key may do now, one line per grant as `PROJECT:ENVIRONMENT:LEVEL`
+    /// (`:RESOURCES` when limited), catalog scopes by name, and `org:LEVEL` for
+    /// organization access. For a user-bound key, already lowered to what its creator
+    /// holds now.
     pub permissions: Vec<String>,
+    /// What the key holds but its creator no longer allows, each with the reason;
+    /// empty for a service key.
+    pub withheld: Vec<String>,
+    /// The person a user-bound key acts as; `null` for a service key.
+    pub acts_for: Option<ActsFor>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActsFor {
+    pub user_id: String,
+    /// Their role in the organization now; `null` once they are no longer a member.
+    #[schema(value_type = Option<String>)]
+    pub role: Option<Role>,
 }
 
 /// Who am I? For an API key: the key, its organization and its permissions.
@@ -26,22 +42,23 @@ pub struct MeOut {
     responses((status = 200, body = MeOut), (status = 401, body = crate::openapi::ProblemDoc)),
     security(("bearer" = [])))]
 pub async fn me(State(s): State<AppState>, Caller(who): Caller) -> ApiResult<Json<MeOut>> {
-    let Principal::Key(key, _) = &who else {
+    let Principal::Key(key, bound) = &who else {
         return Err(ApiError::invalid_request(
             "/v1/me describes API keys; this request used an admin token, which may do anything",
         ));
     };
     let view = s.app.view(key).await?;
     let org = s.app.org(&who, key.org_id.as_str()).await?;
-    let mut permissions: Vec<String> = view.grants.iter().map(|g| g.label()).collect();
-    permissions.extend(view.scopes.iter().cloned());
-    if key.org_access.0.is_some() {
-        permissions.push(format!("org:{}", key.org_access));
-    }
+    let power = s.app.power(key, bound).await?;
     Ok(Json(MeOut {
         key: KeyOut::from(&view),
         organization: OrgOut::from(&org),
-        permissions,
+        permissions: power.permissions,
+        withheld: power.withheld,
+        acts_for: power.acts_for.map(|(user, role)| ActsFor {
+            user_id: user.to_string(),
+            role,
+        }),
     }))
 }
 

@@ -346,6 +346,70 @@ async fn a_user_bound_key_follows_its_creators_access_at_the_next_check() {
     assert_eq!(verify(&t, &bound_key, "DELETE").await["outcome"], "valid");
 }
 
+/// "Test API Key" shows what a user-bound key can do now, not what it was given: its
+/// grants lowered to its creator's current access, and what the creator withholds.
+#[tokio::test]
+async fn me_shows_what_a_user_bound_key_can_do_now_and_what_its_creator_withholds() {
+    let t = TestApp::spawn().await;
+    team(&t).await;
+    let body = json!({ "name": "mine", "grants": [grant("Website", "*", "manage")], "org_access": "manage" });
+    let key = as_user(&t, "bob@acme.test", Method::POST, "/v1/keys", Some(body))
+        .await
+        .expect(201)
+        .body["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let me = t.call(Method::GET, "/v1/me", &key, None).await.expect(200);
+    assert_eq!(
+        me.body["permissions"],
+        json!(["Website:*:manage", "org:manage"])
+    );
+    assert_eq!(me.body["withheld"], json!([]));
+    assert_eq!(me.body["acts_for"]["role"], "admin");
+
+    member(
+        &t,
+        "Acme",
+        "bob@acme.test",
+        "member",
+        json!([{ "project": "Website", "level": "read" }]),
+    )
+    .await
+    .expect(200);
+    let me = t.call(Method::GET, "/v1/me", &key, None).await.expect(200);
+    assert_eq!(
+        me.body["permissions"],
+        json!(["Website:*:read", "org:read"]),
+        "{}",
+        me.text
+    );
+    assert_eq!(
+        me.body["withheld"],
+        json!([
+            "Website:*:manage: works at read only: its creator now holds read on project 'Website'",
+            "org:manage: works at org:read only: that is what its creator's role allows now"
+        ])
+    );
+    assert_eq!(me.body["acts_for"]["role"], "member");
+    // And the check agrees with what /v1/me says.
+    assert_eq!(verify(&t, &key, "GET").await["outcome"], "valid");
+    assert_eq!(
+        verify(&t, &key, "POST").await["outcome"],
+        "insufficient_permission"
+    );
+
+    member(&t, "Acme", "bob@acme.test", "member", json!([]))
+        .await
+        .expect(200);
+    let me = t.call(Method::GET, "/v1/me", &key, None).await.expect(200);
+    assert_eq!(me.body["permissions"], json!(["org:read"]));
+    assert_eq!(
+        me.body["withheld"][0],
+        "Website:*:manage: does not work: its creator no longer has access to project 'Website'"
+    );
+}
+
 #[tokio::test]
 async fn keys_made_by_a_user_bound_key_answer_to_the_same_person() {
     let t = TestApp::spawn().await;
