@@ -60,10 +60,10 @@ impl Catalog {
         let mut r: BTreeMap<String, BTreeMap<String, Level>> = BTreeMap::new();
         for (resource, action, level) in [
             ("forms", "read", Level::Read),
-            ("forms", "write", Level::Write),
+            ("forms", "write", Level::Manage),
             ("responses", "read", Level::Read),
             ("webhooks", "read", Level::Read),
-            ("webhooks", "write", Level::Write),
+            ("webhooks", "write", Level::Manage),
             ("ai", "generate", Level::Write),
             ("analytics", "read", Level::Read),
         ] {
@@ -74,12 +74,14 @@ impl Catalog {
         Catalog::new(r).expect("the default catalog is valid")
     }
 
-    /// The level an action stands for when the operator does not say: `read` is read,
-    /// `delete` is manage, anything else (write, generate, ...) is write.
+    /// The level an action stands for when the operator does not say: `read` (and
+    /// `list`, `get`) is read; `write` is manage, as Formfex's write scopes "create,
+    /// update, and delete", and so are `delete`, `manage` and `admin`; anything else
+    /// (`generate`, `publish`, ...) is write.
     pub fn default_level(action: &str) -> Level {
         match action {
             "read" | "list" | "get" => Level::Read,
-            "delete" | "manage" | "admin" => Level::Manage,
+            "write" | "delete" | "manage" | "admin" => Level::Manage,
             _ => Level::Write,
         }
     }
@@ -210,6 +212,20 @@ mod tests {
         );
     }
 
+    /// Formfex's write scopes "create, update, and delete": at manage, which DELETE
+    /// needs; every catalog entry says the level it grants.
+    #[test]
+    fn formfex_write_scopes_allow_create_update_and_delete() {
+        let c = Catalog::formfex();
+        let levels: BTreeMap<String, Level> = c.scopes().into_iter().collect();
+        assert_eq!(levels["forms:write"], Level::Manage);
+        assert_eq!(levels["webhooks:write"], Level::Manage);
+        assert_eq!(levels["forms:read"], Level::Read);
+        assert_eq!(levels["ai:generate"], Level::Write);
+        assert_eq!(Catalog::default_level("write"), Level::Manage);
+        assert_eq!(Catalog::default_level("publish"), Level::Write);
+    }
+
     #[test]
     fn scopes_expand_to_resource_grants_at_the_action_level() {
         let c = Catalog::formfex();
@@ -225,7 +241,7 @@ mod tests {
         );
         assert_eq!(
             c.expand(&c.parse("forms:*").unwrap())[0].level,
-            Level::Write
+            Level::Manage
         );
         assert_eq!(c.expand(&c.parse("*").unwrap()).len(), 5);
         assert!(c

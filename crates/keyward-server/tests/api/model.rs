@@ -27,10 +27,10 @@ const RESOURCES: [&str; 2] = ["forms", "responses"];
 /// Scopes used here and what they allow: (name, resource, level 0..=2).
 const SCOPES: [(&str, &[(&str, u8)]); 5] = [
     ("forms:read", &[("forms", 0)]),
-    ("forms:write", &[("forms", 1)]),
+    ("forms:write", &[("forms", 2)]),
     ("responses:read", &[("responses", 0)]),
-    ("forms:*", &[("forms", 1)]),
-    ("*", &[("forms", 1), ("responses", 0)]),
+    ("forms:*", &[("forms", 2)]),
+    ("*", &[("forms", 2), ("responses", 0)]),
 ];
 
 #[derive(Debug, Clone)]

@@ -500,6 +500,20 @@ async fn scopes_come_from_the_catalog_and_grant_their_resource() {
         outcome(at("webhooks", "GET")).await,
         "insufficient_permission"
     );
+    // forms:write creates, updates and deletes forms, as Formfex's does.
+    let (_, writer) = t.key(&org, json!({ "scopes": ["forms:write"] })).await;
+    for method in ["POST", "PATCH", "DELETE"] {
+        let v = t.admin(Method::POST, "/v1/keys/verify", Some(json!({ "key": writer, "project": "Website", "environment": "production", "method": method, "resource": "forms" }))).await.expect(200);
+        assert_eq!(v.body["outcome"], "valid", "{method}");
+    }
+    let levels: Vec<(&str, &str)> = scopes.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["level"].as_str().unwrap()))
+        .collect();
+    assert!(levels.contains(&("forms:write", "manage")), "{levels:?}");
+    assert!(levels.contains(&("ai:generate", "write")), "{levels:?}");
     let (_, all_forms) = t.key(&org, json!({ "scopes": ["forms:*"] })).await;
     let v = t.admin(Method::POST, "/v1/keys/verify", Some(json!({ "key": all_forms, "project": "Website", "environment": "production", "method": "PUT", "resource": "forms" }))).await.expect(200);
     assert_eq!(v.body["outcome"], "valid");
