@@ -118,14 +118,44 @@ impl Keyward {
         kind: Kind,
         specs: &[GrantSpec],
     ) -> AppResult<Vec<Grant>> {
+        let tree = match specs.is_empty() {
+            true => Vec::new(),
+            false => self.store.project_tree(org).await?,
+        };
         let mut grants: Vec<Grant> = Vec::new();
         for spec in specs {
             let project = match &spec.project {
-                None => ProjectScope::All,
-                Some(reference) => {
-                    let project = self.project(org, reference).await?;
+                None => {
                     if let EnvScope::Named(env) = &spec.environment {
-                        let envs = self.store.list_environments(&project.id).await?;
+                        // `*` still names an environment: one that no project has with
+                        // the key's kind could never be reached.
+                        let kinds: Vec<Kind> = tree
+                            .iter()
+                            .flat_map(|(_, envs)| envs.iter().filter(|e| &e.name == env))
+                            .map(|e| e.kind)
+                            .collect();
+                        if !kinds.contains(&kind) {
+                            let why = match kinds.first() {
+                                None => format!("no project of this organization has an environment '{env}'"),
+                                Some(other) => format!("every environment named '{env}' in this organization is a {other} environment, and a {kind} key only works in {kind} environments"),
+                            };
+                            return Err(AppError::invalid(
+                                "grants",
+                                format!("grant '*:{env}:{}' could never work: {why}", spec.level),
+                            ));
+                        }
+                    }
+                    ProjectScope::All
+                }
+                Some(reference) => {
+                    let reference = reference.trim();
+                    let Some((project, envs)) = tree.iter().find(|(p, _)| {
+                        p.id.as_str() == reference
+                            || p.name.as_str().eq_ignore_ascii_case(reference)
+                    }) else {
+                        return Err(AppError::not_found("project", reference));
+                    };
+                    if let EnvScope::Named(env) = &spec.environment {
                         let Some(found) = envs.iter().find(|e| &e.name == env) else {
                             let names: Vec<_> = envs.iter().map(|e| e.name.to_string()).collect();
                             return Err(AppError::invalid(
@@ -147,7 +177,7 @@ impl Keyward {
                             ));
                         }
                     }
-                    ProjectScope::One(project.id)
+                    ProjectScope::One(project.id.clone())
                 }
             };
             let grant = Grant {

@@ -120,6 +120,56 @@ async fn create_refuses_bad_input_with_the_field_to_fix() {
     );
 }
 
+/// A grant that names an environment no project has with the key's kind could never
+/// work, whatever its project, so it is refused when given, not discovered later.
+#[tokio::test]
+async fn grants_that_could_never_work_are_refused_also_for_every_project() {
+    let t = TestApp::spawn().await;
+    t.org("Acme").await;
+    let create = |kind: &str, g: serde_json::Value| {
+        t.admin(
+            Method::POST,
+            "/v1/keys",
+            Some(json!({ "org": "Acme", "name": "k", "kind": kind, "grants": [g] })),
+        )
+    };
+    let r = create("live", grant("*", "preview", "write"))
+        .await
+        .expect(422);
+    assert_eq!(r.body["field"], "grants");
+    assert!(
+        r.text.contains(
+            "every environment named 'preview' in this organization is a test environment"
+        ),
+        "{}",
+        r.text
+    );
+    let r = create("live", grant("*", "staging", "read"))
+        .await
+        .expect(422);
+    assert!(
+        r.text
+            .contains("no project of this organization has an environment 'staging'"),
+        "{}",
+        r.text
+    );
+    let r = create("live", grant("Website", "preview", "read"))
+        .await
+        .expect(422);
+    assert!(r.text.contains("is a test environment"), "{}", r.text);
+    create("test", grant("*", "preview", "write"))
+        .await
+        .expect(201);
+    create("live", grant("*", "production", "read"))
+        .await
+        .expect(201);
+    create("live", grant("website", "*", "read"))
+        .await
+        .expect(201);
+    let r = create("live", grant("Nope", "*", "read")).await.expect(404);
+    assert!(r.text.contains("project 'Nope' not found"), "{}", r.text);
+}
+
 #[tokio::test]
 async fn lists_page_with_a_cursor_and_filter_by_status_and_kind() {
     let t = TestApp::spawn().await;
