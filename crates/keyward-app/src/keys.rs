@@ -329,18 +329,21 @@ impl Keyward {
         let after = match after {
             None => None,
             Some(id) => {
-                let key = self.key(who, id).await.map_err(|_| {
+                let not_a_cursor = || {
                     AppError::invalid(
                         "after",
                         "the cursor does not name a key of this listing; start again without it",
                     )
-                })?;
-                if &key.org_id != org {
-                    return Err(AppError::invalid(
-                        "after",
-                        "the cursor does not name a key of this listing; start again without it",
-                    ));
-                }
+                };
+                // Only "no such key here" means a bad cursor; a failing store stays a
+                // failure.
+                let key = match self.key(who, id).await {
+                    Ok(key) if &key.org_id == org => key,
+                    Ok(_) | Err(AppError::NotFound { .. } | AppError::Invalid { .. }) => {
+                        return Err(not_a_cursor())
+                    }
+                    Err(other) => return Err(other),
+                };
                 Some(KeyCursor {
                     created_at: key.created_at,
                     id: key.id,

@@ -16,7 +16,7 @@ use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures_util::future::Either;
-use keyward_app::Principal;
+use keyward_app::{AppError, Principal};
 use keyward_core::check::Outcome;
 use keyward_core::token::looks_like_admin_token;
 use keyward_core::{Actor, Presented};
@@ -103,11 +103,14 @@ impl FromRequestParts<AppState> for Caller {
                     let user = user.to_str().map_err(|_| {
                         ApiError::invalid_request("the Keyward-User header is not valid text")
                     })?;
-                    state.app.user_principal(user).await.map_err(|_| {
-                        ApiError::new(
+                    state.app.user_principal(user).await.map_err(|e| match e {
+                        // Only a missing person is "not found"; a failing store is
+                        // a server error, logged as one.
+                        AppError::NotFound { .. } => ApiError::new(
                             &problems::NOT_FOUND,
                             "the user named in the Keyward-User header does not exist",
-                        )
+                        ),
+                        other => ApiError::from(other),
                     })?
                 }
                 None => Principal::Operator(Actor::AdminToken(token.id.to_string())),

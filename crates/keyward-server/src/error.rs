@@ -137,10 +137,9 @@ struct ProblemBody<'a> {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        // A server error was logged, with its cause, where it arose (`From<AppError>`):
+        // once, not again here.
         let status = self.problem.status;
-        if status.is_server_error() {
-            tracing::warn!(problem = self.problem.slug, "answered with a server error");
-        }
         let body = ProblemBody {
             r#type: self.problem.type_uri(),
             title: self.problem.title,

@@ -1,6 +1,6 @@
 //! Whatever a client sends, the answer is a 4xx problem body, never a 500 or a panic.
 
-use crate::helpers::TestApp;
+use crate::helpers::{logs, TestApp};
 use reqwest::Method;
 use serde_json::json;
 
@@ -169,4 +169,52 @@ async fn health_and_readiness_answer() {
     assert_eq!(r.body["status"], "ok");
     let r = t.send(t.request(Method::GET, "/readyz")).await.expect(200);
     assert_eq!(r.body["status"], "ready");
+}
+
+/// A failing store is a server error, logged once with its cause: never passed off as
+/// "not found" (a person named in Keyward-User) or "invalid cursor" (a listing).
+#[tokio::test]
+async fn storage_failures_are_server_errors_logged_once() {
+    let t = TestApp::spawn().await;
+    let org = t.org("Acme").await;
+    let (id, _) = t.key(&org, json!({ "org_access": "read" })).await;
+    t.sabotage("PRAGMA foreign_keys = OFF; DROP TABLE key_grants;")
+        .await;
+    let r = t
+        .admin(Method::GET, &format!("/v1/keys?org=Acme&cursor={id}"), None)
+        .await
+        .expect(500);
+    assert_eq!(r.problem(), "internal");
+    t.sabotage("PRAGMA foreign_keys = OFF; DROP TABLE memberships;")
+        .await;
+    let r = t
+        .send(
+            t.request(Method::GET, "/v1/keys?org=Acme")
+                .bearer_auth(&t.admin)
+                .header("keyward-user", "nobody@acme.test"),
+        )
+        .await
+        .expect(404);
+    assert!(
+        r.text.contains("Keyward-User"),
+        "a missing person is still 404"
+    );
+    t.sabotage("INSERT INTO users (id, email, created_at) VALUES ('usr_0123456789abcdef', 'ada@acme.test', 0);").await;
+    let r = t
+        .send(
+            t.request(Method::GET, "/v1/keys?org=Acme")
+                .bearer_auth(&t.admin)
+                .header("keyward-user", "ada@acme.test"),
+        )
+        .await
+        .expect(500);
+    assert!(
+        !r.text.contains("memberships"),
+        "no internals in the answer: {}",
+        r.text
+    );
+    let logs = logs();
+    let lines = |what: &str| logs.lines().filter(|l| l.contains(what)).count();
+    assert_eq!(lines("no such table: key_grants"), 1, "logged once");
+    assert_eq!(lines("no such table: memberships"), 1, "logged once");
 }

@@ -223,6 +223,14 @@ impl TestApp {
         )
     }
 
+    /// Runs SQL on the server's database behind its back: to break it on purpose.
+    pub async fn sabotage(&self, sql: &str) {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", self._dir.path().join("keyward.db").display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+    }
+
     /// Every response body received so far, joined.
     pub fn all_bodies(&self) -> String {
         self.bodies.lock().unwrap().join("\n")
