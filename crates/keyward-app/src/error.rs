@@ -33,7 +33,7 @@ pub enum AppError {
     Conflict(String),
     /// The stored record changed between reading and writing; nothing was written.
     #[error(
-        "the key was changed by someone else at the same time; nothing was written, try again"
+        "this was changed by someone else at the same time; nothing was written: read it again and retry"
     )]
     Concurrent,
     /// The database failed. Details go to the log, never to the caller.
@@ -62,6 +62,9 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Stale => AppError::Concurrent,
+            StoreError::LastOwner => AppError::Conflict(
+                "this is the organization's last owner; make someone else owner first".into(),
+            ),
             StoreError::Conflict(Conflict::OrgName) => AppError::Conflict(
                 "an organization with this name already exists; choose another name".into(),
             ),

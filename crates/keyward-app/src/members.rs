@@ -161,7 +161,13 @@ impl Keyward {
         };
         let written = self
             .store
-            .set_membership(org, &user.id, &access, &event)
+            .set_membership(
+                org,
+                &user.id,
+                before.as_ref().map(|b| b.role),
+                &access,
+                &event,
+            )
             .await;
         // What this person's user-bound keys may do here has changed.
         self.cache
@@ -189,7 +195,10 @@ impl Keyward {
             details: json!({ "user_id": user.id, "before": access_json(&before) }),
             ip: None,
         };
-        let written = self.store.remove_membership(org, &user.id, &event).await;
+        let written = self
+            .store
+            .remove_membership(org, &user.id, before.role, &event)
+            .await;
         self.cache
             .invalidate(Touched::Member(Some(org.clone()), user.id.clone()));
         written?;
@@ -257,23 +266,8 @@ impl Keyward {
                 }
             }
         }
-        // An organization always keeps an owner.
-        if before.is_some_and(|b| b.role == Role::Owner)
-            && after.is_none_or(|a| a.role != Role::Owner)
-        {
-            let owners = self
-                .store
-                .list_members(org)
-                .await?
-                .iter()
-                .filter(|(_, a)| a.role == Role::Owner)
-                .count();
-            if owners <= 1 {
-                return Err(AppError::Conflict(
-                    "this is the organization's last owner; make someone else owner first".into(),
-                ));
-            }
-        }
+        // That an organization keeps an owner is checked by the store, inside the
+        // transaction, where concurrent demotions cannot both pass it.
         Ok(())
     }
 }

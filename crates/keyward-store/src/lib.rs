@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use keyward_core::token::AdminToken;
 use keyward_core::{
     ApiKey, AuditAction, AuditEvent, Environment, KeyHash, KeyId, KeyStatus, Kind, MemberAccess,
-    OrgId, Organization, Project, ProjectId, Timestamp, User, UserId,
+    OrgId, Organization, Project, ProjectId, Role, Timestamp, User, UserId,
 };
 use std::sync::Arc;
 
@@ -36,6 +36,9 @@ pub enum StoreError {
         "the record was changed at the same time by someone else; nothing was written, try again"
     )]
     Stale,
+    /// The change would leave an organization without an owner; nothing was written.
+    #[error("an organization must keep at least one owner; nothing was written")]
+    LastOwner,
     /// A reference to something that does not exist (or no longer does).
     #[error("a referenced record does not exist")]
     MissingReference,
@@ -183,21 +186,29 @@ pub trait Store: Send + Sync + 'static {
     /// Every organization `user` belongs to, with what they hold there.
     async fn memberships(&self, user: &UserId) -> Result<Vec<(OrgId, MemberAccess)>>;
     /// Makes `user` a member of `org` with `access`, replacing any earlier role and
-    /// project levels there, together with `event`.
+    /// project levels there, together with `event`; provided their role is still
+    /// `before` (`None`: not a member), the state the change was decided on, else
+    /// [`StoreError::Stale`]. [`StoreError::LastOwner`] if it would leave `org` without
+    /// an owner. Both are checked inside the transaction, so concurrent changes cannot
+    /// each pass a check the other invalidates.
     async fn set_membership(
         &self,
         org: &OrgId,
         user: &UserId,
+        before: Option<Role>,
         access: &MemberAccess,
         event: &AuditEvent,
     ) -> Result<()>;
-    /// Removes `user` from `org` with `event`; `false` if they were not a member.
+    /// Removes `user` from `org` with `event`, provided their role is still `before`
+    /// ([`StoreError::Stale`] otherwise, also if they are no longer a member);
+    /// [`StoreError::LastOwner`] if it would leave `org` without an owner.
     async fn remove_membership(
         &self,
         org: &OrgId,
         user: &UserId,
+        before: Role,
         event: &AuditEvent,
-    ) -> Result<bool>;
+    ) -> Result<()>;
     /// Makes `hash` the only usable setup token, replacing any unused one.
     async fn replace_setup_token(&self, id: &str, hash: &KeyHash, at: Timestamp) -> Result<()>;
     /// The usable setup token, if there is one.

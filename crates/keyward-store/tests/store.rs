@@ -538,6 +538,7 @@ async fn the_change_log_names_what_every_change_touches() {
         s.set_membership(
             &o.id,
             &user.id,
+            None,
             &access,
             &event(&o.id, AuditAction::MemberAdded, None),
         )
@@ -627,5 +628,99 @@ async fn users_are_listed_oldest_first() {
             made.push(user);
         }
         assert_eq!(s.list_users().await.unwrap(), made);
+    }
+}
+
+/// An organization always keeps an owner, and a membership change applies only to the
+/// role it was decided on: both checked inside the transaction, so two demotions
+/// racing each other cannot both pass.
+#[tokio::test]
+async fn membership_changes_keep_an_owner_and_apply_only_to_the_role_they_saw() {
+    use keyward_core::{MemberAccess, Role, User, UserId};
+    for b in backends().await {
+        let s = b.store.as_ref();
+        let o = org(s, "Acme").await;
+        let mut people = Vec::new();
+        for email in ["ada@acme.test", "bob@acme.test"] {
+            let u = User {
+                id: UserId::generate(&mut OsRng),
+                email: email.into(),
+                display_name: None,
+                password_hash: String::new(),
+                created_at: at(0),
+            };
+            s.insert_user(&u).await.unwrap();
+            people.push(u.id);
+        }
+        let as_role = |role| MemberAccess {
+            role,
+            projects: Default::default(),
+        };
+        let ev = event(&o.id, AuditAction::MemberChanged, None);
+        s.set_membership(&o.id, &people[0], None, &as_role(Role::Owner), &ev)
+            .await
+            .unwrap();
+        // Decided on a state that is gone: nothing written.
+        assert!(matches!(
+            s.set_membership(&o.id, &people[0], None, &as_role(Role::Member), &ev)
+                .await,
+            Err(StoreError::Stale)
+        ));
+        assert!(matches!(
+            s.set_membership(
+                &o.id,
+                &people[0],
+                Some(Role::Owner),
+                &as_role(Role::Member),
+                &ev
+            )
+            .await,
+            Err(StoreError::LastOwner)
+        ));
+        assert!(matches!(
+            s.remove_membership(&o.id, &people[0], Role::Owner, &ev)
+                .await,
+            Err(StoreError::LastOwner)
+        ));
+        assert_eq!(
+            s.member_access(&o.id, &people[0])
+                .await
+                .unwrap()
+                .map(|a| a.role),
+            Some(Role::Owner),
+            "nothing was written"
+        );
+        s.set_membership(&o.id, &people[1], None, &as_role(Role::Owner), &ev)
+            .await
+            .unwrap();
+        // Two owners, each demoted concurrently on the strength of the other: one wins.
+        let member = as_role(Role::Member);
+        let (a, b2) = tokio::join!(
+            s.set_membership(&o.id, &people[0], Some(Role::Owner), &member, &ev),
+            s.set_membership(&o.id, &people[1], Some(Role::Owner), &member, &ev),
+        );
+        assert!(
+            a.is_ok() != b2.is_ok(),
+            "exactly one demotion wins: {a:?} {b2:?}"
+        );
+        let owners = s
+            .list_members(&o.id)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|(_, m)| m.role == Role::Owner)
+            .count();
+        assert_eq!(owners, 1);
+        assert!(
+            matches!(
+                s.remove_membership(&o.id, &people[0], Role::Owner, &ev)
+                    .await,
+                Err(StoreError::Stale)
+            ) || matches!(
+                s.remove_membership(&o.id, &people[1], Role::Owner, &ev)
+                    .await,
+                Err(StoreError::Stale)
+            )
+        );
     }
 }

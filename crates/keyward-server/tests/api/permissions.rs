@@ -774,3 +774,44 @@ async fn a_grant_on_another_organizations_project_never_works() {
         assert_eq!(v.body["outcome"], "insufficient_permission", "{project}");
     }
 }
+
+/// Two owners demoted at the same time, each request seeing the other still owner:
+/// exactly one succeeds, and the organization keeps its owner.
+#[tokio::test]
+async fn concurrent_demotions_never_leave_an_organization_without_an_owner() {
+    let t = TestApp::spawn().await;
+    team(&t).await;
+    for round in 0..5 {
+        member(&t, "Acme", "bob@acme.test", "owner", json!([]))
+            .await
+            .expect(200);
+        let demote = |who: &'static str| member(&t, "Acme", who, "member", json!([]));
+        let (a, b) = tokio::join!(demote("ada@acme.test"), demote("bob@acme.test"));
+        let statuses = [a.status.as_u16(), b.status.as_u16()];
+        assert!(
+            statuses == [200, 409] || statuses == [409, 200],
+            "round {round}: {statuses:?} {} {}",
+            a.text,
+            b.text
+        );
+        let members = t
+            .admin(Method::GET, "/v1/orgs/Acme/members", None)
+            .await
+            .expect(200);
+        let owners: Vec<&str> = members.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["role"] == "owner")
+            .map(|m| m["user"]["email"].as_str().unwrap())
+            .collect();
+        assert_eq!(owners.len(), 1, "round {round}: {owners:?}");
+        // Put Ada back as the owner for the next round.
+        member(&t, "Acme", "ada@acme.test", "owner", json!([]))
+            .await
+            .expect(200);
+        member(&t, "Acme", "bob@acme.test", "admin", json!([]))
+            .await
+            .expect(200);
+    }
+}

@@ -6,7 +6,7 @@ use crate::{Result, StoreError};
 use keyward_core::timestamp::{from_millis, to_millis};
 use keyward_core::{AuditEvent, Level, MemberAccess, OrgId, ProjectId, Role, User, UserId};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use std::collections::BTreeMap;
 
 fn user_from(row: &SqliteRow) -> Result<User> {
@@ -149,14 +149,59 @@ async fn clear_project_access(
     Ok(())
 }
 
+/// The role `user` holds in `org` within `tx`, which must be what the change was
+/// decided on.
+async fn expect_role(
+    tx: &mut Transaction<'_, Sqlite>,
+    org: &OrgId,
+    user: &UserId,
+    before: Option<Role>,
+) -> Result<()> {
+    let now: Option<String> =
+        sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = ? AND user_id = ?")
+            .bind(org.as_str())
+            .bind(user.as_str())
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(backend)?;
+    let now = now.as_deref().map(role).transpose()?;
+    if now == before {
+        Ok(())
+    } else {
+        Err(StoreError::Stale)
+    }
+}
+
+async fn keeps_an_owner(tx: &mut Transaction<'_, Sqlite>, org: &OrgId) -> Result<()> {
+    let owners: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM memberships WHERE org_id = ? AND role = 'owner'")
+            .bind(org.as_str())
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(backend)?;
+    if owners > 0 {
+        Ok(())
+    } else {
+        Err(StoreError::LastOwner)
+    }
+}
+
+/// A write transaction from its first statement: the checks below read what no other
+/// writer can change before this one commits.
+async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'_, Sqlite>> {
+    pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)
+}
+
 pub(super) async fn set_membership(
     pool: &SqlitePool,
     org: &OrgId,
     user: &UserId,
+    before: Option<Role>,
     access: &MemberAccess,
     event: &AuditEvent,
 ) -> Result<()> {
-    let mut tx = pool.begin().await.map_err(backend)?;
+    let mut tx = begin_write(pool).await?;
+    expect_role(&mut tx, org, user, before).await?;
     sqlx::query(
         "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
@@ -178,6 +223,9 @@ pub(super) async fn set_membership(
             .await
             .map_err(backend)?;
     }
+    if before == Some(Role::Owner) {
+        keeps_an_owner(&mut tx, org).await?;
+    }
     insert_event(&mut tx, event).await?;
     tx.commit().await.map_err(backend)
 }
@@ -186,22 +234,23 @@ pub(super) async fn remove_membership(
     pool: &SqlitePool,
     org: &OrgId,
     user: &UserId,
+    before: Role,
     event: &AuditEvent,
-) -> Result<bool> {
-    let mut tx = pool.begin().await.map_err(backend)?;
-    let gone = sqlx::query("DELETE FROM memberships WHERE org_id = ? AND user_id = ?")
+) -> Result<()> {
+    let mut tx = begin_write(pool).await?;
+    expect_role(&mut tx, org, user, Some(before)).await?;
+    sqlx::query("DELETE FROM memberships WHERE org_id = ? AND user_id = ?")
         .bind(org.as_str())
         .bind(user.as_str())
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-    if gone.rows_affected() == 0 {
-        return Ok(false);
-    }
     clear_project_access(&mut tx, org, user).await?;
+    if before == Role::Owner {
+        keeps_an_owner(&mut tx, org).await?;
+    }
     insert_event(&mut tx, event).await?;
-    tx.commit().await.map_err(backend)?;
-    Ok(true)
+    tx.commit().await.map_err(backend)
 }
 
 pub(super) async fn memberships(

@@ -19,7 +19,7 @@ use keyward_core::token::AdminToken;
 use keyward_core::{
     ApiKey, AuditEvent, Environment, KeyId, OrgId, Organization, Project, ProjectId,
 };
-use keyward_core::{KeyHash, MemberAccess, Timestamp, User, UserId};
+use keyward_core::{KeyHash, MemberAccess, Role, Timestamp, User, UserId};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 use std::path::Path;
@@ -219,19 +219,21 @@ impl Store for SqliteStore {
         &self,
         org: &OrgId,
         user: &UserId,
+        before: Option<Role>,
         access: &MemberAccess,
         event: &AuditEvent,
     ) -> Result<()> {
-        members::set_membership(&self.pool, org, user, access, event).await
+        members::set_membership(&self.pool, org, user, before, access, event).await
     }
 
     async fn remove_membership(
         &self,
         org: &OrgId,
         user: &UserId,
+        before: Role,
         event: &AuditEvent,
-    ) -> Result<bool> {
-        members::remove_membership(&self.pool, org, user, event).await
+    ) -> Result<()> {
+        members::remove_membership(&self.pool, org, user, before, event).await
     }
 
     async fn changes_since(&self, cursor: Option<i64>) -> Result<Changes> {
