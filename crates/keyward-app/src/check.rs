@@ -124,7 +124,7 @@ impl Keyward {
         let verdict = self.check(presented, &Asked::Identity).await?;
         Ok(match (&verdict.key, &verdict.bound) {
             (Some(key), Some(bound)) if verdict.outcome.is_valid() => {
-                Ok(Principal::Key(key.clone(), bound.clone()))
+                Ok(Principal::key(key.clone(), bound.clone()))
             }
             _ => Err(verdict),
         })

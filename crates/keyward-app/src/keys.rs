@@ -3,15 +3,15 @@
 
 use crate::cache::Touched;
 use crate::error::{AppError, AppResult};
+use crate::principal::Who;
 use crate::views::{GrantView, KeyView};
 use crate::{Keyward, Principal};
 use keyward_core::escalation::Power;
 use keyward_core::lifecycle::{self, KeyPatch, NewKey, Transition};
 use keyward_core::Scope;
 use keyward_core::{
-    Actor, ApiKey, ApiKeySecret, AuditAction, AuditEvent, Description, EnvScope, GeneratedKey,
-    Grant, GrantSpec, KeyId, KeyName, KeyStatus, Kind, Level, OrgAccess, OrgId, ProjectScope,
-    Timestamp,
+    ApiKey, ApiKeySecret, AuditAction, AuditEvent, Description, EnvScope, GeneratedKey, Grant,
+    GrantSpec, KeyId, KeyName, KeyStatus, Kind, Level, OrgAccess, OrgId, ProjectScope, Timestamp,
 };
 use keyward_store::{KeyCursor, KeyQuery, KeyWrite};
 use rand_core::OsRng;
@@ -63,23 +63,17 @@ pub struct Rotated {
     pub new: CreatedKey,
 }
 
+/// The audit event of a change to `key`, made by `who`.
 fn event(
-    actor: &Actor,
+    who: &Principal,
     key: &ApiKey,
     action: AuditAction,
     details: Value,
     at: Timestamp,
 ) -> AuditEvent {
-    AuditEvent {
-        id: None,
-        at,
-        org_id: key.org_id.clone(),
-        actor: actor.clone(),
-        action,
-        key_id: Some(key.id),
-        details,
-        ip: None,
-    }
+    who.event(Some(&key.org_id), action, at)
+        .key(key.id)
+        .details(details)
 }
 
 /// Refuses text that contains something shaped like a key or admin token: names and
@@ -253,9 +247,9 @@ impl Keyward {
         who.require_within(org, &self.settings.catalog, power)?;
         // A person's keys act as them unless they ask for a service key; a key's keys
         // answer to the same person it does, so they can never outgrow it.
-        let owner = match who {
-            Principal::User { id, .. } if !input.service => Some(id.clone()),
-            Principal::Key(caller, _) => caller.owner.clone(),
+        let owner = match &who.who {
+            Who::User { id, .. } if !input.service => Some(id.clone()),
+            Who::Key(caller, _) => caller.owner.clone(),
             _ => None,
         };
         let spec = NewKey {
@@ -281,7 +275,7 @@ impl Keyward {
             &self.settings.policy,
             now,
         )?;
-        let audit = event(actor, &t.key, t.action, t.details, now);
+        let audit = event(who, &t.key, t.action, t.details, now);
         let written = self
             .store
             .write_keys(KeyWrite {
@@ -368,9 +362,9 @@ impl Keyward {
             .collect())
     }
 
-    async fn commit(&self, actor: &Actor, t: Transition) -> AppResult<KeyView> {
+    async fn commit(&self, who: &Principal, t: Transition) -> AppResult<KeyView> {
         let now = self.now();
-        let audit = event(actor, &t.key, t.action, t.details, now);
+        let audit = event(who, &t.key, t.action, t.details, now);
         let written = self
             .store
             .write_keys(KeyWrite {
@@ -438,25 +432,25 @@ impl Keyward {
         };
         let t = lifecycle::update(key, patch, &self.settings.policy, self.now())?;
         who.require_within_key(&t.key, &self.settings.catalog)?;
-        self.commit(&who.actor(), t).await
+        self.commit(who, t).await
     }
 
     pub async fn revoke_key(&self, who: &Principal, key: &ApiKey) -> AppResult<KeyView> {
         self.may_change(who, key, Level::Write, "revoking a key")?;
         let t = lifecycle::revoke(key, self.now())?;
-        self.commit(&who.actor(), t).await
+        self.commit(who, t).await
     }
 
     pub async fn reactivate_key(&self, who: &Principal, key: &ApiKey) -> AppResult<KeyView> {
         self.may_change(who, key, Level::Write, "reactivating a key")?;
         let t = lifecycle::reactivate(key, self.now())?;
-        self.commit(&who.actor(), t).await
+        self.commit(who, t).await
     }
 
     pub async fn delete_key(&self, who: &Principal, key: &ApiKey) -> AppResult<KeyView> {
         self.may_change(who, key, Level::Manage, "deleting a key")?;
         let t = lifecycle::delete(key, self.now())?;
-        self.commit(&who.actor(), t).await
+        self.commit(who, t).await
     }
 
     /// Replaces `key` by a new key with the same settings; the old one keeps working
@@ -476,9 +470,9 @@ impl Keyward {
         let now = self.now();
         let r = lifecycle::rotate(key, generated.id, hash, grace, actor.clone(), now)?;
         let events = vec![
-            event(actor, &r.old, AuditAction::KeyRotated, r.details, now),
+            event(who, &r.old, AuditAction::KeyRotated, r.details, now),
             event(
-                actor,
+                who,
                 &r.new,
                 AuditAction::KeyCreated,
                 json!({ "rotated_from": r.old.id }),

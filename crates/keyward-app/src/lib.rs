@@ -22,7 +22,7 @@ pub use keys::{CreatedKey, KeyInput, KeyPatchInput, Rotated};
 pub use members::MemberInput;
 pub use operator::{CreatedToken, SetupInput};
 pub use power::PowerView;
-pub use principal::Principal;
+pub use principal::{Principal, Who};
 
 use keyward_core::lifecycle::Policy;
 use keyward_core::{Catalog, PepperSet, Prefixes};

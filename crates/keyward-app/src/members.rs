@@ -4,8 +4,9 @@
 
 use crate::cache::Touched;
 use crate::error::{AppError, AppResult};
+use crate::principal::Who;
 use crate::{Keyward, Principal};
-use keyward_core::{AuditAction, AuditEvent, Level, MemberAccess, OrgId, Role, User, UserId};
+use keyward_core::{AuditAction, Level, MemberAccess, OrgId, Role, User, UserId};
 use rand_core::OsRng;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -27,8 +28,8 @@ fn access_json(a: &MemberAccess) -> serde_json::Value {
 }
 
 /// People span organizations, so only the operator sees them all.
-fn require_operator(who: &Principal, what: &str) -> AppResult<()> {
-    if matches!(who, Principal::Operator(_)) {
+pub(crate) fn require_operator(who: &Principal, what: &str) -> AppResult<()> {
+    if who.is_operator() {
         return Ok(());
     }
     Err(AppError::Forbidden {
@@ -63,7 +64,10 @@ impl Keyward {
             password_hash: String::new(),
             created_at: self.now(),
         };
-        self.store.insert_user(&user).await?;
+        let event = who
+            .event(None, AuditAction::UserCreated, user.created_at)
+            .details(json!({ "user_id": user.id, "email": user.email }));
+        self.store.insert_user(&user, &event).await?;
         Ok(user)
     }
 
@@ -102,7 +106,7 @@ impl Keyward {
             .await?
             .into_iter()
             .collect();
-        Ok(Principal::User { id: user.id, orgs })
+        Ok(Who::User { id: user.id, orgs }.into())
     }
 
     pub async fn list_members(
@@ -145,20 +149,11 @@ impl Keyward {
         } else {
             AuditAction::MemberAdded
         };
-        let event = AuditEvent {
-            id: None,
-            at: self.now(),
-            org_id: org.clone(),
-            actor: who.actor(),
-            action,
-            key_id: None,
-            details: json!({
-                "user_id": user.id,
-                "before": before.as_ref().map(access_json),
-                "after": access_json(&access),
-            }),
-            ip: None,
-        };
+        let event = who.event(Some(org), action, self.now()).details(json!({
+            "user_id": user.id,
+            "before": before.as_ref().map(access_json),
+            "after": access_json(&access),
+        }));
         let written = self
             .store
             .set_membership(
@@ -185,16 +180,9 @@ impl Keyward {
             return Err(AppError::not_found("member", user.email.as_str()));
         };
         self.may_touch_member(who, org, Some(&before), None).await?;
-        let event = AuditEvent {
-            id: None,
-            at: self.now(),
-            org_id: org.clone(),
-            actor: who.actor(),
-            action: AuditAction::MemberRemoved,
-            key_id: None,
-            details: json!({ "user_id": user.id, "before": access_json(&before) }),
-            ip: None,
-        };
+        let event = who
+            .event(Some(org), AuditAction::MemberRemoved, self.now())
+            .details(json!({ "user_id": user.id, "before": access_json(&before) }));
         let written = self
             .store
             .remove_membership(org, &user.id, before.role, &event)
@@ -221,14 +209,14 @@ impl Keyward {
             required_permission: "no_escalation".into(),
             message: message.into(),
         };
-        match who {
-            Principal::Operator(_) => {}
-            Principal::User { .. } => {
+        match &who.who {
+            Who::Operator(_) => {}
+            Who::User { .. } => {
                 if owner_involved && who.role(org) != Some(Role::Owner) {
                     return Err(forbidden("only owners can make, change or remove owners"));
                 }
             }
-            Principal::Key(key, bound) => {
+            Who::Key(key, bound) => {
                 if [before, after]
                     .iter()
                     .flatten()

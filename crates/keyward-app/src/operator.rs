@@ -31,6 +31,8 @@ pub struct SetupInput {
     pub password: String,
     pub display_name: Option<String>,
     pub org_name: String,
+    /// Where the setup request came from, for the audit log.
+    pub from: Option<std::net::IpAddr>,
 }
 
 const SETUP_TOKEN_LEN: usize = 43;
@@ -72,24 +74,22 @@ fn password_hash(password: &str) -> AppResult<String> {
 
 impl Keyward {
     pub async fn create_admin_token(&self, who: &Principal, name: &str) -> AppResult<CreatedToken> {
-        let Principal::Operator(actor) = who else {
-            return Err(AppError::Forbidden {
-                required_permission: "operator".into(),
-                message: "only the operator can create admin tokens".into(),
-            });
-        };
+        crate::members::require_operator(who, "create admin tokens")?;
         let name = KeyName::parse(name).map_err(|e| AppError::invalid("name", e))?;
         let parsed = ParsedAdminToken::generate(self.settings.prefixes.current(), &mut OsRng);
         let token = AdminToken {
             id: parsed.id,
             name,
             hash: self.settings.peppers.hash(&parsed.secret),
-            created_by: actor.encode(),
+            created_by: who.actor().encode(),
             created_at: self.now(),
             revoked_at: None,
             last_used_at: None,
         };
-        let written = self.store.insert_admin_token(&token).await;
+        let event = who
+            .event(None, AuditAction::AdminTokenCreated, token.created_at)
+            .details(json!({ "token_id": token.id, "name": token.name }));
+        let written = self.store.insert_admin_token(&token, &event).await;
         self.cache.invalidate(Touched::AdminToken(token.id));
         written?;
         Ok(CreatedToken {
@@ -102,13 +102,18 @@ impl Keyward {
         Ok(self.store.list_admin_tokens().await?)
     }
 
-    pub async fn revoke_admin_token(&self, id: &str) -> AppResult<()> {
+    pub async fn revoke_admin_token(&self, who: &Principal, id: &str) -> AppResult<()> {
+        crate::members::require_operator(who, "revoke admin tokens")?;
         let id =
             keyward_core::KeyId::parse(id.trim()).map_err(|e| AppError::invalid("token_id", e))?;
-        if self.store.admin_token(&id).await?.is_none() {
+        let Some(token) = self.store.admin_token(&id).await? else {
             return Err(AppError::not_found("admin token", id.as_str()));
-        }
-        let revoked = self.store.revoke_admin_token(&id, self.now()).await;
+        };
+        let now = self.now();
+        let event = who
+            .event(None, AuditAction::AdminTokenRevoked, now)
+            .details(json!({ "token_id": token.id, "name": token.name }));
+        let revoked = self.store.revoke_admin_token(&id, now, &event).await;
         self.cache.invalidate(Touched::AdminToken(id));
         if !revoked? {
             return Err(AppError::Conflict(format!(
@@ -209,16 +214,14 @@ impl Keyward {
             plan: self.settings.default_plan.clone(),
             created_at: now,
         };
-        let event = AuditEvent {
-            id: None,
-            at: now,
-            org_id: org.id.clone(),
-            actor: keyward_core::Actor::User(user.id.clone()),
-            action: AuditAction::OrgCreated,
-            key_id: None,
-            details: json!({ "name": org.name, "plan": org.plan, "owner": user.id, "via": "setup" }),
-            ip: None,
-        };
+        let event = AuditEvent::new(
+            Some(org.id.clone()),
+            keyward_core::Actor::User(user.id.clone()),
+            AuditAction::OrgCreated,
+            now,
+        )
+        .details(json!({ "name": org.name, "plan": org.plan, "owner": user.id, "via": "setup" }))
+        .from(input.from);
         match self
             .store
             .complete_setup(&token_id, &user, &org, &event, now)

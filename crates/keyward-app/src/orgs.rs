@@ -5,8 +5,8 @@ use crate::error::{AppError, AppResult};
 use crate::{Keyward, Principal};
 use keyward_core::model::default_environments;
 use keyward_core::{
-    AuditAction, AuditEvent, EnvName, Environment, EnvironmentId, Kind, Level, OrgId, OrgName,
-    Organization, Project, ProjectId, ProjectName,
+    AuditAction, EnvName, Environment, EnvironmentId, Kind, Level, OrgId, OrgName, Organization,
+    Project, ProjectId, ProjectName,
 };
 use rand_core::OsRng;
 use serde_json::json;
@@ -37,14 +37,13 @@ impl Keyward {
         name: &str,
         plan: Option<&str>,
     ) -> AppResult<Organization> {
-        if !matches!(who, Principal::Operator(_)) {
+        if !who.is_operator() {
             return Err(AppError::Forbidden {
                 required_permission: "operator".into(),
                 message: "only the operator (an admin token or the CLI) can create organizations"
                     .into(),
             });
         }
-        let actor = &who.actor();
         let name = OrgName::parse(name).map_err(|e| AppError::invalid("name", e))?;
         let plan = plan_name(plan.unwrap_or(&self.settings.default_plan))?;
         let now = self.now();
@@ -54,16 +53,9 @@ impl Keyward {
             plan,
             created_at: now,
         };
-        let event = AuditEvent {
-            id: None,
-            at: now,
-            org_id: org.id.clone(),
-            actor: actor.clone(),
-            action: AuditAction::OrgCreated,
-            key_id: None,
-            details: json!({ "name": org.name, "plan": org.plan }),
-            ip: None,
-        };
+        let event = who
+            .event(Some(&org.id), AuditAction::OrgCreated, now)
+            .details(json!({ "name": org.name, "plan": org.plan }));
         self.store.insert_org(&org, &event).await?;
         Ok(org)
     }
@@ -92,7 +84,6 @@ impl Keyward {
     ) -> AppResult<(Project, Vec<Environment>)> {
         who.require_sees(org)?;
         who.require(org, Level::Write, "creating a project")?;
-        let actor = &who.actor();
         let name = ProjectName::parse(name).map_err(|e| AppError::invalid("name", e))?;
         if name.as_str() == "*" || name.as_str().starts_with(ProjectId::PREFIX) {
             return Err(AppError::invalid(
@@ -117,16 +108,9 @@ impl Keyward {
                 created_at: now,
             })
             .collect();
-        let event = AuditEvent {
-            id: None,
-            at: now,
-            org_id: org.clone(),
-            actor: actor.clone(),
-            action: AuditAction::ProjectCreated,
-            key_id: None,
-            details: json!({ "project_id": project.id, "name": project.name }),
-            ip: None,
-        };
+        let event = who
+            .event(Some(org), AuditAction::ProjectCreated, now)
+            .details(json!({ "project_id": project.id, "name": project.name }));
         let written = self.store.insert_project(&project, &envs, &event).await;
         self.cache.invalidate(Touched::Org(org.clone()));
         written?;
@@ -180,16 +164,11 @@ impl Keyward {
             kind,
             created_at: now,
         };
-        let event = AuditEvent {
-            id: None,
-            at: now,
-            org_id: project.org_id.clone(),
-            actor: who.actor(),
-            action: AuditAction::EnvironmentCreated,
-            key_id: None,
-            details: json!({ "project_id": project.id, "environment": env.name, "kind": env.kind }),
-            ip: None,
-        };
+        let event = who
+            .event(Some(&project.org_id), AuditAction::EnvironmentCreated, now)
+            .details(
+                json!({ "project_id": project.id, "environment": env.name, "kind": env.kind }),
+            );
         let written = self.store.insert_environment(&env, &event).await;
         self.cache.invalidate(Touched::Org(project.org_id.clone()));
         written?;

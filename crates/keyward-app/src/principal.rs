@@ -1,4 +1,6 @@
-//! Who is asking, and what that allows. Every use case takes a [`Principal`]:
+//! Who is asking, from where, and what that allows. Every use case takes a
+//! [`Principal`]: who (below) and, for a request over HTTP, the client's address,
+//! which every audit event it causes records.
 //!
 //! * the operator (the CLI or an admin token) may do anything anywhere;
 //! * a person acts in the organizations they belong to, with their role there: owners
@@ -16,10 +18,18 @@ use keyward_core::{
     Actor, ApiKey, Bound, Catalog, Level, MemberAccess, OrgAccess, OrgId, Role, UserId,
 };
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
-pub enum Principal {
+pub struct Principal {
+    pub who: Who,
+    /// The address the request came from; `None` at the command line.
+    pub from: Option<IpAddr>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Who {
     /// The operator: at the command line, or with an admin token.
     Operator(Actor),
     /// A person, with what they hold in each organization they belong to.
@@ -32,6 +42,12 @@ pub enum Principal {
     Key(Arc<ApiKey>, Bound),
 }
 
+impl From<Who> for Principal {
+    fn from(who: Who) -> Self {
+        Principal { who, from: None }
+    }
+}
+
 fn escalation(e: Escalation) -> AppError {
     AppError::Forbidden {
         required_permission: "no_escalation".into(),
@@ -40,21 +56,50 @@ fn escalation(e: Escalation) -> AppError {
 }
 
 impl Principal {
+    pub fn operator(actor: Actor) -> Self {
+        Who::Operator(actor).into()
+    }
+
+    pub fn key(key: Arc<ApiKey>, bound: Bound) -> Self {
+        Who::Key(key, bound).into()
+    }
+
+    /// The same caller, acting from `ip`.
+    pub fn from_address(mut self, ip: IpAddr) -> Self {
+        self.from = Some(ip);
+        self
+    }
+
+    pub fn is_operator(&self) -> bool {
+        matches!(self.who, Who::Operator(_))
+    }
+
+    /// An audit event this caller causes in `org` (`None`: the operator's stream),
+    /// recording who and from where.
+    pub fn event(
+        &self,
+        org: Option<&OrgId>,
+        action: keyward_core::AuditAction,
+        at: keyward_core::Timestamp,
+    ) -> keyward_core::AuditEvent {
+        keyward_core::AuditEvent::new(org.cloned(), self.actor(), action, at).from(self.from)
+    }
+
     pub fn actor(&self) -> Actor {
-        match self {
-            Principal::Operator(actor) => actor.clone(),
-            Principal::User { id, .. } => Actor::User(id.clone()),
-            Principal::Key(key, _) => Actor::Key(key.id),
+        match &self.who {
+            Who::Operator(actor) => actor.clone(),
+            Who::User { id, .. } => Actor::User(id.clone()),
+            Who::Key(key, _) => Actor::Key(key.id),
         }
     }
 
     /// Whether this principal may see `org` at all. Outside its reach, things are
     /// "not found", never "forbidden": a 403 would confirm that they exist.
     pub fn sees(&self, org: &OrgId) -> bool {
-        match self {
-            Principal::Operator(_) => true,
-            Principal::User { orgs, .. } => orgs.contains_key(org),
-            Principal::Key(key, _) => &key.org_id == org,
+        match &self.who {
+            Who::Operator(_) => true,
+            Who::User { orgs, .. } => orgs.contains_key(org),
+            Who::Key(key, _) => &key.org_id == org,
         }
     }
 
@@ -70,30 +115,28 @@ impl Principal {
     /// The organization a request means when it names none: a key's own, or a
     /// person's only one.
     pub fn default_org(&self) -> Option<&OrgId> {
-        match self {
-            Principal::Operator(_) => None,
-            Principal::User { orgs, .. } if orgs.len() == 1 => orgs.keys().next(),
-            Principal::User { .. } => None,
-            Principal::Key(key, _) => Some(&key.org_id),
+        match &self.who {
+            Who::Operator(_) => None,
+            Who::User { orgs, .. } if orgs.len() == 1 => orgs.keys().next(),
+            Who::User { .. } => None,
+            Who::Key(key, _) => Some(&key.org_id),
         }
     }
 
     /// What this principal holds on `org`'s own resources (projects, members, keys).
     pub fn org_access(&self, org: &OrgId) -> OrgAccess {
-        match self {
-            Principal::Operator(_) => OrgAccess(Some(Level::Manage)),
-            Principal::User { orgs, .. } => {
-                orgs.get(org).map_or(OrgAccess::NONE, MemberAccess::on_org)
-            }
-            Principal::Key(key, bound) if &key.org_id == org => bound.limit_org(key.org_access),
-            Principal::Key(..) => OrgAccess::NONE,
+        match &self.who {
+            Who::Operator(_) => OrgAccess(Some(Level::Manage)),
+            Who::User { orgs, .. } => orgs.get(org).map_or(OrgAccess::NONE, MemberAccess::on_org),
+            Who::Key(key, bound) if &key.org_id == org => bound.limit_org(key.org_access),
+            Who::Key(..) => OrgAccess::NONE,
         }
     }
 
     /// The person's role in `org`, if this is a person and a member there.
     pub fn role(&self, org: &OrgId) -> Option<Role> {
-        match self {
-            Principal::User { orgs, .. } => orgs.get(org).map(|a| a.role),
+        match &self.who {
+            Who::User { orgs, .. } => orgs.get(org).map(|a| a.role),
             _ => None,
         }
     }
@@ -104,8 +147,8 @@ impl Principal {
         if held.allows(level) {
             return Ok(());
         }
-        let who = match self {
-            Principal::User { .. } => format!(
+        let who = match &self.who {
+            Who::User { .. } => format!(
                 "you are a {} of this organization (owners and admins have it)",
                 self.role(org).map_or("stranger", Role::as_str)
             ),
@@ -125,9 +168,9 @@ impl Principal {
         catalog: &Catalog,
         power: Power<'_>,
     ) -> AppResult<()> {
-        match self {
-            Principal::Operator(_) => Ok(()),
-            Principal::Key(caller, bound) => {
+        match &self.who {
+            Who::Operator(_) => Ok(()),
+            Who::Key(caller, bound) => {
                 escalation::within(caller, catalog, power).map_err(escalation)?;
                 match bound {
                     Bound::Service => Ok(()),
@@ -141,7 +184,7 @@ impl Principal {
                     }),
                 }
             }
-            Principal::User { orgs, .. } => match orgs.get(org) {
+            Who::User { orgs, .. } => match orgs.get(org) {
                 Some(access) => {
                     escalation::within_member(access, catalog, power).map_err(escalation)
                 }

@@ -52,7 +52,7 @@ async fn world_with(faults: Arc<Faults>) -> World {
 }
 
 fn actor() -> Principal {
-    Principal::Operator(Actor::Cli("tester".into()))
+    Principal::operator(Actor::Cli("tester".into()))
 }
 
 fn input(kind: Kind, grants: &[&str]) -> KeyInput {

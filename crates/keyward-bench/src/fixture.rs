@@ -27,7 +27,7 @@ pub async fn run(
     std::fs::create_dir_all(data_dir)?;
     let started = Instant::now();
     let app = crate::open_app(data_dir, pepper, 0).await?;
-    let operator = Principal::Operator(Actor::Cli("bench".into()));
+    let operator = Principal::operator(Actor::Cli("bench".into()));
     let org = app
         .create_org(&operator, "Bench", None)
         .await
@@ -70,7 +70,7 @@ pub async fn run(
             write.events.push(AuditEvent {
                 id: None,
                 at: app.now(),
-                org_id: org.id.clone(),
+                org_id: Some(org.id.clone()),
                 actor: Actor::Cli("bench".into()),
                 action: AuditAction::KeyCreated,
                 key_id: Some(t.key.id),

@@ -85,10 +85,16 @@ pub enum AuditAction {
     KeyRotated,
     #[serde(rename = "key.deleted")]
     KeyDeleted,
+    #[serde(rename = "user.created")]
+    UserCreated,
+    #[serde(rename = "admin_token.created")]
+    AdminTokenCreated,
+    #[serde(rename = "admin_token.revoked")]
+    AdminTokenRevoked,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 12] = [
+    pub const ALL: [AuditAction; 15] = [
         AuditAction::OrgCreated,
         AuditAction::ProjectCreated,
         AuditAction::EnvironmentCreated,
@@ -101,6 +107,9 @@ impl AuditAction {
         AuditAction::KeyReactivated,
         AuditAction::KeyRotated,
         AuditAction::KeyDeleted,
+        AuditAction::UserCreated,
+        AuditAction::AdminTokenCreated,
+        AuditAction::AdminTokenRevoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -117,6 +126,9 @@ impl AuditAction {
             AuditAction::KeyReactivated => "key.reactivated",
             AuditAction::KeyRotated => "key.rotated",
             AuditAction::KeyDeleted => "key.deleted",
+            AuditAction::UserCreated => "user.created",
+            AuditAction::AdminTokenCreated => "admin_token.created",
+            AuditAction::AdminTokenRevoked => "admin_token.revoked",
         }
     }
 
@@ -137,7 +149,9 @@ pub struct AuditEvent {
     pub id: Option<i64>,
     #[serde(with = "crate::timestamp::rfc3339")]
     pub at: Timestamp,
-    pub org_id: OrgId,
+    /// The organization the event belongs to; `None` for the operator's own stream
+    /// (admin tokens, people), which only the operator reads.
+    pub org_id: Option<OrgId>,
     pub actor: Actor,
     pub action: AuditAction,
     pub key_id: Option<KeyId>,
@@ -145,6 +159,40 @@ pub struct AuditEvent {
     pub details: serde_json::Value,
     /// The client address, when the change came over the network.
     pub ip: Option<String>,
+}
+
+impl AuditEvent {
+    /// An event of `org` (`None`: the operator's stream) about to be recorded.
+    pub fn new(org: Option<OrgId>, actor: Actor, action: AuditAction, at: Timestamp) -> Self {
+        AuditEvent {
+            id: None,
+            at,
+            org_id: org,
+            actor,
+            action,
+            key_id: None,
+            details: serde_json::Value::Object(Default::default()),
+            ip: None,
+        }
+    }
+
+    /// About this key.
+    pub fn key(mut self, id: KeyId) -> Self {
+        self.key_id = Some(id);
+        self
+    }
+
+    /// With these details (never a secret).
+    pub fn details(mut self, details: serde_json::Value) -> Self {
+        self.details = details;
+        self
+    }
+
+    /// Made by a request from this address.
+    pub fn from(mut self, ip: Option<std::net::IpAddr>) -> Self {
+        self.ip = ip.map(|ip| ip.to_string());
+        self
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 use crate::error::ApiError;
 use crate::problems;
 use crate::state::AppState;
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
@@ -21,6 +21,7 @@ use keyward_core::check::Outcome;
 use keyward_core::token::looks_like_admin_token;
 use keyward_core::{Actor, Presented};
 use std::future::Ready;
+use std::net::{IpAddr, SocketAddr};
 use std::task::{Context, Poll};
 use tower::{Layer, Service};
 
@@ -56,12 +57,28 @@ fn record_caller(principal: &Principal) {
     if span.is_disabled() {
         return;
     }
-    let id = match principal {
-        Principal::Operator(actor) => actor.encode(),
-        Principal::User { id, .. } => format!("user:{id}"),
-        Principal::Key(key, _) => format!("key:{}", key.id),
-    };
-    span.record("caller", id.as_str());
+    span.record("caller", principal.actor().encode().as_str());
+}
+
+/// The address of the client this request came from: the peer of the connection.
+/// (Forwarding headers from trusted proxies come with the allow-lists.)
+pub fn client_address(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip().to_canonical())
+}
+
+/// The client's address, for requests whose handler records it without a caller
+/// (the first-run setup). Never fails: `None` when the server was not told.
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(client_address(parts)))
+    }
 }
 
 /// With an admin token: act as this person (user id or e-mail address).
@@ -113,7 +130,7 @@ impl FromRequestParts<AppState> for Caller {
                         other => ApiError::from(other),
                     })?
                 }
-                None => Principal::Operator(Actor::AdminToken(token.id.to_string())),
+                None => Principal::operator(Actor::AdminToken(token.id.to_string())),
             }
         } else {
             match state.app.caller(presented).await? {
@@ -122,6 +139,10 @@ impl FromRequestParts<AppState> for Caller {
                     return Err(ApiError::from_outcome(verdict.outcome, verdict.detail()));
                 }
             }
+        };
+        let principal = match client_address(parts) {
+            Some(ip) => principal.from_address(ip),
+            None => principal,
         };
         record_caller(&principal);
         Ok(Caller(principal))
@@ -137,8 +158,8 @@ impl FromRequestParts<AppState> for OperatorToken {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match Caller::from_request_parts(parts, state).await?.0 {
-            p @ Principal::Operator(_) => Ok(OperatorToken(p)),
-            Principal::Key(..) | Principal::User { .. } => Err(ApiError::new(
+            p if p.is_operator() => Ok(OperatorToken(p)),
+            _ => Err(ApiError::new(
                 &problems::FORBIDDEN,
                 "this endpoint needs an operator admin token (kw_admin_…) acting as itself, not an API key or a person; create one with `keyward admin token create`",
             )

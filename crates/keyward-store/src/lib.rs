@@ -86,6 +86,8 @@ impl KeyQuery {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditQuery {
     pub org_id: Option<OrgId>,
+    /// Only the operator's own stream (admin tokens, people): events of no organization.
+    pub operator_only: bool,
     pub key_id: Option<KeyId>,
     pub actor: Option<String>,
     pub action: Option<AuditAction>,
@@ -163,11 +165,18 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_environment(&self, env: &Environment, event: &AuditEvent) -> Result<()>;
 
-    async fn insert_admin_token(&self, token: &AdminToken) -> Result<()>;
+    /// Stores a new admin token with its event in the operator's audit stream.
+    async fn insert_admin_token(&self, token: &AdminToken, event: &AuditEvent) -> Result<()>;
     async fn admin_token(&self, id: &KeyId) -> Result<Option<AdminToken>>;
     async fn list_admin_tokens(&self) -> Result<Vec<AdminToken>>;
-    /// Revokes a working token; `false` if it was already revoked or does not exist.
-    async fn revoke_admin_token(&self, id: &KeyId, at: Timestamp) -> Result<bool>;
+    /// Revokes a working token, with `event`; `false` (and nothing written) if it was
+    /// already revoked or does not exist.
+    async fn revoke_admin_token(
+        &self,
+        id: &KeyId,
+        at: Timestamp,
+        event: &AuditEvent,
+    ) -> Result<bool>;
 
     async fn count_users(&self) -> Result<u64>;
     /// What changed after `cursor` in the change log, which every change a check
@@ -175,7 +184,8 @@ pub trait Store: Send + Sync + 'static {
     /// admin tokens) writes to in its own transaction, by this process or any other.
     /// Caches read it to drop exactly what changed.
     async fn changes_since(&self, cursor: Option<i64>) -> Result<Changes>;
-    async fn insert_user(&self, user: &User) -> Result<()>;
+    /// Stores a new person with its event in the operator's audit stream.
+    async fn insert_user(&self, user: &User, event: &AuditEvent) -> Result<()>;
     /// A user by id, or by e-mail address ignoring case.
     async fn find_user(&self, id_or_email: &str) -> Result<Option<User>>;
     /// Every user, oldest first.

@@ -42,13 +42,18 @@ fn event(org: &OrgId, action: AuditAction, key: Option<&ApiKey>) -> AuditEvent {
     AuditEvent {
         id: None,
         at: at(0),
-        org_id: org.clone(),
+        org_id: Some(org.clone()),
         actor: Actor::Cli("tester".into()),
         action,
         key_id: key.map(|k| k.id),
         details: json!({}),
         ip: None,
     }
+}
+
+/// An event of the operator's own stream.
+fn operator_event(action: AuditAction) -> AuditEvent {
+    AuditEvent::new(None, Actor::Cli("tester".into()), action, at(0))
 }
 
 async fn org(store: &dyn Store, name: &str) -> Organization {
@@ -530,7 +535,9 @@ async fn the_change_log_names_what_every_change_touches() {
             password_hash: String::new(),
             created_at: at(0),
         };
-        s.insert_user(&user).await.unwrap();
+        s.insert_user(&user, &operator_event(AuditAction::UserCreated))
+            .await
+            .unwrap();
         let access = keyward_core::MemberAccess {
             role: keyward_core::Role::Member,
             projects: [(p.id.clone(), Level::Read)].into(),
@@ -624,7 +631,9 @@ async fn users_are_listed_oldest_first() {
                 password_hash: String::new(),
                 created_at: at(i as i64),
             };
-            s.insert_user(&user).await.unwrap();
+            s.insert_user(&user, &operator_event(AuditAction::UserCreated))
+                .await
+                .unwrap();
             made.push(user);
         }
         assert_eq!(s.list_users().await.unwrap(), made);
@@ -649,7 +658,9 @@ async fn membership_changes_keep_an_owner_and_apply_only_to_the_role_they_saw() 
                 password_hash: String::new(),
                 created_at: at(0),
             };
-            s.insert_user(&u).await.unwrap();
+            s.insert_user(&u, &operator_event(AuditAction::UserCreated))
+                .await
+                .unwrap();
             people.push(u.id);
         }
         let as_role = |role| MemberAccess {

@@ -18,7 +18,8 @@ pub struct AuditEventOut {
     #[serde(with = "keyward_core::timestamp::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
-    pub org_id: String,
+    /// `null` for the operator's own stream (admin tokens, people).
+    pub org_id: Option<String>,
     /// `cli:<user>`, `token:<id>`, `user:<id>`, `key:<id>` or `system`.
     pub actor: String,
     #[schema(value_type = String, example = "key.revoked")]
@@ -35,7 +36,7 @@ impl From<&AuditEvent> for AuditEventOut {
         AuditEventOut {
             id: e.id.unwrap_or_default(),
             at: e.at,
-            org_id: e.org_id.to_string(),
+            org_id: e.org_id.as_ref().map(ToString::to_string),
             actor: e.actor.encode(),
             action: e.action,
             key_id: e.key_id.as_ref().map(ToString::to_string),
@@ -57,6 +58,9 @@ pub struct AuditList {
 pub struct AuditListQuery {
     /// Organization id or name (a key always sees only its own).
     pub org: Option<String>,
+    /// `true`: only the operator's own stream (admin tokens created and revoked, people
+    /// created). For the operator only.
+    pub operator: Option<bool>,
     pub key_id: Option<String>,
     /// Such as `cli:alice` or `key:<id>`.
     pub actor: Option<String>,
@@ -90,6 +94,7 @@ pub async fn list(
     let now = s.app.now();
     let limit = page_limit(q.limit)?;
     let query = AuditQuery {
+        operator_only: q.operator.unwrap_or(false),
         org_id: match &q.org {
             Some(org) => Some(s.app.org(&who, org).await?.id),
             None => None,

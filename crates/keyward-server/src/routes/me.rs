@@ -8,7 +8,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
-use keyward_app::Principal;
+use keyward_app::Who;
 use keyward_core::Role;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -42,7 +42,7 @@ pub struct ActsFor {
     responses((status = 200, body = MeOut), (status = 401, body = crate::openapi::ProblemDoc)),
     security(("bearer" = [])))]
 pub async fn me(State(s): State<AppState>, Caller(who): Caller) -> ApiResult<Json<MeOut>> {
-    let Principal::Key(key, bound) = &who else {
+    let Who::Key(key, bound) = &who.who else {
         return Err(ApiError::invalid_request(
             "/v1/me describes API keys; this request used an admin token, which may do anything",
         ));

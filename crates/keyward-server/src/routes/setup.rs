@@ -1,6 +1,7 @@
 //! First-run setup: `GET /setup` (the page the printed link opens) and
 //! `POST /v1/setup` (which uses the one-time token to create the owner account).
 
+use crate::auth::ClientAddress;
 use crate::error::{ApiResult, Json};
 use crate::routes::orgs::OrgOut;
 use crate::state::AppState;
@@ -38,6 +39,7 @@ pub struct SetupOut {
     responses((status = 201, body = SetupOut), (status = 403, description = "The link is invalid or already used", body = crate::openapi::ProblemDoc), (status = 422, body = crate::openapi::ProblemDoc)))]
 pub async fn complete(
     State(s): State<AppState>,
+    ClientAddress(from): ClientAddress,
     Json(body): Json<SetupIn>,
 ) -> ApiResult<(StatusCode, Json<SetupOut>)> {
     let (user, org) = s
@@ -48,6 +50,7 @@ pub async fn complete(
             password: body.password,
             display_name: body.display_name,
             org_name: body.organization,
+            from,
         })
         .await?;
     tracing::info!(user = %user.id, org = %org.id, "first-run setup completed");

@@ -157,12 +157,93 @@ async fn a_revoked_admin_token_stops_working() {
     let t = TestApp::spawn().await;
     t.admin(Method::GET, "/v1/orgs", None).await.expect(200);
     let tokens = t.app.list_admin_tokens().await.unwrap();
+    let operator = keyward_app::Principal::operator(keyward_core::Actor::Cli("tests".into()));
     t.app
-        .revoke_admin_token(tokens[0].id.as_str())
+        .revoke_admin_token(&operator, tokens[0].id.as_str())
         .await
         .unwrap();
     let r = t.admin(Method::GET, "/v1/orgs", None).await.expect(401);
     assert_eq!(r.body["outcome"], "unknown");
+}
+
+/// Admin tokens and people are audited in the operator's own stream, which only the
+/// operator reads; every event made over HTTP records the caller's address.
+#[tokio::test]
+async fn operator_events_are_audited_and_http_events_carry_the_callers_address() {
+    let t = TestApp::spawn().await;
+    let org = t.org("Acme").await;
+    t.admin(
+        Method::POST,
+        "/v1/users",
+        Some(json!({ "email": "ada@acme.test" })),
+    )
+    .await
+    .expect(201);
+    let (key_id, key) = t.key(&org, json!({ "org_access": "manage" })).await;
+    let operator = keyward_app::Principal::operator(keyward_core::Actor::Cli("tests".into()));
+    let second = t.app.create_admin_token(&operator, "second").await.unwrap();
+    t.app
+        .revoke_admin_token(&operator, second.token.id.as_str())
+        .await
+        .unwrap();
+
+    let stream = t
+        .admin(Method::GET, "/v1/audit-events?operator=true", None)
+        .await
+        .expect(200);
+    let events = stream.body["data"].as_array().unwrap();
+    let actions: Vec<&str> = events
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "admin_token.revoked",
+            "admin_token.created",
+            "user.created",
+            "admin_token.created"
+        ],
+        "{}",
+        stream.text
+    );
+    assert!(events.iter().all(|e| e["org_id"].is_null()));
+    let user_created = &events[2];
+    assert_eq!(
+        user_created["ip"], "127.0.0.1",
+        "over HTTP: the caller's address"
+    );
+    assert!(user_created["actor"]
+        .as_str()
+        .unwrap()
+        .starts_with("token:"));
+    assert!(events[0]["ip"].is_null(), "at the command line: no address");
+    assert_eq!(events[0]["details"]["name"], "second");
+
+    let key_created = t
+        .admin(
+            Method::GET,
+            &format!("/v1/audit-events?key_id={key_id}"),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(key_created.body["data"][0]["ip"], "127.0.0.1");
+    // An organization's own readers never see the operator's stream.
+    let r = t
+        .call(Method::GET, "/v1/audit-events?operator=true", &key, None)
+        .await
+        .expect(403);
+    assert_eq!(r.body["required_permission"], "operator");
+    let own = t
+        .call(Method::GET, "/v1/audit-events", &key, None)
+        .await
+        .expect(200);
+    assert!(own.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["org_id"] == org.as_str()));
 }
 
 /// No answer other than the one that creates a key, no log line and no audit record

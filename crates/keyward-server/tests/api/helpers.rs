@@ -121,7 +121,7 @@ impl TestApp {
         let settings = Settings::new(PepperSet::parse(PEPPER).unwrap());
         let app = Keyward::new(store, settings, clock.clone());
         let admin = app
-            .create_admin_token(&Principal::Operator(Actor::Cli("test".into())), "tests")
+            .create_admin_token(&Principal::operator(Actor::Cli("test".into())), "tests")
             .await
             .unwrap()
             .secret

@@ -214,7 +214,7 @@ fn role(r: u8) -> Role {
 }
 
 fn operator() -> Principal {
-    Principal::Operator(Actor::Cli("model".into()))
+    Principal::operator(Actor::Cli("model".into()))
 }
 
 async fn set_member(t: &TestApp, org: &OrgId, projects: &[ProjectId], email: &str, m: MMember) {

@@ -4,7 +4,7 @@
 use super::{backend, rows};
 use crate::{AuditQuery, Result};
 use keyward_core::timestamp::to_millis;
-use keyward_core::{AuditEvent, KeyId};
+use keyward_core::{AuditEvent, KeyId, OrgId};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
 pub(crate) async fn insert_event(tx: &mut Transaction<'_, Sqlite>, e: &AuditEvent) -> Result<()> {
@@ -13,7 +13,7 @@ pub(crate) async fn insert_event(tx: &mut Transaction<'_, Sqlite>, e: &AuditEven
          VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(to_millis(e.at))
-    .bind(e.org_id.as_str())
+    .bind(e.org_id.as_ref().map(OrgId::as_str))
     .bind(e.actor.encode())
     .bind(e.action.as_str())
     .bind(e.key_id.as_ref().map(KeyId::as_str))
@@ -31,6 +31,9 @@ pub(super) async fn audit_events(pool: &SqlitePool, q: &AuditQuery) -> Result<Ve
     );
     if let Some(org) = &q.org_id {
         b.push(" AND org_id = ").push_bind(org.as_str());
+    }
+    if q.operator_only {
+        b.push(" AND org_id IS NULL");
     }
     if let Some(key) = &q.key_id {
         b.push(" AND key_id = ").push_bind(key.as_str());

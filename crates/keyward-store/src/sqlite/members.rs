@@ -26,9 +26,11 @@ fn role(s: &str) -> Result<Role> {
     Role::parse(s).ok_or_else(|| StoreError::Backend(format!("corrupt role '{s}'").into()))
 }
 
-pub(super) async fn insert_user(pool: &SqlitePool, u: &User) -> Result<()> {
-    let mut conn = pool.acquire().await.map_err(backend)?;
-    insert_user_row(&mut conn, u).await
+pub(super) async fn insert_user(pool: &SqlitePool, u: &User, event: &AuditEvent) -> Result<()> {
+    let mut tx = pool.begin().await.map_err(backend)?;
+    insert_user_row(&mut tx, u).await?;
+    insert_event(&mut tx, event).await?;
+    tx.commit().await.map_err(backend)
 }
 
 /// A user's row; an empty password hash (no password yet) is stored as NULL.

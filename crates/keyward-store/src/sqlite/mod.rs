@@ -152,8 +152,8 @@ impl Store for SqliteStore {
         orgs::insert_environment(&self.pool, e, event).await
     }
 
-    async fn insert_admin_token(&self, token: &AdminToken) -> Result<()> {
-        operator::insert_admin_token(&self.pool, token).await
+    async fn insert_admin_token(&self, token: &AdminToken, event: &AuditEvent) -> Result<()> {
+        operator::insert_admin_token(&self.pool, token, event).await
     }
 
     async fn admin_token(&self, id: &KeyId) -> Result<Option<AdminToken>> {
@@ -164,8 +164,13 @@ impl Store for SqliteStore {
         operator::list_admin_tokens(&self.pool).await
     }
 
-    async fn revoke_admin_token(&self, id: &KeyId, at: Timestamp) -> Result<bool> {
-        operator::revoke_admin_token(&self.pool, id, at).await
+    async fn revoke_admin_token(
+        &self,
+        id: &KeyId,
+        at: Timestamp,
+        event: &AuditEvent,
+    ) -> Result<bool> {
+        operator::revoke_admin_token(&self.pool, id, at, event).await
     }
 
     async fn count_users(&self) -> Result<u64> {
@@ -191,8 +196,8 @@ impl Store for SqliteStore {
         operator::complete_setup(&self.pool, token_id, user, org, event, at).await
     }
 
-    async fn insert_user(&self, user: &User) -> Result<()> {
-        members::insert_user(&self.pool, user).await
+    async fn insert_user(&self, user: &User, event: &AuditEvent) -> Result<()> {
+        members::insert_user(&self.pool, user, event).await
     }
 
     async fn find_user(&self, id_or_email: &str) -> Result<Option<User>> {

@@ -5,7 +5,7 @@ use super::{backend, opt_ms};
 use crate::{Result, SetupToken, StoreError};
 use keyward_core::timestamp::{from_millis, to_millis};
 use keyward_core::token::AdminToken;
-use keyward_core::{KeyHash, KeyId, KeyName, Organization, Timestamp, User};
+use keyward_core::{AuditEvent, KeyHash, KeyId, KeyName, Organization, Timestamp, User};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
@@ -44,7 +44,12 @@ fn token_from(row: &SqliteRow) -> Result<AdminToken> {
 const TOKEN_COLUMNS: &str =
     "id, name, pepper_version, secret_hash, created_by, created_at, revoked_at, last_used_at";
 
-pub(super) async fn insert_admin_token(pool: &SqlitePool, t: &AdminToken) -> Result<()> {
+pub(super) async fn insert_admin_token(
+    pool: &SqlitePool,
+    t: &AdminToken,
+    event: &AuditEvent,
+) -> Result<()> {
+    let mut tx = pool.begin().await.map_err(backend)?;
     sqlx::query(&format!(
         "INSERT INTO admin_tokens ({TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
     ))
@@ -56,10 +61,11 @@ pub(super) async fn insert_admin_token(pool: &SqlitePool, t: &AdminToken) -> Res
     .bind(to_millis(t.created_at))
     .bind(opt_ms(t.revoked_at))
     .bind(opt_ms(t.last_used_at))
-    .execute(pool)
+    .execute(&mut *tx)
     .await
     .map_err(backend)?;
-    Ok(())
+    insert_event(&mut tx, event).await?;
+    tx.commit().await.map_err(backend)
 }
 
 pub(super) async fn admin_token(pool: &SqlitePool, id: &KeyId) -> Result<Option<AdminToken>> {
@@ -90,15 +96,22 @@ pub(super) async fn revoke_admin_token(
     pool: &SqlitePool,
     id: &KeyId,
     at: Timestamp,
+    event: &AuditEvent,
 ) -> Result<bool> {
+    let mut tx = pool.begin().await.map_err(backend)?;
     let done =
         sqlx::query("UPDATE admin_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
             .bind(to_millis(at))
             .bind(id.as_str())
-            .execute(pool)
+            .execute(&mut *tx)
             .await
             .map_err(backend)?;
-    Ok(done.rows_affected() == 1)
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    insert_event(&mut tx, event).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(true)
 }
 
 pub(super) async fn count_users(pool: &SqlitePool) -> Result<u64> {

@@ -191,7 +191,7 @@ pub(super) fn event_from_row(row: &SqliteRow) -> Result<AuditEvent> {
     Ok(AuditEvent {
         id: Some(get(row, "id")?),
         at: ts(row, "at")?,
-        org_id: OrgId::from_trusted(get(row, "org_id")?),
+        org_id: get::<Option<String>>(row, "org_id")?.map(OrgId::from_trusted),
         actor: Actor::decode(&get::<String>(row, "actor")?),
         action: AuditAction::parse(&action).ok_or_else(|| corrupt("audit action"))?,
         key_id: get::<Option<String>>(row, "key_id")?

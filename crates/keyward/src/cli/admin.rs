@@ -87,7 +87,7 @@ pub async fn run(app: &Keyward, command: AdminCommand, json: bool) -> Result<(),
             confirm.confirm(&format!(
                 "Revoke admin token {token_id}? It stops working at once."
             ))?;
-            app.revoke_admin_token(&token_id).await?;
+            app.revoke_admin_token(&operator(), &token_id).await?;
             if json {
                 print_json(&json!({ "id": token_id, "revoked": true }));
             } else {

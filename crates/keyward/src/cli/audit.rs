@@ -34,6 +34,10 @@ pub enum AuditCommand {
         /// Only events before this time, in the same forms: 1d is up to a day ago.
         #[arg(long, value_name = "TIME")]
         until: Option<String>,
+        /// Only the operator's own stream: admin tokens created and revoked, people
+        /// created.
+        #[arg(long, conflicts_with = "org")]
+        operator: bool,
         /// At most this many events.
         #[arg(long, default_value_t = 100)]
         limit: u32,
@@ -48,6 +52,7 @@ pub async fn run(app: &Keyward, command: AuditCommand, json: bool) -> Result<(),
         actor,
         since,
         until,
+        operator: operator_only,
         limit,
     } = command;
     let time = |field: &str, s: Option<String>| {
@@ -57,6 +62,7 @@ pub async fn run(app: &Keyward, command: AuditCommand, json: bool) -> Result<(),
         .transpose()
     };
     let query = AuditQuery {
+        operator_only,
         org_id: match org {
             Some(o) => Some(app.org(&operator(), &o).await?.id),
             None => None,
@@ -197,6 +203,10 @@ fn summary(e: &AuditEvent, emails: &HashMap<String, String>) -> String {
             text(&d["new_key_id"]),
             text(&d["grace_period"])
         ),
+        AuditAction::UserCreated => text(&d["email"]),
+        AuditAction::AdminTokenCreated | AuditAction::AdminTokenRevoked => {
+            format!("{} ({})", text(&d["token_id"]), text(&d["name"]))
+        }
     }
 }
 
@@ -210,7 +220,7 @@ mod tests {
         AuditEvent {
             id: Some(1),
             at: keyward_core::timestamp::from_millis(1_800_000_000_123),
-            org_id: OrgId::from_trusted("org_x".into()),
+            org_id: Some(OrgId::from_trusted("org_x".into())),
             actor: Actor::System,
             action,
             key_id: None,

@@ -136,7 +136,7 @@ impl Confirm {
 /// The command line acts as the operator: whoever can run it can read the data
 /// directory anyway.
 pub fn operator() -> Principal {
-    Principal::Operator(cli_actor())
+    Principal::operator(cli_actor())
 }
 
 /// The actor the audit log records for the command line: `cli:<OS user>`.
