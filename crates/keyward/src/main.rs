@@ -4,6 +4,7 @@
 
 mod cli;
 mod config;
+mod log_filter;
 mod output;
 mod pepper;
 
@@ -42,6 +43,7 @@ fn init_logging() -> Result<(), Failure> {
         (Err(_), Ok(v)) => ("RUST_LOG", v),
         _ => ("", "info,sqlx=warn".to_owned()),
     };
+    log_filter::check(&filter).map_err(|e| Failure::usage(format!("{var}: {e}")))?;
     let filter = EnvFilter::try_new(&filter).map_err(|e| {
         Failure::usage(format!(
             "{var}: '{}' is not a log filter ({e}); use a level such as info or debug, or targets such as keyward_server=debug",

@@ -251,12 +251,18 @@ fn bad_logging_settings_are_errors_at_start() {
     let dir = tempfile::tempdir().unwrap();
     for (var, value, expected) in [
         ("KEYWARD_LOG", "info,[[[", "KEYWARD_LOG"),
+        // A word that names nothing would otherwise be taken for a target, and log
+        // nothing at all.
+        ("KEYWARD_LOG", "verbose", "'verbose' is neither a level"),
+        ("RUST_LOG", "keyward_server=loud", "RUST_LOG"),
         ("KEYWARD_LOG_FORMAT", "yaml", "use text or json"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("KEYWARD_DATA_DIR", dir.path())
             .env_remove("KEYWARD_PEPPER")
+            .env_remove("KEYWARD_LOG")
+            .env_remove("RUST_LOG")
             .env(var, value)
             .output()
             .unwrap();
