@@ -72,6 +72,16 @@ fn init_logging() -> Result<(), Failure> {
     Ok(())
 }
 
+/// Creates the data directory (and any missing parent) for this user only: it holds the
+/// database and the pepper. One that exists already is left as the operator made it.
+fn create_data_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
 async fn run(args: cli::Cli) -> Result<(), Failure> {
     let listen = match &args.command {
         cli::Command::Serve(s) => {
@@ -85,7 +95,7 @@ async fn run(args: cli::Cli) -> Result<(), Failure> {
         args.data_dir.clone(),
         listen.flatten(),
     )?;
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+    create_data_dir(&config.data_dir).map_err(|e| {
         Failure::usage(format!(
             "cannot create the data directory {}: {e}",
             config.data_dir.display()

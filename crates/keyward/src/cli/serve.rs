@@ -67,5 +67,11 @@ pub async fn run(app: &Keyward, config: &Config) -> Result<(), Failure> {
     };
     keyward_server::launch(state, listener, shutdown_signal())
         .await
-        .map_err(|e| Failure::usage(format!("the server stopped: {e}")))
+        .map_err(|e| Failure::usage(format!("the server stopped: {e}")))?;
+    // Every connection is closed by now: fold the write-ahead log into the database
+    // file, so that the file alone is a complete copy.
+    app.store()
+        .close()
+        .await
+        .map_err(|e| Failure::usage(format!("cannot close the database cleanly: {e}")))
 }

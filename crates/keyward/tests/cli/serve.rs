@@ -1,5 +1,6 @@
 //! `keyward serve` as a real process: the README's HTTP examples run against it as
-//! written, the printed setup link works once, and SIGTERM stops it cleanly.
+//! written, the printed setup link works once, SIGTERM stops it cleanly and leaves a
+//! complete database file, and its files are private.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -17,21 +18,37 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_with(&[], None)
+    }
+
+    /// With these environment variables; `shell`, if given, runs in bash before
+    /// keyward (`ulimit -n 64`, `umask 000`). The data directory does not exist yet:
+    /// keyward creates it. Logs (warn unless `KEYWARD_LOG` is given) go to a file.
+    fn start_with(env: &[(&str, &str)], shell: Option<&str>) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        let mut command = match shell {
+            Some(shell) => {
+                let mut c = Command::new("bash");
+                c.args(["-c", &format!("{shell}; exec \"$0\" \"$@\"")])
+                    .arg(env!("CARGO_BIN_EXE_keyward"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_keyward")),
+        };
+        command
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env("KEYWARD_DATA_DIR", dir.path())
+            .env("KEYWARD_DATA_DIR", dir.path().join("data"))
             .env_remove("KEYWARD_PEPPER")
             .env("KEYWARD_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+            .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap());
+        let mut child = command.spawn().unwrap();
         let (tx, rx) = mpsc::channel();
         let stdout = child.stdout.take().unwrap();
         std::thread::spawn(move || {
@@ -79,8 +96,8 @@ impl Server {
         server
     }
 
-    fn data_dir(&self) -> &Path {
-        self._dir.path()
+    fn data_dir(&self) -> std::path::PathBuf {
+        self._dir.path().join("data")
     }
 
     /// Runs curl; returns (stdout, success).
@@ -96,7 +113,8 @@ impl Server {
         )
     }
 
-    fn terminate(mut self) -> std::process::ExitStatus {
+    /// Sends SIGTERM and waits for the exit; the data directory stays until drop.
+    fn terminate(&mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(sent.success());
@@ -181,7 +199,7 @@ fn the_readme_http_examples_work_against_a_real_server() {
 
 #[test]
 fn serve_prints_a_setup_link_that_works_once_and_stops_cleanly_on_sigterm() {
-    let server = Server::start();
+    let mut server = Server::start();
     assert!(
         server
             .printed
@@ -270,4 +288,80 @@ fn bad_logging_settings_are_errors_at_start() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(expected), "{err}");
     }
+}
+
+/// The mode bits of `path`.
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn the_database_is_private_and_sigterm_leaves_it_complete_in_one_file() {
+    // Whatever the umask, only keyward's user can read the keys' hashes and the audit
+    // log; and a copy of keyward.db alone, taken after a clean stop, holds everything.
+    let mut server = Server::start_with(&[], Some("umask 000"));
+    let data = server.data_dir();
+    assert_eq!(mode(&data), 0o700, "the data directory");
+    for file in ["keyward.db", "keyward.db-wal", "keyward.db-shm", "pepper"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+
+    let token = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["admin", "token", "create", "--name", "test"])
+        .env("KEYWARD_DATA_DIR", &data)
+        .env_remove("KEYWARD_PEPPER")
+        .output()
+        .unwrap();
+    assert!(token.status.success());
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let (code, _) = server.curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-H",
+        &format!("authorization: Bearer {token}"),
+        "-H",
+        "content-type: application/json",
+        "-d",
+        r#"{"name": "Written just before the stop"}"#,
+        &format!("{}/v1/orgs", server.url),
+    ]);
+    assert_eq!(code, "201");
+    assert!(
+        std::fs::metadata(data.join("keyward.db-wal"))
+            .unwrap()
+            .len()
+            > 0,
+        "the write is in the write-ahead log"
+    );
+
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    let wal = data.join("keyward.db-wal");
+    assert!(
+        !wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0,
+        "the write-ahead log was folded into the database"
+    );
+    let copy = server._dir.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    std::fs::copy(data.join("keyward.db"), copy.join("keyward.db")).unwrap();
+    std::fs::copy(data.join("pepper"), copy.join("pepper")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["--json", "org", "list"])
+        .env("KEYWARD_DATA_DIR", &copy)
+        .env_remove("KEYWARD_PEPPER")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Written just before the stop"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
