@@ -1,28 +1,30 @@
 //! keyward over HTTP. [`router`] builds the whole application; [`launch`] serves it on
-//! a listener until `shutdown` completes, so tests and the binary start it the same
-//! way (tests bind port 0).
+//! a listener, within [`ServerLimits`], until `shutdown` completes, so tests and the
+//! binary start it the same way (tests bind port 0).
 #![forbid(unsafe_code)]
 
 pub mod auth;
 pub mod error;
+pub mod limits;
 pub mod openapi;
 pub mod problems;
 pub mod routes;
+mod serve;
 pub mod state;
+mod timeouts;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
-use axum::serve::ListenerExt;
 use axum::Router;
 use error::ApiError;
-use std::future::Future;
 use std::time::Duration;
-use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
+pub use limits::ServerLimits;
+pub use serve::launch;
 pub use state::AppState;
 
 /// Request bodies larger than this are refused with 413.
@@ -91,21 +93,4 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(CatchPanicLayer::custom(panicked))
         .with_state(state)
-}
-
-/// Serves keyward on `listener` until `shutdown` resolves, then finishes the requests
-/// under way.
-pub async fn launch(
-    state: AppState,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    // Answers are small and each one completes a request: send them at once rather
-    // than let Nagle's algorithm hold them back.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
 }

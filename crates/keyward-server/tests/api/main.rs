@@ -7,6 +7,7 @@ mod docs;
 mod errors;
 mod helpers;
 mod keys;
+mod limits;
 mod model;
 mod orgs;
 mod permissions;

@@ -1,6 +1,7 @@
 //! `keyward serve` as a real process: the README's HTTP examples run against it as
 //! written, the printed setup link works once, SIGTERM stops it cleanly and leaves a
-//! complete database file, and its files are private.
+//! complete database file, its files are private, and running out of file descriptors
+//! does not stop it.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -98,6 +99,11 @@ impl Server {
 
     fn data_dir(&self) -> std::path::PathBuf {
         self._dir.path().join("data")
+    }
+
+    /// What the server logged so far.
+    fn logs(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("stderr.log")).unwrap()
     }
 
     /// Runs curl; returns (stdout, success).
@@ -363,5 +369,70 @@ fn the_database_is_private_and_sigterm_leaves_it_complete_in_one_file() {
         String::from_utf8_lossy(&out.stdout).contains("Written just before the stop"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// CPU time (user and system, in clock ticks) the process `pid` used so far.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    // utime and stime: fields 14 and 15 of stat(5), 12 and 13 after the name.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn running_out_of_file_descriptors_neither_spins_nor_stops_the_server() {
+    // With a connection limit above what `ulimit -n 64` allows, accepting fails with
+    // EMFILE: the server must pause rather than retry in a loop, and answer again once
+    // the idle clients have timed out.
+    let server = Server::start_with(
+        &[
+            ("KEYWARD_MAX_CONNECTIONS", "1000"),
+            ("KEYWARD_HEADER_READ_TIMEOUT", "1s"),
+        ],
+        Some("ulimit -n 64"),
+    );
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let idle: Vec<_> = (0..150)
+        .map(|_| std::net::TcpStream::connect(&addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = server.child.id();
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(1));
+    let used = cpu_ticks(pid) - before;
+    assert!(
+        used < 30,
+        "{used} ticks of CPU in one second: the accept loop spins"
+    );
+
+    let (code, _) = server.curl(&[
+        "--max-time",
+        "30",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &format!("{}/readyz", server.url),
+    ]);
+    assert_eq!(
+        code, "200",
+        "answers, database included, once the idle clients are gone"
+    );
+    drop(idle);
+    let logs = server.logs();
+    let warnings = logs.matches("cannot accept connections").count();
+    assert!(
+        (1..=20).contains(&warnings),
+        "{warnings} warnings about accepting:\n{logs}"
+    );
+    assert!(
+        logs.contains("max_connections"),
+        "the limit is said to be too high"
     );
 }
