@@ -8,16 +8,19 @@ pub mod error;
 pub mod limits;
 pub mod openapi;
 pub mod problems;
+mod request_id;
 pub mod routes;
 mod serve;
 pub mod state;
 mod timeouts;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use error::ApiError;
+use std::fmt;
+use std::net::SocketAddr;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
@@ -49,14 +52,57 @@ fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::new(&problems::INTERNAL, "internal error; it has been logged").into_response()
 }
 
-/// The span of one request: method and matched route only. Never the URI's query or
-/// any header, which may carry credentials.
+/// The span of one request: method, matched route, path, request id and client
+/// address; the caller once known. Never the URI's query or any other header, which
+/// may carry credentials. The fields are only formatted when a subscriber wants them.
 fn request_span(request: &Request) -> Span {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str);
-    tracing::info_span!("request", method = %request.method(), route, caller = tracing::field::Empty)
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        route,
+        path = %LoggedPath(request.uri().path()),
+        id = %LoggedId(request.headers().get(request_id::X_REQUEST_ID)),
+        client = %LoggedClient(request.extensions().get::<ConnectInfo<SocketAddr>>()),
+        caller = tracing::field::Empty,
+    )
+}
+
+/// A path as logged: a key pasted into a URL's path must not reach the logs either.
+struct LoggedPath<'a>(&'a str);
+
+impl fmt::Display for LoggedPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if keyward_core::echo::looks_secret(self.0) {
+            f.write_str("[a path that looks like it holds a key]")
+        } else {
+            f.write_str(self.0)
+        }
+    }
+}
+
+/// The request id, already made sane by [`request_id::ensure`].
+struct LoggedId<'a>(Option<&'a axum::http::HeaderValue>);
+
+impl fmt::Display for LoggedId<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.and_then(|v| v.to_str().ok()).unwrap_or("-"))
+    }
+}
+
+/// The peer address of the connection (a proxy's, behind one).
+struct LoggedClient<'a>(Option<&'a ConnectInfo<SocketAddr>>);
+
+impl fmt::Display for LoggedClient<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(ConnectInfo(addr)) => addr.fmt(f),
+            None => f.write_str("-"),
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -87,7 +133,7 @@ pub fn router(state: AppState) -> Router {
                     if status >= 500 {
                         tracing::error!(status, ms, "answered");
                     } else {
-                        tracing::debug!(status, ms, "answered");
+                        tracing::info!(status, ms, "answered");
                     }
                 }),
         )

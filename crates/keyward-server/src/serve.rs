@@ -4,14 +4,16 @@
 //! still open at the deadline.
 //!
 //! Written against hyper rather than through `axum::serve`, which offers none of these
-//! limits. Each request gets its body deadline here, in front of the router, without
-//! boxing anything beyond what axum itself does.
+//! limits. Each request gets its id, the client's address and a body deadline here, in
+//! front of the router, without boxing anything beyond what axum itself does.
 
 use crate::limits::ServerLimits;
+use crate::request_id::{self, X_REQUEST_ID};
 use crate::state::AppState;
 use crate::timeouts::{DeadlineBody, Phase, WatchedIo};
 use axum::body::Body;
-use axum::http::Request;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderValue, Request};
 use axum::response::Response;
 use axum::routing::future::RouteFuture;
 use axum::Router;
@@ -173,6 +175,7 @@ async fn serve_connection(c: Accepted) {
     let service = Connection {
         router: c.router,
         phase,
+        peer: c.peer,
         body_timeout: c.limits.request_body_timeout,
     };
     if let Err(error) = c.watcher.watch(c.http.serve_connection(io, service)).await {
@@ -184,6 +187,7 @@ async fn serve_connection(c: Accepted) {
 struct Connection {
     router: Router,
     phase: Arc<Phase>,
+    peer: SocketAddr,
     body_timeout: Duration,
 }
 
@@ -194,20 +198,26 @@ impl hyper::service::Service<Request<Incoming>> for Connection {
 
     fn call(&self, request: Request<Incoming>) -> Answer {
         self.phase.request_started();
-        let request = request.map(|body| Body::new(DeadlineBody::new(body, self.body_timeout)));
+        let (mut parts, body) = request.into_parts();
+        let id = request_id::ensure(&mut parts.headers);
+        parts.extensions.insert(ConnectInfo(self.peer));
+        let body = Body::new(DeadlineBody::new(body, self.body_timeout));
         // A router is always ready (its `poll_ready` returns `Ready` at once); a clone
         // is one reference count.
-        let answer = self.router.clone().call(request);
+        let answer = self.router.clone().call(Request::from_parts(parts, body));
         Answer {
             answer,
+            id: Some(id),
             phase: self.phase.clone(),
         }
     }
 }
 
-/// The router's answer, marking the connection idle once it is ready.
+/// The router's answer with the request id added, marking the connection idle once it
+/// is ready.
 struct Answer {
     answer: RouteFuture<Infallible>,
+    id: Option<HeaderValue>,
     phase: Arc<Phase>,
 }
 
@@ -216,7 +226,10 @@ impl Future for Answer {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let Ok(response) = ready!(Pin::new(&mut this.answer).poll(cx));
+        let Ok(mut response) = ready!(Pin::new(&mut this.answer).poll(cx));
+        if let Some(id) = this.id.take() {
+            response.headers_mut().insert(X_REQUEST_ID, id);
+        }
         this.phase.answered();
         Poll::Ready(Ok(response))
     }

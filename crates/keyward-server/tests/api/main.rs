@@ -11,6 +11,7 @@ mod limits;
 mod model;
 mod orgs;
 mod permissions;
+mod request_log;
 mod setup;
 mod tenancy;
 mod verify;

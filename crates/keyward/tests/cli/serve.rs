@@ -296,6 +296,44 @@ fn bad_logging_settings_are_errors_at_start() {
     }
 }
 
+#[test]
+fn each_request_is_logged_at_info_with_its_id_and_client() {
+    let server = Server::start_with(
+        &[("KEYWARD_LOG", "info,keyward_server=debug,sqlx=warn")],
+        None,
+    );
+    let (head, ok) = server.curl(&[
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        "-H",
+        "x-request-id: from-the-cli-test",
+        &format!("{}/healthz?secret-query", server.url),
+    ]);
+    assert!(ok);
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("x-request-id: from-the-cli-test"),
+        "{head}"
+    );
+    let logs = server.logs();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("id=from-the-cli-test"))
+        .unwrap_or_else(|| panic!("no request line in:\n{logs}"));
+    for part in [
+        "INFO",
+        "method=GET",
+        "path=/healthz ",
+        "client=127.0.0.1:",
+        "status=200",
+    ] {
+        assert!(line.contains(part), "{part:?} missing from {line}");
+    }
+    assert!(!logs.contains("secret-query"), "{logs}");
+}
+
 /// The mode bits of `path`.
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
