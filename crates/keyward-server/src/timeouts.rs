@@ -89,7 +89,13 @@ impl WatchedIo {
             Wait::Idle => self.idle,
         };
         self.wait = wait;
-        self.timer.as_mut().reset(Instant::now() + length);
+        // A limit too long to add to the clock (`Duration::MAX`) means no limit, as
+        // with tokio's own `sleep`, rather than a panic.
+        let now = Instant::now();
+        let deadline = now
+            .checked_add(length)
+            .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400));
+        self.timer.as_mut().reset(deadline);
     }
 }
 

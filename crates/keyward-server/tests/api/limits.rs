@@ -154,6 +154,24 @@ async fn a_body_that_stops_arriving_gets_a_408_problem_and_the_connection_closes
 }
 
 #[tokio::test]
+async fn limits_too_long_for_the_clock_mean_no_limit() {
+    // A library caller may pass Duration::MAX; serving must not panic.
+    let t = TestApp::spawn_with(ServerLimits {
+        header_read_timeout: Duration::MAX,
+        request_body_timeout: Duration::MAX,
+        idle_timeout: Duration::MAX,
+        shutdown_deadline: Duration::MAX,
+        ..limits()
+    })
+    .await;
+    let mut c = Raw::connect(t.addr).await;
+    for _ in 0..2 {
+        c.send(GET_HEALTH).await;
+        assert_eq!(c.reply().await.status, 200);
+    }
+}
+
+#[tokio::test]
 async fn at_the_connection_limit_new_clients_wait_and_are_served_once_a_slot_frees() {
     let t = TestApp::spawn_with(ServerLimits {
         max_connections: 2,
