@@ -474,3 +474,39 @@ fn running_out_of_file_descriptors_neither_spins_nor_stops_the_server() {
         "the limit is said to be too high"
     );
 }
+
+#[test]
+fn bad_server_limits_are_errors_that_say_where_they_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("keyward.toml");
+    std::fs::write(&config, "header_read_timeout = \"10 parsecs\"\n").unwrap();
+    for (env, expected) in [
+        (
+            ("KEYWARD_IDLE_TIMEOUT", "0"),
+            "idle_timeout from KEYWARD_IDLE_TIMEOUT must be longer than 0",
+        ),
+        (
+            ("KEYWARD_REQUEST_BODY_TIMEOUT", "soon"),
+            "request_body_timeout from KEYWARD_REQUEST_BODY_TIMEOUT: 'soon' is not a duration",
+        ),
+        (
+            ("KEYWARD_MAX_CONNECTIONS", "0"),
+            "max_connections from KEYWARD_MAX_CONNECTIONS: '0' is not a whole number of at least 1",
+        ),
+        (
+            ("KEYWARD_CONFIG", config.to_str().unwrap()),
+            "header_read_timeout from the config file: '10 parsecs' is not a duration",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("KEYWARD_DATA_DIR", dir.path().join("data"))
+            .env_remove("KEYWARD_PEPPER")
+            .env(env.0, env.1)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{env:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{env:?}: {err}");
+    }
+}
