@@ -5,10 +5,11 @@
 //! never show it.
 //!
 //! Body, query and path rejections become the same problem bodies, through the
-//! [`Json`], [`Query`] and [`Path`] extractors defined here.
+//! [`Json`], [`RawBody`], [`Query`] and [`Path`] extractors defined here; a body that
+//! stopped arriving (see `crate::timeouts`) is a 408.
 
 use crate::problems::{self, Problem};
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::FromRequest;
 use axum::extract::FromRequestParts;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -171,8 +172,19 @@ fn quoted(detail: String, instead: &str) -> String {
     }
 }
 
+/// The answer when a request's body stopped arriving.
+fn body_too_slow() -> ApiError {
+    ApiError::new(
+        &problems::REQUEST_TIMEOUT,
+        "the request body did not arrive in time; send it together with the header",
+    )
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
+        if crate::timeouts::is_body_timeout(&r) {
+            return body_too_slow();
+        }
         match r {
             JsonRejection::MissingJsonContentType(_) => ApiError::new(
                 &problems::UNSUPPORTED_MEDIA_TYPE,
@@ -208,6 +220,21 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
+impl From<BytesRejection> for ApiError {
+    fn from(r: BytesRejection) -> Self {
+        if crate::timeouts::is_body_timeout(&r) {
+            body_too_slow()
+        } else if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                &problems::PAYLOAD_TOO_LARGE,
+                "the request body is larger than 64 KiB",
+            )
+        } else {
+            ApiError::invalid_request("the body could not be read")
+        }
+    }
+}
+
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
         ApiError::invalid_request(quoted(
@@ -238,6 +265,20 @@ pub struct Json<T>(pub T);
 impl<T: serde::Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()
+    }
+}
+
+/// The raw request body (`axum::body::Bytes`), whose rejections are problem bodies.
+#[derive(Debug, Clone, Default)]
+pub struct RawBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        Ok(RawBody(
+            axum::body::Bytes::from_request(request, state).await?,
+        ))
     }
 }
 

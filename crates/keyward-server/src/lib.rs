@@ -1,28 +1,33 @@
 //! keyward over HTTP. [`router`] builds the whole application; [`launch`] serves it on
-//! a listener until `shutdown` completes, so tests and the binary start it the same
-//! way (tests bind port 0).
+//! a listener, within [`ServerLimits`], until `shutdown` completes, so tests and the
+//! binary start it the same way (tests bind port 0).
 #![forbid(unsafe_code)]
 
 pub mod auth;
 pub mod error;
+pub mod limits;
 pub mod openapi;
 pub mod problems;
+mod request_id;
 pub mod routes;
+mod serve;
 pub mod state;
+mod timeouts;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
-use axum::serve::ListenerExt;
 use axum::Router;
 use error::ApiError;
-use std::future::Future;
+use std::fmt;
+use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
+pub use limits::ServerLimits;
+pub use serve::launch;
 pub use state::AppState;
 
 /// Request bodies larger than this are refused with 413.
@@ -47,14 +52,57 @@ fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::new(&problems::INTERNAL, "internal error; it has been logged").into_response()
 }
 
-/// The span of one request: method and matched route only. Never the URI's query or
-/// any header, which may carry credentials.
+/// The span of one request: method, matched route, path, request id and client
+/// address; the caller once known. Never the URI's query or any other header, which
+/// may carry credentials. The fields are only formatted when a subscriber wants them.
 fn request_span(request: &Request) -> Span {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str);
-    tracing::info_span!("request", method = %request.method(), route, caller = tracing::field::Empty)
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        route,
+        path = %LoggedPath(request.uri().path()),
+        id = %LoggedId(request.headers().get(request_id::X_REQUEST_ID)),
+        client = %LoggedClient(request.extensions().get::<ConnectInfo<SocketAddr>>()),
+        caller = tracing::field::Empty,
+    )
+}
+
+/// A path as logged: a key pasted into a URL's path must not reach the logs either.
+struct LoggedPath<'a>(&'a str);
+
+impl fmt::Display for LoggedPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if keyward_core::echo::looks_secret(self.0) {
+            f.write_str("[a path that looks like it holds a key]")
+        } else {
+            f.write_str(self.0)
+        }
+    }
+}
+
+/// The request id, already made sane by [`request_id::ensure`].
+struct LoggedId<'a>(Option<&'a axum::http::HeaderValue>);
+
+impl fmt::Display for LoggedId<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.and_then(|v| v.to_str().ok()).unwrap_or("-"))
+    }
+}
+
+/// The peer address of the connection (a proxy's, behind one).
+struct LoggedClient<'a>(Option<&'a ConnectInfo<SocketAddr>>);
+
+impl fmt::Display for LoggedClient<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(ConnectInfo(addr)) => addr.fmt(f),
+            None => f.write_str("-"),
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -83,29 +131,10 @@ pub fn router(state: AppState) -> Router {
                     if status >= 500 {
                         tracing::error!(status, ms, "answered");
                     } else {
-                        tracing::debug!(status, ms, "answered");
+                        tracing::info!(status, ms, "answered");
                     }
                 }),
         )
         .layer(CatchPanicLayer::custom(panicked))
         .with_state(state)
-}
-
-/// Serves keyward on `listener` until `shutdown` resolves, then finishes the requests
-/// under way.
-pub async fn launch(
-    state: AppState,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    // Answers are small and each one completes a request: send them at once rather
-    // than let Nagle's algorithm hold them back.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    // Each request carries its peer's address, for the audit log and the logs.
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
 }

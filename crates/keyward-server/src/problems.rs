@@ -65,6 +65,8 @@ problems! {
         "Send request bodies as JSON with `Content-Type: application/json`.");
     PAYLOAD_TOO_LARGE = ("payload-too-large", PAYLOAD_TOO_LARGE, "Request body too large",
         "Request bodies are limited to 64 KiB.");
+    REQUEST_TIMEOUT = ("request-timeout", REQUEST_TIMEOUT, "Request body too slow",
+        "The request body did not fully arrive within the server's request body timeout (30 seconds unless the operator changed it), so the request was dropped and the connection closed. Send the body with the header, and retry.");
     VALIDATION = ("validation", UNPROCESSABLE_ENTITY, "Invalid value",
         "A value breaks a rule. `field` names it and the detail says what is allowed.");
     NOT_FOUND = ("not-found", NOT_FOUND, "Not found",

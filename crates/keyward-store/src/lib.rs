@@ -134,6 +134,12 @@ pub struct KeyWrite {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Ends this process's use of the store, after its last request: makes the
+    /// database's own files complete (SQLite folds its write-ahead log into the database
+    /// file, as far as other processes reading it allow) and closes every connection.
+    /// Any call after it fails.
+    async fn close(&self) -> Result<()>;
+
     async fn insert_org(&self, org: &Organization, event: &AuditEvent) -> Result<()>;
     /// An organization by id, or by name ignoring ASCII case.
     async fn find_org(&self, id_or_name: &str) -> Result<Option<Organization>>;

@@ -5,6 +5,7 @@
 use anyhow::{bail, Context, Result};
 use keyward_core::lifecycle::Policy;
 use keyward_core::{duration, Catalog, Level, Prefixes};
+use keyward_server::ServerLimits;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,11 @@ struct FileConfig {
     cache_capacity: Option<usize>,
     cache_memory: Option<String>,
     cache_ttl: Option<String>,
+    header_read_timeout: Option<String>,
+    request_body_timeout: Option<String>,
+    idle_timeout: Option<String>,
+    max_connections: Option<usize>,
+    shutdown_deadline: Option<String>,
     /// The scope catalog: `resource = ["action", ...]` (levels by action name) or
     /// `resource = { action = "level", ... }`.
     scopes: Option<BTreeMap<String, Actions>>,
@@ -70,6 +76,8 @@ pub struct Config {
     pub cache_capacity: usize,
     pub cache_memory: u64,
     pub cache_ttl: time::Duration,
+    /// Timeouts and the connection limit of `keyward serve`.
+    pub limits: ServerLimits,
 }
 
 impl std::fmt::Debug for Config {
@@ -102,6 +110,29 @@ fn pick(flag: Option<String>, var: &str, file: Option<String>) -> Result<Option<
         return Ok(Some((v, var.to_owned())));
     }
     Ok(file.map(|v| (v, "the config file".into())))
+}
+
+/// A server timeout from the variable or the file: a duration such as `10s`. Zero is
+/// refused unless `zero_allowed`: a timeout of nothing would close every connection
+/// at once.
+fn timeout(
+    name: &str,
+    var: &str,
+    file: Option<String>,
+    default: std::time::Duration,
+    zero_allowed: bool,
+) -> Result<std::time::Duration> {
+    let Some((v, from)) = pick(None, var, file)? else {
+        return Ok(default);
+    };
+    let d = duration::parse(&v).with_context(|| format!("{name} from {from}"))?;
+    if d <= time::Duration::ZERO && !zero_allowed {
+        bail!(
+            "{name} from {from} must be longer than 0, such as '{}s'",
+            default.as_secs()
+        );
+    }
+    Ok(d.unsigned_abs())
 }
 
 pub fn load(
@@ -196,6 +227,53 @@ pub fn load(
         None => keyward_app::Settings::DEFAULT_CACHE_TTL,
     };
 
+    let defaults = ServerLimits::default();
+    let limits = ServerLimits {
+        header_read_timeout: timeout(
+            "header_read_timeout",
+            "KEYWARD_HEADER_READ_TIMEOUT",
+            file.header_read_timeout,
+            defaults.header_read_timeout,
+            false,
+        )?,
+        request_body_timeout: timeout(
+            "request_body_timeout",
+            "KEYWARD_REQUEST_BODY_TIMEOUT",
+            file.request_body_timeout,
+            defaults.request_body_timeout,
+            false,
+        )?,
+        idle_timeout: timeout(
+            "idle_timeout",
+            "KEYWARD_IDLE_TIMEOUT",
+            file.idle_timeout,
+            defaults.idle_timeout,
+            false,
+        )?,
+        max_connections: match pick(
+            None,
+            "KEYWARD_MAX_CONNECTIONS",
+            file.max_connections.map(|c| c.to_string()),
+        )? {
+            Some((v, from)) => match v.parse::<usize>() {
+                Ok(n) if n > 0 => n,
+                _ => bail!(
+                    "max_connections from {from}: '{}' is not a whole number of at least 1",
+                    keyward_core::echo::echo(&v, 40)
+                ),
+            },
+            None => defaults.max_connections,
+        },
+        shutdown_deadline: timeout(
+            "shutdown_deadline",
+            "KEYWARD_SHUTDOWN_DEADLINE",
+            file.shutdown_deadline,
+            defaults.shutdown_deadline,
+            // No waiting: requests under way are cut off.
+            true,
+        )?,
+    };
+
     let catalog = match file.scopes {
         None => Catalog::formfex(),
         Some(resources) => {
@@ -253,5 +331,6 @@ pub fn load(
         cache_capacity,
         cache_memory,
         cache_ttl,
+        limits,
     })
 }

@@ -4,6 +4,7 @@
 
 mod cli;
 mod config;
+mod log_filter;
 mod output;
 mod pepper;
 
@@ -38,6 +39,7 @@ fn init_logging() -> Result<(), Failure> {
         (Err(_), Ok(v)) => ("RUST_LOG", v),
         _ => ("", "info,sqlx=warn".to_owned()),
     };
+    log_filter::check(&filter).map_err(|e| Failure::usage(format!("{var}: {e}")))?;
     let filter = EnvFilter::try_new(&filter).map_err(|e| {
         Failure::usage(format!(
             "{var}: '{}' is not a log filter ({e}); use a level such as info or debug, or targets such as keyward_server=debug",
@@ -66,6 +68,16 @@ fn init_logging() -> Result<(), Failure> {
     Ok(())
 }
 
+/// Creates the data directory (and any missing parent) for this user only: it holds the
+/// database and the pepper. One that exists already is left as the operator made it.
+fn create_data_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
 async fn run(args: cli::Cli) -> Result<(), Failure> {
     // Needs no configuration or data directory, and must not create one.
     if let cli::Command::Completions(c) = &args.command {
@@ -83,7 +95,7 @@ async fn run(args: cli::Cli) -> Result<(), Failure> {
         args.data_dir.clone(),
         listen.flatten(),
     )?;
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+    create_data_dir(&config.data_dir).map_err(|e| {
         Failure::usage(format!(
             "cannot create the data directory {}: {e}",
             config.data_dir.display()

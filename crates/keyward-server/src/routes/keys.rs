@@ -3,10 +3,9 @@
 //! organization when creating or listing, a key caller works in its own.
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, Json, Path, Query};
+use crate::error::{ApiError, ApiResult, Json, Path, Query, RawBody};
 use crate::routes::{page_limit, parse_time};
 use crate::state::AppState;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -437,7 +436,7 @@ pub async fn rotate_key(
     State(s): State<AppState>,
     Caller(who): Caller,
     Path(id): Path<String>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     // The body is optional: an empty one means the default grace period.
     let body: RotateIn = if body.iter().all(u8::is_ascii_whitespace) {

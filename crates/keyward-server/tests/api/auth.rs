@@ -279,6 +279,15 @@ async fn secrets_never_reach_responses_logs_or_the_audit_log() {
             .await;
         t.send(t.request(Method::GET, &format!("/v1/me?api_key={credential}")))
             .await;
+        // Logged requests carry their id and path: a key there must not be logged.
+        t.send(
+            t.request(Method::GET, "/v1/me")
+                .header("x-api-key", credential.as_str())
+                .header("x-request-id", credential.as_str()),
+        )
+        .await;
+        t.admin(Method::GET, &format!("/v1/keys/{credential}"), None)
+            .await;
         t.admin(Method::POST, "/v1/keys/verify", Some(json!({ "key": credential, "project": "Website", "environment": "production", "method": "DELETE" }))).await;
         t.admin(
             Method::POST,

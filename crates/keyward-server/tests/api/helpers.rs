@@ -4,7 +4,8 @@
 
 use keyward_app::{Keyward, ManualClock, Principal, Settings};
 use keyward_core::{Actor, PepperSet};
-use keyward_server::AppState;
+use keyward_server::{AppState, ServerLimits};
+use keyward_store::faults::Faults;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 use std::io::Write;
@@ -47,6 +48,8 @@ pub fn logs() -> String {
 
 pub struct TestApp {
     pub url: String,
+    /// The listening address, for raw TCP clients.
+    pub addr: std::net::SocketAddr,
     pub client: reqwest::Client,
     pub app: Keyward,
     pub clock: Arc<ManualClock>,
@@ -55,7 +58,9 @@ pub struct TestApp {
     /// Every response body this test received, to search for leaked secrets.
     pub bodies: Mutex<Vec<String>>,
     _dir: tempfile::TempDir,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    /// Dropping it (with the app) shuts the server down.
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<()>>,
 }
 
 pub struct Reply {
@@ -104,11 +109,20 @@ pub const PEPPER: &str = "http-test-pepper-0123456789abcdefghijklmnopqr";
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
-        Self::spawn_with_faults(keyward_store::faults::Faults::new()).await
+        TestApp::spawn_configured(ServerLimits::default(), Faults::new()).await
+    }
+
+    /// A server with these timeouts and connection limit.
+    pub async fn spawn_with(limits: ServerLimits) -> TestApp {
+        TestApp::spawn_configured(limits, Faults::new()).await
     }
 
     /// A server whose store can be slowed or stalled by the test through `faults`.
-    pub async fn spawn_with_faults(faults: Arc<keyward_store::faults::Faults>) -> TestApp {
+    pub async fn spawn_with_faults(faults: Arc<Faults>) -> TestApp {
+        TestApp::spawn_configured(ServerLimits::default(), faults).await
+    }
+
+    pub async fn spawn_configured(limits: ServerLimits, faults: Arc<Faults>) -> TestApp {
         capture_logs();
         let dir = tempfile::tempdir().unwrap();
         let store = keyward_store::open_with_faults(
@@ -128,25 +142,36 @@ impl TestApp {
             .expose_secret()
             .to_owned();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let addr = listener.local_addr().unwrap();
+        let url = format!("http://{addr}");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let state = AppState {
             app: app.clone(),
             public_url: url.as_str().into(),
         };
-        tokio::spawn(keyward_server::launch(state, listener, async {
+        let served = tokio::spawn(keyward_server::launch(state, listener, limits, async {
             rx.await.ok();
         }));
         TestApp {
             url,
+            addr,
             client: reqwest::Client::new(),
             app,
             clock,
             admin,
             bodies: Mutex::new(Vec::new()),
             _dir: dir,
-            _shutdown: tx,
+            shutdown: Some(tx),
+            served: Some(served),
         }
+    }
+
+    /// Asks the server to shut down; the handle completes when `launch` has returned.
+    pub fn shut_down(&mut self) -> tokio::task::JoinHandle<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.served.take().expect("shut down once")
     }
 
     async fn reply(&self, response: Response) -> Reply {
@@ -239,4 +264,107 @@ impl TestApp {
 
 pub fn grant(project: &str, environment: &str, level: &str) -> Value {
     json!({ "project": project, "environment": environment, "level": level })
+}
+
+/// A hand-driven HTTP/1.1 connection, for clients that misbehave on purpose: half a
+/// header, a body that stops, a connection kept and never used.
+pub struct Raw {
+    pub stream: tokio::net::TcpStream,
+    read: Vec<u8>,
+}
+
+/// One answer read off a [`Raw`] connection.
+#[derive(Debug)]
+pub struct RawReply {
+    pub status: u16,
+    /// The status line and headers, header names lowercased.
+    pub head: String,
+    pub body: String,
+}
+
+impl RawReply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            (n == name).then(|| v.trim())
+        })
+    }
+}
+
+impl Raw {
+    pub async fn connect(addr: std::net::SocketAddr) -> Raw {
+        Raw {
+            stream: tokio::net::TcpStream::connect(addr).await.unwrap(),
+            read: Vec::new(),
+        }
+    }
+
+    pub async fn send(&mut self, text: &str) {
+        use tokio::io::AsyncWriteExt;
+        self.stream.write_all(text.as_bytes()).await.unwrap();
+    }
+
+    /// Reads bytes; `None` when the server closed the connection.
+    async fn fill(&mut self) -> Option<()> {
+        use tokio::io::AsyncReadExt;
+        let mut chunk = [0u8; 4096];
+        match self.stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => None,
+            Ok(n) => {
+                self.read.extend_from_slice(&chunk[..n]);
+                Some(())
+            }
+        }
+    }
+
+    /// Reads one answer (bodies with a content-length only, as keyward sends them).
+    pub async fn reply(&mut self) -> RawReply {
+        let end = loop {
+            if let Some(i) = self.read.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i;
+            }
+            self.fill()
+                .await
+                .expect("the server closed before answering");
+        };
+        let head = String::from_utf8_lossy(&self.read[..end]).into_owned();
+        let head = head
+            .lines()
+            .map(|l| match l.split_once(':') {
+                Some((n, v)) => format!("{}:{v}", n.to_ascii_lowercase()),
+                None => l.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        let mut reply = RawReply {
+            status,
+            head,
+            body: String::new(),
+        };
+        let length: usize = reply
+            .header("content-length")
+            .map_or(0, |v| v.parse().unwrap());
+        while self.read.len() < end + 4 + length {
+            self.fill().await.expect("the server closed mid-answer");
+        }
+        reply.body = String::from_utf8_lossy(&self.read[end + 4..end + 4 + length]).into_owned();
+        self.read.drain(..end + 4 + length);
+        reply
+    }
+
+    /// Waits until the server closes the connection, for at most `limit`; returns how
+    /// long that took, and fails if the server sent anything meanwhile.
+    pub async fn closed_within(&mut self, limit: std::time::Duration) -> std::time::Duration {
+        let start = std::time::Instant::now();
+        let closed =
+            tokio::time::timeout(limit, async { while self.fill().await.is_some() {} }).await;
+        assert!(closed.is_ok(), "still open after {limit:?}");
+        assert!(
+            self.read.is_empty(),
+            "unexpected bytes: {}",
+            String::from_utf8_lossy(&self.read)
+        );
+        start.elapsed()
+    }
 }

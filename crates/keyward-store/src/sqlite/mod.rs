@@ -33,6 +33,10 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        if path != Path::new(":memory:") {
+            owner_only(path).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        }
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -56,6 +60,36 @@ impl SqliteStore {
 
 pub(crate) fn opt_ms(t: Option<keyward_core::Timestamp>) -> Option<i64> {
     t.map(keyward_core::timestamp::to_millis)
+}
+
+/// Makes the database file (creating it if needed) and its write-ahead log and shared
+/// memory, if present, readable and writable by this user only, whatever the umask:
+/// they hold every key's hash and the audit log. SQLite gives the log and shared-memory
+/// files it creates the database file's permissions, so those follow.
+#[cfg(unix)]
+fn owner_only(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        // An existing database is kept as it is.
+        .truncate(false)
+        .mode(0o600)
+        .open(path)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        match std::fs::set_permissions(&name, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !suffix.is_empty() => {}
+            other => other?,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn owner_only(_: &Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 pub(crate) fn backend(e: sqlx::Error) -> StoreError {
@@ -86,6 +120,18 @@ pub(crate) fn backend(e: sqlx::Error) -> StoreError {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn close(&self) -> Result<()> {
+        // TRUNCATE copies every logged page into the database file and empties the log.
+        // When another process reads at that moment, the log is kept for that process
+        // to fold in later: nothing is lost, so that is not an error.
+        let checkpoint = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await
+            .map_err(backend);
+        self.pool.close().await;
+        checkpoint.map(|_| ())
+    }
+
     async fn insert_org(&self, org: &Organization, event: &AuditEvent) -> Result<()> {
         orgs::insert_org(&self.pool, org, event).await
     }

@@ -2,10 +2,10 @@
 //! the server up yet.
 
 use crate::config::Config;
-use crate::output::Failure;
+use crate::output::{outln, Failure};
 use clap::Args;
 use keyward_app::Keyward;
-use keyward_server::AppState;
+use keyward_server::{AppState, ServerLimits};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -39,7 +39,7 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down: finishing requests under way");
+    tracing::info!("shutting down");
 }
 
 pub async fn run(app: &Keyward, config: &Config) -> Result<(), Failure> {
@@ -54,18 +54,30 @@ pub async fn run(app: &Keyward, config: &Config) -> Result<(), Failure> {
     let url = &config.public_url;
     // Printed, not logged: the setup link holds a one-time secret meant for the person
     // at this terminal, and logs are kept and shipped elsewhere.
-    println!("keyward is listening on {url}");
-    println!("  dashboard:  {url}/");
-    println!("  API docs:   {url}/docs/api");
+    outln!("keyward is listening on {url}");
+    outln!("  dashboard:  {url}/");
+    outln!("  API docs:   {url}/docs/api");
     if let Some(token) = app.begin_setup().await? {
-        println!("  first-run setup (works once): {url}/setup#token={token}");
+        outln!("  first-run setup (works once): {url}/setup#token={token}");
     }
-    tracing::info!(listen = %config.listen, "serving");
+    let limits = config.limits;
+    tracing::info!(listen = %config.listen, ?limits, "serving");
+    let most = ServerLimits::default_max_connections();
+    if limits.max_connections > most {
+        tracing::warn!(
+            max_connections = limits.max_connections,
+            "the open-file limit leaves room for about {most} connections: raise it (ulimit -n, systemd's LimitNOFILE) or lower max_connections"
+        );
+    }
     let state = AppState {
         app: app.clone(),
         public_url: url.as_str().into(),
     };
-    keyward_server::launch(state, listener, shutdown_signal())
+    keyward_server::launch(state, listener, limits, shutdown_signal()).await;
+    // Every connection is closed by now: fold the write-ahead log into the database
+    // file, so that the file alone is a complete copy.
+    app.store()
+        .close()
         .await
-        .map_err(|e| Failure::usage(format!("the server stopped: {e}")))
+        .map_err(|e| Failure::usage(format!("cannot close the database cleanly: {e}")))
 }

@@ -1,5 +1,7 @@
 //! `keyward serve` as a real process: the README's HTTP examples run against it as
-//! written, the printed setup link works once, and SIGTERM stops it cleanly.
+//! written, the printed setup link works once, SIGTERM stops it cleanly and leaves a
+//! complete database file, its files are private, and running out of file descriptors
+//! does not stop it.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -17,21 +19,37 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_with(&[], None)
+    }
+
+    /// With these environment variables; `shell`, if given, runs in bash before
+    /// keyward (`ulimit -n 64`, `umask 000`). The data directory does not exist yet:
+    /// keyward creates it. Logs (warn unless `KEYWARD_LOG` is given) go to a file.
+    fn start_with(env: &[(&str, &str)], shell: Option<&str>) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        let mut command = match shell {
+            Some(shell) => {
+                let mut c = Command::new("bash");
+                c.args(["-c", &format!("{shell}; exec \"$0\" \"$@\"")])
+                    .arg(env!("CARGO_BIN_EXE_keyward"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_keyward")),
+        };
+        command
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env("KEYWARD_DATA_DIR", dir.path())
+            .env("KEYWARD_DATA_DIR", dir.path().join("data"))
             .env_remove("KEYWARD_PEPPER")
             .env("KEYWARD_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+            .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap());
+        let mut child = command.spawn().unwrap();
         let (tx, rx) = mpsc::channel();
         let stdout = child.stdout.take().unwrap();
         std::thread::spawn(move || {
@@ -79,8 +97,13 @@ impl Server {
         server
     }
 
-    fn data_dir(&self) -> &Path {
-        self._dir.path()
+    fn data_dir(&self) -> std::path::PathBuf {
+        self._dir.path().join("data")
+    }
+
+    /// What the server logged so far.
+    fn logs(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("stderr.log")).unwrap()
     }
 
     /// Runs curl; returns (stdout, success).
@@ -96,7 +119,8 @@ impl Server {
         )
     }
 
-    fn terminate(mut self) -> std::process::ExitStatus {
+    /// Sends SIGTERM and waits for the exit; the data directory stays until drop.
+    fn terminate(&mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(sent.success());
@@ -181,7 +205,7 @@ fn the_readme_http_examples_work_against_a_real_server() {
 
 #[test]
 fn serve_prints_a_setup_link_that_works_once_and_stops_cleanly_on_sigterm() {
-    let server = Server::start();
+    let mut server = Server::start();
     assert!(
         server
             .printed
@@ -251,17 +275,238 @@ fn bad_logging_settings_are_errors_at_start() {
     let dir = tempfile::tempdir().unwrap();
     for (var, value, expected) in [
         ("KEYWARD_LOG", "info,[[[", "KEYWARD_LOG"),
+        // A word that names nothing would otherwise be taken for a target, and log
+        // nothing at all.
+        ("KEYWARD_LOG", "verbose", "'verbose' is neither a level"),
+        ("RUST_LOG", "keyward_server=loud", "RUST_LOG"),
         ("KEYWARD_LOG_FORMAT", "yaml", "use text or json"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("KEYWARD_DATA_DIR", dir.path())
             .env_remove("KEYWARD_PEPPER")
+            .env_remove("KEYWARD_LOG")
+            .env_remove("RUST_LOG")
             .env(var, value)
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{var}={value}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(expected), "{err}");
+    }
+}
+
+#[test]
+fn each_request_is_logged_at_info_with_its_id_and_client() {
+    let server = Server::start_with(
+        &[("KEYWARD_LOG", "info,keyward_server=debug,sqlx=warn")],
+        None,
+    );
+    let (head, ok) = server.curl(&[
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        "-H",
+        "x-request-id: from-the-cli-test",
+        &format!("{}/healthz?secret-query", server.url),
+    ]);
+    assert!(ok);
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("x-request-id: from-the-cli-test"),
+        "{head}"
+    );
+    let logs = server.logs();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("id=from-the-cli-test"))
+        .unwrap_or_else(|| panic!("no request line in:\n{logs}"));
+    for part in [
+        "INFO",
+        "method=GET",
+        "path=/healthz ",
+        "client=127.0.0.1:",
+        "status=200",
+    ] {
+        assert!(line.contains(part), "{part:?} missing from {line}");
+    }
+    assert!(!logs.contains("secret-query"), "{logs}");
+}
+
+/// The mode bits of `path`.
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn the_database_is_private_and_sigterm_leaves_it_complete_in_one_file() {
+    // Whatever the umask, only keyward's user can read the keys' hashes and the audit
+    // log; and a copy of keyward.db alone, taken after a clean stop, holds everything.
+    let mut server = Server::start_with(&[], Some("umask 000"));
+    let data = server.data_dir();
+    assert_eq!(mode(&data), 0o700, "the data directory");
+    for file in ["keyward.db", "keyward.db-wal", "keyward.db-shm", "pepper"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+
+    let token = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["admin", "token", "create", "--name", "test"])
+        .env("KEYWARD_DATA_DIR", &data)
+        .env_remove("KEYWARD_PEPPER")
+        .output()
+        .unwrap();
+    assert!(token.status.success());
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let (code, _) = server.curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-H",
+        &format!("authorization: Bearer {token}"),
+        "-H",
+        "content-type: application/json",
+        "-d",
+        r#"{"name": "Written just before the stop"}"#,
+        &format!("{}/v1/orgs", server.url),
+    ]);
+    assert_eq!(code, "201");
+    assert!(
+        std::fs::metadata(data.join("keyward.db-wal"))
+            .unwrap()
+            .len()
+            > 0,
+        "the write is in the write-ahead log"
+    );
+
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    let wal = data.join("keyward.db-wal");
+    assert!(
+        !wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0,
+        "the write-ahead log was folded into the database"
+    );
+    let copy = server._dir.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    std::fs::copy(data.join("keyward.db"), copy.join("keyward.db")).unwrap();
+    std::fs::copy(data.join("pepper"), copy.join("pepper")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["--json", "org", "list"])
+        .env("KEYWARD_DATA_DIR", &copy)
+        .env_remove("KEYWARD_PEPPER")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Written just before the stop"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// CPU time (user and system, in clock ticks) the process `pid` used so far.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    // utime and stime: fields 14 and 15 of stat(5), 12 and 13 after the name.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn running_out_of_file_descriptors_neither_spins_nor_stops_the_server() {
+    // With a connection limit above what `ulimit -n 64` allows, accepting fails with
+    // EMFILE: the server must pause rather than retry in a loop, and answer again once
+    // the idle clients have timed out.
+    let server = Server::start_with(
+        &[
+            ("KEYWARD_MAX_CONNECTIONS", "1000"),
+            ("KEYWARD_HEADER_READ_TIMEOUT", "1s"),
+        ],
+        Some("ulimit -n 64"),
+    );
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let idle: Vec<_> = (0..150)
+        .map(|_| std::net::TcpStream::connect(&addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = server.child.id();
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(1));
+    let used = cpu_ticks(pid) - before;
+    assert!(
+        used < 30,
+        "{used} ticks of CPU in one second: the accept loop spins"
+    );
+
+    let (code, _) = server.curl(&[
+        "--max-time",
+        "30",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &format!("{}/readyz", server.url),
+    ]);
+    assert_eq!(
+        code, "200",
+        "answers, database included, once the idle clients are gone"
+    );
+    drop(idle);
+    let logs = server.logs();
+    let warnings = logs.matches("cannot accept connections").count();
+    assert!(
+        (1..=20).contains(&warnings),
+        "{warnings} warnings about accepting:\n{logs}"
+    );
+    assert!(
+        logs.contains("max_connections"),
+        "the limit is said to be too high"
+    );
+}
+
+#[test]
+fn bad_server_limits_are_errors_that_say_where_they_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("keyward.toml");
+    std::fs::write(&config, "header_read_timeout = \"10 parsecs\"\n").unwrap();
+    for (env, expected) in [
+        (
+            ("KEYWARD_IDLE_TIMEOUT", "0"),
+            "idle_timeout from KEYWARD_IDLE_TIMEOUT must be longer than 0",
+        ),
+        (
+            ("KEYWARD_REQUEST_BODY_TIMEOUT", "soon"),
+            "request_body_timeout from KEYWARD_REQUEST_BODY_TIMEOUT: 'soon' is not a duration",
+        ),
+        (
+            ("KEYWARD_MAX_CONNECTIONS", "0"),
+            "max_connections from KEYWARD_MAX_CONNECTIONS: '0' is not a whole number of at least 1",
+        ),
+        (
+            ("KEYWARD_CONFIG", config.to_str().unwrap()),
+            "header_read_timeout from the config file: '10 parsecs' is not a duration",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("KEYWARD_DATA_DIR", dir.path().join("data"))
+            .env_remove("KEYWARD_PEPPER")
+            .env(env.0, env.1)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{env:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{env:?}: {err}");
     }
 }

@@ -264,7 +264,10 @@ fn the_audit_table_fits_in_100_columns() {
 
     let events = e.json(&["audit", "list"]);
     let events = events.as_array().unwrap();
-    let updated = events.iter().find(|e| e["action"] == "key.updated").unwrap();
+    let updated = events
+        .iter()
+        .find(|e| e["action"] == "key.updated")
+        .unwrap();
     assert_eq!(updated["details"]["after"]["name"], long_name.as_str());
     let out = e.run(&["audit", "list"]);
     let text = String::from_utf8(out.stdout).unwrap();
@@ -281,7 +284,10 @@ fn the_audit_table_fits_in_100_columns() {
         lines[1].contains("member.added") && lines[1].contains("someone.with"),
         "{text}"
     );
-    assert!(lines[2].contains("user.created"), "the operator's own stream too: {text}");
+    assert!(
+        lines[2].contains("user.created"),
+        "the operator's own stream too: {text}"
+    );
     assert!(lines[3].contains("changed grants, name"), "{text}");
 }
 
