@@ -8,10 +8,12 @@ use keyward_store::{Conflict, StoreError};
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// Something named in the request does not exist (or is not visible to the caller).
-    #[error("{what} '{reference}' not found")]
+    #[error("{what} '{reference}' not found{hint}")]
     NotFound {
         what: &'static str,
         reference: String,
+        /// What to do instead, starting with "; " (or empty).
+        hint: &'static str,
     },
     /// Input that breaks a rule; `field` names the input to fix.
     #[error("{message}")]
@@ -54,6 +56,7 @@ impl AppError {
         AppError::NotFound {
             what,
             reference: keyward_core::echo::echo(&reference, 100),
+            hint: "",
         }
     }
 }
@@ -72,6 +75,9 @@ impl From<StoreError> for AppError {
                 "a project with this name already exists in the organization; choose another name"
                     .into(),
             ),
+            StoreError::Conflict(Conflict::Membership) => {
+                AppError::Conflict("this person is already a member of the organization".into())
+            }
             StoreError::Conflict(Conflict::UserEmail) => {
                 AppError::Conflict("a user with this e-mail address already exists".into())
             }

@@ -8,6 +8,7 @@ pub mod cache;
 mod check;
 pub mod clock;
 mod error;
+mod invitations;
 mod keys;
 mod members;
 mod operator;
@@ -18,6 +19,7 @@ pub mod views;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AppError, AppResult};
+pub use invitations::CreatedInvitation;
 pub use keys::{CreatedKey, KeyInput, KeyPatchInput, Rotated};
 pub use members::MemberInput;
 pub use operator::{CreatedToken, SetupInput};

@@ -18,13 +18,23 @@ pub struct MemberInput {
     pub projects: Vec<(String, Level)>,
 }
 
-fn access_json(a: &MemberAccess) -> serde_json::Value {
+pub(crate) fn access_json(a: &MemberAccess) -> serde_json::Value {
     let projects: BTreeMap<String, Level> = a
         .projects
         .iter()
         .map(|(p, l)| (p.to_string(), *l))
         .collect();
     json!({ "role": a.role, "projects": projects })
+}
+
+/// The answer for a person who is not a member, whether or not they have an account
+/// anywhere: an organization learns nothing about people outside it.
+fn not_a_member(user: &str) -> AppError {
+    AppError::NotFound {
+        what: "member",
+        reference: keyward_core::echo::echo(user, 100),
+        hint: "; to add someone to the organization, invite them (POST /v1/orgs/{org}/invitations, or keyward members invite)",
+    }
 }
 
 /// People span organizations, so only the operator sees them all.
@@ -119,6 +129,28 @@ impl Keyward {
         Ok(self.store.list_members(org).await?)
     }
 
+    /// The person `user` names and what they hold in `org`. Only the operator, who runs
+    /// the platform, may name someone who is not a member (to add them directly, on
+    /// their behalf); anyone else gets the same "not a member" whether or not the
+    /// person has an account anywhere.
+    async fn member_of(
+        &self,
+        who: &Principal,
+        org: &OrgId,
+        user: &str,
+    ) -> AppResult<(User, Option<MemberAccess>)> {
+        let found = match self.store.find_user(user.trim()).await? {
+            Some(found) => found,
+            None if who.is_operator() => return Err(AppError::not_found("user", user)),
+            None => return Err(not_a_member(user)),
+        };
+        let access = self.store.member_access(org, &found.id).await?;
+        if access.is_none() && !who.is_operator() {
+            return Err(not_a_member(user));
+        }
+        Ok((found, access))
+    }
+
     /// Sets a person's role and project levels in `org`. Managing members needs manage
     /// access; only owners make or change owners; a key can only make members, with
     /// project levels it holds itself; and the last owner cannot be demoted.
@@ -131,7 +163,7 @@ impl Keyward {
     ) -> AppResult<MemberAccess> {
         who.require_sees(org)?;
         who.require(org, Level::Manage, "managing members")?;
-        let user = self.user(user).await?;
+        let (user, before) = self.member_of(who, org, user).await?;
         let mut projects = BTreeMap::new();
         for (reference, level) in &input.projects {
             let project = self.project(org, reference).await?;
@@ -141,7 +173,6 @@ impl Keyward {
             role: input.role,
             projects,
         };
-        let before = self.store.member_access(org, &user.id).await?;
         self.may_touch_member(who, org, before.as_ref(), Some(&access))
             .await?;
         let action = if before.is_some() {
@@ -174,10 +205,9 @@ impl Keyward {
     pub async fn remove_member(&self, who: &Principal, org: &OrgId, user: &str) -> AppResult<()> {
         who.require_sees(org)?;
         who.require(org, Level::Manage, "managing members")?;
-        let user = self.user(user).await?;
-        let before = self.store.member_access(org, &user.id).await?;
+        let (user, before) = self.member_of(who, org, user).await?;
         let Some(before) = before else {
-            return Err(AppError::not_found("member", user.email.as_str()));
+            return Err(not_a_member(user.email.as_str()));
         };
         self.may_touch_member(who, org, Some(&before), None).await?;
         let event = who
@@ -194,7 +224,7 @@ impl Keyward {
     }
 
     /// The rules for changing a membership from `before` to `after` (`None`: removed).
-    async fn may_touch_member(
+    pub(crate) async fn may_touch_member(
         &self,
         who: &Principal,
         org: &OrgId,

@@ -73,6 +73,10 @@ pub enum AuditAction {
     MemberChanged,
     #[serde(rename = "member.removed")]
     MemberRemoved,
+    #[serde(rename = "member.invited")]
+    MemberInvited,
+    #[serde(rename = "invitation.revoked")]
+    InvitationRevoked,
     #[serde(rename = "key.created")]
     KeyCreated,
     #[serde(rename = "key.updated")]
@@ -94,13 +98,15 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 17] = [
         AuditAction::OrgCreated,
         AuditAction::ProjectCreated,
         AuditAction::EnvironmentCreated,
         AuditAction::MemberAdded,
         AuditAction::MemberChanged,
         AuditAction::MemberRemoved,
+        AuditAction::MemberInvited,
+        AuditAction::InvitationRevoked,
         AuditAction::KeyCreated,
         AuditAction::KeyUpdated,
         AuditAction::KeyRevoked,
@@ -120,6 +126,8 @@ impl AuditAction {
             AuditAction::MemberAdded => "member.added",
             AuditAction::MemberChanged => "member.changed",
             AuditAction::MemberRemoved => "member.removed",
+            AuditAction::MemberInvited => "member.invited",
+            AuditAction::InvitationRevoked => "invitation.revoked",
             AuditAction::KeyCreated => "key.created",
             AuditAction::KeyUpdated => "key.updated",
             AuditAction::KeyRevoked => "key.revoked",

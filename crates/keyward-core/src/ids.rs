@@ -69,6 +69,11 @@ prefixed_id!(
     UserId,
     "usr_"
 );
+prefixed_id!(
+    /// An invitation to join an organization.
+    InvitationId,
+    "inv_"
+);
 
 #[cfg(test)]
 mod tests {

@@ -85,10 +85,7 @@ impl ApiError {
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
         match e {
-            AppError::NotFound { what, reference } => ApiError::new(
-                &problems::NOT_FOUND,
-                format!("{what} '{reference}' not found"),
-            ),
+            e @ AppError::NotFound { .. } => ApiError::new(&problems::NOT_FOUND, e.to_string()),
             AppError::Invalid { field, message } => ApiError::validation(field, message),
             AppError::Forbidden {
                 required_permission,

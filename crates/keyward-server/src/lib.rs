@@ -113,6 +113,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::verify::router())
         .merge(routes::me::router())
         .merge(routes::members::router())
+        .merge(routes::invitations::router())
         .merge(routes::scopes::router())
         .merge(routes::audit::router())
         .merge(routes::setup::router())

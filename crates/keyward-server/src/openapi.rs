@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations. The copy in
 //! `docs/openapi.json` is committed; a test fails when it differs from this.
 
-use crate::routes::{audit, health, keys, me, members, orgs, scopes, setup, verify};
+use crate::routes::{audit, health, invitations, keys, me, members, orgs, scopes, setup, verify};
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -63,6 +63,7 @@ impl Modify for Security {
         keys::revoke_key, keys::reactivate_key, keys::rotate_key,
         verify::verify, me::me, scopes::list, audit::list, setup::complete,
         members::create_user, members::list_members, members::set_member, members::remove_member,
+        invitations::invite, invitations::list, invitations::revoke, invitations::accept,
         health::healthz, health::readyz,
     ),
     components(schemas(ProblemDoc)),

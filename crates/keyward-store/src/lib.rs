@@ -11,8 +11,9 @@ pub mod sqlite;
 use async_trait::async_trait;
 use keyward_core::token::AdminToken;
 use keyward_core::{
-    ApiKey, AuditAction, AuditEvent, Environment, KeyHash, KeyId, KeyStatus, Kind, MemberAccess,
-    OrgId, Organization, Project, ProjectId, Role, Timestamp, User, UserId,
+    ApiKey, AuditAction, AuditEvent, Environment, Invitation, InvitationId, KeyHash, KeyId,
+    KeyStatus, Kind, MemberAccess, OrgId, Organization, Project, ProjectId, Role, Timestamp, User,
+    UserId,
 };
 use std::sync::Arc;
 
@@ -24,6 +25,8 @@ pub enum Conflict {
     EnvironmentName,
     KeyId,
     UserEmail,
+    /// The person is already a member of the organization.
+    Membership,
     Other,
 }
 
@@ -224,6 +227,31 @@ pub trait Store: Send + Sync + 'static {
         user: &UserId,
         before: Role,
         event: &AuditEvent,
+    ) -> Result<()>;
+    /// Stores a new invitation with its event.
+    async fn insert_invitation(&self, invitation: &Invitation, event: &AuditEvent) -> Result<()>;
+    async fn invitation(&self, id: &InvitationId) -> Result<Option<Invitation>>;
+    /// An organization's invitations, newest first, whatever their state.
+    async fn list_invitations(&self, org: &OrgId) -> Result<Vec<Invitation>>;
+    /// Revokes a pending invitation with `event`; [`StoreError::Stale`] if it was no
+    /// longer pending.
+    async fn revoke_invitation(
+        &self,
+        id: &InvitationId,
+        at: Timestamp,
+        event: &AuditEvent,
+    ) -> Result<()>;
+    /// Accepts invitation `id` for `user` (created first when `new_user`), making them a
+    /// member with the invitation's role and project levels, with `events`, in one
+    /// transaction. [`StoreError::Stale`] unless the invitation is pending and
+    /// unexpired at `at`; a conflict ([`Conflict::Membership`]) if they already belong.
+    async fn accept_invitation(
+        &self,
+        id: &InvitationId,
+        user: &User,
+        new_user: bool,
+        at: Timestamp,
+        events: &[AuditEvent],
     ) -> Result<()>;
     /// Makes `hash` the only usable setup token, replacing any unused one.
     async fn replace_setup_token(&self, id: &str, hash: &KeyHash, at: Timestamp) -> Result<()>;

@@ -77,7 +77,7 @@ pub struct MemberOut {
 }
 
 impl MemberOut {
-    fn new(user: &User, access: &MemberAccess) -> Self {
+    pub fn new(user: &User, access: &MemberAccess) -> Self {
         MemberOut {
             user: UserOut::from(user),
             role: access.role,

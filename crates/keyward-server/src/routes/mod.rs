@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod docs;
 pub mod health;
+pub mod invitations;
 pub mod keys;
 pub mod me;
 pub mod members;

@@ -231,6 +231,15 @@ impl TestApp {
         org.body["id"].as_str().unwrap().to_owned()
     }
 
+    /// The id of the organization with this name.
+    pub async fn org_id(&self, name: &str) -> String {
+        let org = self
+            .admin(Method::GET, &format!("/v1/orgs/{name}"), None)
+            .await
+            .expect(200);
+        org.body["id"].as_str().unwrap().to_owned()
+    }
+
     /// Creates a key as the operator; returns (id, full key).
     pub async fn key(&self, org: &str, body: Value) -> (String, String) {
         let mut body = body;

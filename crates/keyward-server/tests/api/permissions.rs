@@ -147,7 +147,11 @@ async fn only_owners_and_admins_create_keys_and_only_owners_touch_owners() {
     .await
     .expect(403);
 
-    // Admins manage members but not owners.
+    // Admins manage members but not owners. (Dan joins first: only the operator adds
+    // someone directly; anyone else invites.)
+    member(&t, "Acme", "dan@acme.test", "member", json!([]))
+        .await
+        .expect(200);
     as_user(
         &t,
         "bob@acme.test",
@@ -679,7 +683,7 @@ async fn nobody_escalates_through_create_patch_rotate_or_reactivate() {
             .await
             .expect(403);
     }
-    // a key with manage can add members, but only members with project levels it holds
+    // a key with manage can change members, but only to project levels it holds
     let (_, manager) = t
         .key(
             "Acme",
@@ -687,6 +691,9 @@ async fn nobody_escalates_through_create_patch_rotate_or_reactivate() {
         )
         .await;
     let path = "/v1/orgs/Acme/members/dan@acme.test";
+    member(&t, "Acme", "dan@acme.test", "member", json!([]))
+        .await
+        .expect(200);
     t.call(
         Method::PUT,
         path,
@@ -814,4 +821,203 @@ async fn concurrent_demotions_never_leave_an_organization_without_an_owner() {
             .await
             .expect(200);
     }
+}
+
+/// Nobody joins an organization without accepting, and an organization learns nothing
+/// about people outside it: a key of one organization can neither add a person of
+/// another nor tell whether an address has an account anywhere.
+#[tokio::test]
+async fn outsiders_are_invited_and_the_answers_never_reveal_an_account() {
+    let t = TestApp::spawn().await;
+    team(&t).await;
+    t.org("Beta").await;
+    user(&t, "eve@beta.test").await;
+    member(&t, "Beta", "eve@beta.test", "owner", json!([]))
+        .await
+        .expect(200);
+    let (_, key) = t
+        .key(
+            &t.org_id("Acme").await,
+            json!({ "org_access": "manage", "grants": [grant("Website", "*", "read")] }),
+        )
+        .await;
+
+    // Adding directly: the same "not a member" for an account elsewhere and for none.
+    let body = json!({ "role": "member", "projects": [] });
+    let known = t
+        .call(
+            Method::PUT,
+            "/v1/orgs/Acme/members/eve@beta.test",
+            &key,
+            Some(body.clone()),
+        )
+        .await
+        .expect(404);
+    let unknown = t
+        .call(
+            Method::PUT,
+            "/v1/orgs/Acme/members/nobody@nowhere.test",
+            &key,
+            Some(body.clone()),
+        )
+        .await
+        .expect(404);
+    assert_eq!(
+        known.body["detail"]
+            .as_str()
+            .unwrap()
+            .replace("eve@beta.test", "X"),
+        unknown.body["detail"]
+            .as_str()
+            .unwrap()
+            .replace("nobody@nowhere.test", "X"),
+    );
+    assert!(known.text.contains("invite them"), "{}", known.text);
+    // People through the dashboard are held to the same, even owners.
+    as_user(
+        &t,
+        "ada@acme.test",
+        Method::PUT,
+        "/v1/orgs/Acme/members/eve@beta.test",
+        Some(body),
+    )
+    .await
+    .expect(404);
+    t.call(
+        Method::DELETE,
+        "/v1/orgs/Acme/members/eve@beta.test",
+        &key,
+        None,
+    )
+    .await
+    .expect(404);
+
+    // Inviting answers alike whether or not the address has an account.
+    let invite = |email: &str| {
+        t.call(
+            Method::POST,
+            "/v1/orgs/Acme/invitations",
+            &key,
+            Some(json!({ "email": email, "role": "member", "projects": [{ "project": "Website", "level": "read" }] })),
+        )
+    };
+    let for_eve = invite("Eve@Beta.test").await.expect(201);
+    let for_nobody = invite("nobody@nowhere.test").await.expect(201);
+    let mut keys_a: Vec<&String> = for_eve.body.as_object().unwrap().keys().collect();
+    let mut keys_b: Vec<&String> = for_nobody.body.as_object().unwrap().keys().collect();
+    keys_a.sort();
+    keys_b.sort();
+    assert_eq!(keys_a, keys_b);
+    assert_eq!(for_eve.body["email"], "eve@beta.test");
+    // A key invites only within its own power: no write on Website, no admins.
+    let r = t
+        .call(Method::POST, "/v1/orgs/Acme/invitations", &key, Some(json!({ "email": "x@y.test", "role": "member", "projects": [{ "project": "Website", "level": "write" }] })))
+        .await
+        .expect(403);
+    assert_eq!(r.body["required_permission"], "no_escalation");
+    t.call(
+        Method::POST,
+        "/v1/orgs/Acme/invitations",
+        &key,
+        Some(json!({ "email": "x@y.test", "role": "admin" })),
+    )
+    .await
+    .expect(403);
+    // Already a member: said plainly, within the organization.
+    invite("cyd@acme.test").await.expect(409);
+    let pending = t
+        .call(Method::GET, "/v1/orgs/Acme/invitations", &key, None)
+        .await
+        .expect(200);
+    assert_eq!(pending.body["data"].as_array().unwrap().len(), 2);
+    for created in [&for_eve, &for_nobody] {
+        let token = created.body["token"].as_str().unwrap();
+        assert!(
+            !pending.text.contains(&token[21..]),
+            "a token is shown once, never listed"
+        );
+    }
+
+    let token = for_eve.body["token"].as_str().unwrap().to_owned();
+    let accept = |as_who: Option<&'static str>, token: String| {
+        let mut b = t
+            .request(Method::POST, "/v1/invitations/accept")
+            .bearer_auth(&t.admin)
+            .json(&json!({ "token": token }));
+        if let Some(who) = as_who {
+            b = b.header("keyward-user", who);
+        }
+        t.send(b)
+    };
+    // Not for someone else, not for a key.
+    accept(Some("dan@acme.test"), token.clone())
+        .await
+        .expect(404);
+    t.call(
+        Method::POST,
+        "/v1/invitations/accept",
+        &key,
+        Some(json!({ "token": token })),
+    )
+    .await
+    .expect(403);
+    let joined = accept(Some("eve@beta.test"), token.clone())
+        .await
+        .expect(200);
+    assert_eq!(joined.body["member"]["role"], "member");
+    assert_eq!(joined.body["member"]["projects"][0]["level"], "read");
+    // Used once.
+    let again = accept(Some("eve@beta.test"), token).await.expect(404);
+    assert!(
+        again.text.contains("used, revoked or have expired"),
+        "{}",
+        again.text
+    );
+    let audit = t
+        .admin(
+            Method::GET,
+            "/v1/audit-events?org=Acme&action=member.added",
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        audit.body["data"][0]["details"]["invited_by"]
+            .as_str()
+            .unwrap()
+            .split(':')
+            .next(),
+        Some("key")
+    );
+
+    // The operator accepts for someone with no account yet, creating it.
+    let nobody = for_nobody.body["token"].as_str().unwrap().to_owned();
+    let joined = accept(None, nobody).await.expect(200);
+    assert_eq!(
+        joined.body["member"]["user"]["email"],
+        "nobody@nowhere.test"
+    );
+
+    // Withdrawn and expired invitations open nothing.
+    let late = invite("late@x.test").await.expect(201);
+    let id = late.body["id"].as_str().unwrap();
+    t.call(
+        Method::DELETE,
+        &format!("/v1/orgs/Acme/invitations/{id}"),
+        &key,
+        None,
+    )
+    .await
+    .expect(204);
+    accept(None, late.body["token"].as_str().unwrap().to_owned())
+        .await
+        .expect(404);
+    let slow = invite("slow@x.test").await.expect(201);
+    t.clock.advance(time::Duration::days(7));
+    accept(None, slow.body["token"].as_str().unwrap().to_owned())
+        .await
+        .expect(404);
+    accept(None, "inv_0123456789abcdef_nope".into())
+        .await
+        .expect(404);
 }

@@ -4,6 +4,7 @@
 
 mod audit;
 mod changes;
+mod invitations;
 mod keys;
 mod members;
 mod migrate;
@@ -19,7 +20,9 @@ use keyward_core::token::AdminToken;
 use keyward_core::{
     ApiKey, AuditEvent, Environment, KeyId, OrgId, Organization, Project, ProjectId,
 };
-use keyward_core::{KeyHash, MemberAccess, Role, Timestamp, User, UserId};
+use keyward_core::{
+    Invitation, InvitationId, KeyHash, MemberAccess, Role, Timestamp, User, UserId,
+};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 use std::path::Path;
@@ -264,6 +267,38 @@ impl Store for SqliteStore {
 
     async fn memberships(&self, user: &UserId) -> Result<Vec<(OrgId, MemberAccess)>> {
         members::memberships(&self.pool, user).await
+    }
+
+    async fn insert_invitation(&self, invitation: &Invitation, event: &AuditEvent) -> Result<()> {
+        invitations::insert(&self.pool, invitation, event).await
+    }
+
+    async fn invitation(&self, id: &InvitationId) -> Result<Option<Invitation>> {
+        invitations::get(&self.pool, id).await
+    }
+
+    async fn list_invitations(&self, org: &OrgId) -> Result<Vec<Invitation>> {
+        invitations::list(&self.pool, org).await
+    }
+
+    async fn revoke_invitation(
+        &self,
+        id: &InvitationId,
+        at: Timestamp,
+        event: &AuditEvent,
+    ) -> Result<()> {
+        invitations::revoke(&self.pool, id, at, event).await
+    }
+
+    async fn accept_invitation(
+        &self,
+        id: &InvitationId,
+        user: &User,
+        new_user: bool,
+        at: Timestamp,
+        events: &[AuditEvent],
+    ) -> Result<()> {
+        invitations::accept(&self.pool, id, user, new_user, at, events).await
     }
 
     async fn set_membership(

@@ -204,6 +204,8 @@ fn summary(e: &AuditEvent, emails: &HashMap<String, String>) -> String {
             text(&d["grace_period"])
         ),
         AuditAction::UserCreated => text(&d["email"]),
+        AuditAction::MemberInvited => format!("{} as {}", text(&d["email"]), access(&d["access"])),
+        AuditAction::InvitationRevoked => format!("{} (invitation withdrawn)", text(&d["email"])),
         AuditAction::AdminTokenCreated | AuditAction::AdminTokenRevoked => {
             format!("{} ({})", text(&d["token_id"]), text(&d["name"]))
         }

@@ -61,6 +61,40 @@ pub enum MemberCommand {
         #[arg(long)]
         org: String,
     },
+    /// Invite someone to an organization: prints a one-time token, valid 7 days, that
+    /// they (or you, with `members accept`) use to join.
+    Invite {
+        /// The organization, by name or id.
+        #[arg(long)]
+        org: String,
+        /// The e-mail address to invite.
+        email: String,
+        /// owner, admin or member.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// For members: PROJECT:LEVEL, such as Website:write. Repeatable.
+        #[arg(long = "project", value_name = "PROJECT:LEVEL", value_parser = parse_project_level)]
+        projects: Vec<(String, Level)>,
+    },
+    /// List an organization's pending invitations.
+    Invitations {
+        /// The organization, by name or id.
+        #[arg(long)]
+        org: String,
+    },
+    /// Accept an invitation on the person's behalf, creating their account if needed.
+    Accept {
+        /// The invitation's token, or `-` to read it from standard input.
+        token: String,
+    },
+    /// Withdraw a pending invitation: its token stops working.
+    Withdraw {
+        /// The organization, by name or id.
+        #[arg(long)]
+        org: String,
+        /// The invitation's id (inv_…).
+        invitation: String,
+    },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -254,6 +288,107 @@ pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result
                 );
             }
         }
+        MemberCommand::Invite {
+            org,
+            email,
+            role,
+            projects,
+        } => {
+            let org = app.org(&who, &org).await?;
+            let created = app
+                .invite_member(&who, &org.id, &email, MemberInput { role, projects })
+                .await?;
+            let i = &created.invitation;
+            if json {
+                let mut out = invitation_json(i);
+                out["token"] = json!(created.token.expose_secret());
+                print_json(&out);
+            } else {
+                outln!(
+                    "{} is invited to {} as {}",
+                    i.email,
+                    org.name,
+                    i.access.role.as_str()
+                );
+                outln!(
+                    "  token (shown once, valid until {}):",
+                    format(i.expires_at)
+                );
+                outln!("  {}", created.token.expose_secret());
+                outln!("  they join with it, or you on their behalf: keyward members accept TOKEN");
+            }
+        }
+        MemberCommand::Invitations { org } => {
+            let org = app.org(&who, &org).await?;
+            let pending = app.list_invitations(&who, &org.id).await?;
+            if json {
+                print_json(&pending.iter().map(invitation_json).collect::<Vec<_>>());
+            } else {
+                let now = app.now();
+                let rows: Vec<Vec<String>> = pending
+                    .iter()
+                    .map(|i| {
+                        vec![
+                            i.id.to_string(),
+                            i.email.clone(),
+                            i.access.role.as_str().to_owned(),
+                            i.invited_by.encode(),
+                            format_for_people(i.expires_at, now),
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &["ID", "EMAIL", "ROLE", "INVITED BY", "EXPIRES"],
+                    &rows,
+                    &["EMAIL"],
+                );
+            }
+        }
+        MemberCommand::Accept { token } => {
+            let token = if token == "-" {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line).map_err(|e| {
+                    Failure::usage(format!("cannot read the token from standard input: {e}"))
+                })?;
+                line
+            } else {
+                token
+            };
+            let (user, org_id, access) = app.accept_invitation(&who, &token).await?;
+            let org = app.org(&who, org_id.as_str()).await?;
+            if json {
+                let mut out = member_json(&user, &access);
+                out["org_id"] = json!(org.id);
+                print_json(&out);
+            } else {
+                outln!(
+                    "{} is now {} of {}",
+                    user.email,
+                    access.role.as_str(),
+                    org.name
+                );
+            }
+        }
+        MemberCommand::Withdraw { org, invitation } => {
+            let org = app.org(&who, &org).await?;
+            app.revoke_invitation(&who, &org.id, &invitation).await?;
+            if json {
+                print_json(&json!({ "withdrawn": invitation }));
+            } else {
+                outln!("invitation {invitation} is withdrawn");
+            }
+        }
     }
     Ok(())
+}
+
+fn invitation_json(i: &keyward_core::Invitation) -> serde_json::Value {
+    let mut out = access_json(&i.access);
+    out["id"] = json!(i.id);
+    out["org_id"] = json!(i.org_id);
+    out["email"] = json!(i.email);
+    out["invited_by"] = json!(i.invited_by.encode());
+    out["created_at"] = json!(format(i.created_at));
+    out["expires_at"] = json!(format(i.expires_at));
+    out
 }

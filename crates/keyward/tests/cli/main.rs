@@ -677,3 +677,64 @@ fn people_scopes_and_user_bound_keys_from_the_command_line() {
     ]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// Invitations from the command line: the token is printed once, accepting it (here
+/// by the operator, for someone without an account) makes the member, and a used or
+/// withdrawn token opens nothing.
+#[test]
+fn invitations_are_made_accepted_and_withdrawn_from_the_command_line() {
+    let e = Env::new();
+    e.setup();
+    let made = e.json(&[
+        "members",
+        "invite",
+        "--org",
+        "Acme",
+        "Bea@Acme.test",
+        "--role",
+        "member",
+        "--project",
+        "Website:write",
+    ]);
+    assert_eq!(made["email"], "bea@acme.test");
+    let token = made["token"].as_str().unwrap().to_owned();
+    let pending = e.json(&["members", "invitations", "--org", "Acme"]);
+    assert_eq!(pending.as_array().unwrap().len(), 1);
+    assert!(
+        !pending.to_string().contains(&token),
+        "listed without its token"
+    );
+    let joined = e.json(&["members", "accept", &token]);
+    assert_eq!(joined["email"], "bea@acme.test");
+    assert_eq!(joined["role"], "member");
+    let err = e.fails(&["members", "accept", &token], 2);
+    assert!(err.contains("used, revoked or have expired"), "{err}");
+    assert!(
+        !err.contains(&token[20..]),
+        "the token is not repeated: {err}"
+    );
+    let members = e.json(&["members", "list", "--org", "Acme"]);
+    assert!(members.to_string().contains("bea@acme.test"));
+
+    let second = e.json(&[
+        "members",
+        "invite",
+        "--org",
+        "Acme",
+        "cal@acme.test",
+        "--role",
+        "admin",
+    ]);
+    let id = second["id"].as_str().unwrap();
+    e.json(&["members", "withdraw", "--org", "Acme", id]);
+    e.fails(&["members", "accept", second["token"].as_str().unwrap()], 2);
+    let events = e.json(&[
+        "audit",
+        "list",
+        "--org",
+        "Acme",
+        "--action",
+        "member.invited",
+    ]);
+    assert_eq!(events.as_array().unwrap().len(), 2);
+}
