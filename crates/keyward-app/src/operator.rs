@@ -13,6 +13,7 @@ use keyward_core::{
 };
 use keyward_store::StoreError;
 use rand_core::OsRng;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -26,9 +27,9 @@ pub struct CreatedToken {
 /// What the person following the setup link gives.
 #[derive(Debug, Clone)]
 pub struct SetupInput {
-    pub token: String,
+    pub token: SecretString,
     pub email: String,
-    pub password: String,
+    pub password: SecretString,
     pub display_name: Option<String>,
     pub org_name: String,
     /// Where the setup request came from, for the audit log.
@@ -183,7 +184,7 @@ impl Keyward {
         }
         };
         let token_id = self
-            .setup_token_valid(&input.token)
+            .setup_token_valid(input.token.expose_secret())
             .await?
             .ok_or_else(invalid_link)?;
         let email = email(&input.email)?;
@@ -199,7 +200,7 @@ impl Keyward {
                     .map_err(|e| AppError::invalid("display_name", e))
             })
             .transpose()?;
-        let password_hash = password_hash(&input.password)?;
+        let password_hash = password_hash(input.password.expose_secret())?;
         let now = self.now();
         let user = User {
             id: UserId::generate(&mut OsRng),

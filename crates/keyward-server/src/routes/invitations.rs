@@ -12,6 +12,7 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use keyward_app::{CreatedInvitation, MemberInput};
 use keyward_core::{Invitation, Role, Timestamp};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -93,17 +94,12 @@ pub struct InvitationList {
     pub data: Vec<InvitationOut>,
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptIn {
     /// The invitation's token.
-    pub token: String,
-}
-
-impl std::fmt::Debug for AcceptIn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AcceptIn { token: [redacted] }")
-    }
+    #[schema(value_type = String)]
+    pub token: SecretString,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -185,7 +181,10 @@ pub async fn accept(
     Caller(who): Caller,
     Json(body): Json<AcceptIn>,
 ) -> ApiResult<Json<AcceptedOut>> {
-    let (user, org, access) = s.app.accept_invitation(&who, &body.token).await?;
+    let (user, org, access) = s
+        .app
+        .accept_invitation(&who, body.token.expose_secret())
+        .await?;
     Ok(Json(AcceptedOut {
         org_id: org.to_string(),
         member: MemberOut::new(&user, &access),

@@ -30,3 +30,28 @@ pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
 pub fn parse_time(field: &'static str, s: &str, now: Timestamp) -> Result<Timestamp, ApiError> {
     timestamp::parse_time(s, now).map_err(|e| ApiError::validation(field, format!("{field}: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    /// Keys, tokens and passwords in request bodies are secrecy types: their Debug form,
+    /// which is what a log or a panic would print, never shows them.
+    #[test]
+    fn secrets_in_request_bodies_are_redacted() {
+        let secret = "kw_live_0123456789abcdef_SECRETSECRETSECRET";
+        let verify: super::verify::VerifyIn =
+            serde_json::from_value(serde_json::json!({ "key": secret })).unwrap();
+        let setup: super::setup::SetupIn = serde_json::from_value(serde_json::json!({
+            "token": secret, "email": "a@b.co", "password": secret, "organization": "Acme"
+        }))
+        .unwrap();
+        let accept: super::invitations::AcceptIn =
+            serde_json::from_value(serde_json::json!({ "token": secret })).unwrap();
+        for shown in [
+            format!("{verify:?}"),
+            format!("{setup:?}"),
+            format!("{accept:?}"),
+        ] {
+            assert!(!shown.contains("SECRET"), "{shown}");
+        }
+    }
+}

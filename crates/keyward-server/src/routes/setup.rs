@@ -11,6 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use keyward_app::SetupInput;
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -18,10 +19,12 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct SetupIn {
     /// The token from the setup link (the part after `#token=`).
-    pub token: String,
+    #[schema(value_type = String)]
+    pub token: SecretString,
     pub email: String,
     /// At least 12 characters.
-    pub password: String,
+    #[schema(value_type = String)]
+    pub password: SecretString,
     pub display_name: Option<String>,
     /// The first organization's name.
     pub organization: String,

@@ -15,6 +15,7 @@ use keyward_core::{
     ApiKey, Asked, Grant, KeyId, Kind, Level, OrgAccess, OrgId, Outcome, Presented, Scope,
     Timestamp, UserId,
 };
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use utoipa::ToSchema;
@@ -23,7 +24,8 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct VerifyIn {
     /// The key the request carried.
-    pub key: String,
+    #[schema(value_type = String)]
+    pub key: SecretString,
     /// Project id or name. Leave out, with `environment`, to check organization access.
     pub project: Option<String>,
     /// Environment name, such as `production`.
@@ -118,7 +120,10 @@ pub async fn verify(
         body.resource.as_deref(),
     )
     .map_err(|e| ApiError::validation(e.field, e.message))?;
-    let verdict = s.app.check(Presented::field(&body.key), &asked).await?;
+    let verdict = s
+        .app
+        .check(Presented::field(body.key.expose_secret()), &asked)
+        .await?;
     let out = VerifyOut {
         valid: verdict.outcome.is_valid(),
         outcome: verdict.outcome,

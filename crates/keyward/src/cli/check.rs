@@ -4,13 +4,15 @@ use crate::output::{print_fields, print_json, Failure};
 use clap::Args;
 use keyward_app::Keyward;
 use keyward_core::{Asked, Level, Presented};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// The key to check, or `-` to read it from standard input (keeps it out of shell
     /// history and the process list).
-    key: String,
+    #[arg(value_parser = crate::cli::secret)]
+    key: SecretString,
     /// The project (name or id). Leave out, with --org-level, to check organization access.
     #[arg(long, required_unless_present = "org_level")]
     project: Option<String>,
@@ -50,14 +52,14 @@ pub async fn run(app: &Keyward, a: CheckArgs, json: bool) -> Result<(), Failure>
         a.resource.as_deref(),
     )
     .map_err(|e| Failure::usage(format!("--{}: {}", e.field, e.message)))?;
-    let key = if a.key == "-" {
+    let key = if a.key.expose_secret() == "-" {
         let mut line = String::new();
         std::io::stdin()
             .read_line(&mut line)
             .map_err(|e| Failure::usage(format!("cannot read the key from standard input: {e}")))?;
         line.trim().to_owned()
     } else {
-        a.key.trim().to_owned()
+        a.key.expose_secret().trim().to_owned()
     };
     let verdict = app.check(Presented::field(&key), &asked).await?;
     let detail = verdict.detail().into_owned();

@@ -7,6 +7,7 @@ use keyward_app::{Keyward, MemberInput};
 use keyward_core::echo::echo;
 use keyward_core::timestamp::{format, format_for_people};
 use keyward_core::{Level, MemberAccess, Role, Timestamp, User};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 #[derive(Debug, Subcommand)]
@@ -85,7 +86,8 @@ pub enum MemberCommand {
     /// Accept an invitation on the person's behalf, creating their account if needed.
     Accept {
         /// The invitation's token, or `-` to read it from standard input.
-        token: String,
+        #[arg(value_parser = crate::cli::secret)]
+        token: SecretString,
     },
     /// Withdraw a pending invitation: its token stops working.
     Withdraw {
@@ -345,16 +347,16 @@ pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result
             }
         }
         MemberCommand::Accept { token } => {
-            let token = if token == "-" {
+            let token = if token.expose_secret() == "-" {
                 let mut line = String::new();
                 std::io::stdin().read_line(&mut line).map_err(|e| {
                     Failure::usage(format!("cannot read the token from standard input: {e}"))
                 })?;
-                line
+                SecretString::from(line)
             } else {
                 token
             };
-            let (user, org_id, access) = app.accept_invitation(&who, &token).await?;
+            let (user, org_id, access) = app.accept_invitation(&who, token.expose_secret()).await?;
             let org = app.org(&who, org_id.as_str()).await?;
             if json {
                 let mut out = member_json(&user, &access);

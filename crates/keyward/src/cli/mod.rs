@@ -15,6 +15,7 @@ use crate::output::Failure;
 use clap::{Args, Parser, Subcommand};
 use keyward_app::{Keyward, Principal};
 use keyward_core::Actor;
+use secrecy::SecretString;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -76,6 +77,12 @@ pub enum Command {
 /// ("invalid value '…' for '--status'"), and a key pasted into the wrong option must
 /// never be repeated back (see `keyward_core::echo`), so such values are replaced in
 /// the message first.
+/// A secret given on the command line (a key, a token), kept in a type whose `Debug`
+/// never shows it.
+pub fn secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(s))
+}
+
 pub fn parse() -> Cli {
     let error = match Cli::try_parse() {
         Ok(cli) => return cli,
@@ -179,7 +186,32 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::Cli;
-    use clap::CommandFactory;
+    use clap::{CommandFactory, Parser};
+
+    /// A key or token given as an argument never shows in the parsed arguments' Debug
+    /// form, which is what ends up in a log or a panic message.
+    #[test]
+    fn secrets_in_arguments_are_redacted() {
+        let key = "kw_live_0123456789abcdef_0123456789012345678901234567890123456789ABCDEF";
+        for args in [
+            vec![
+                "keyward",
+                "check",
+                key,
+                "--project",
+                "W",
+                "--environment",
+                "p",
+                "--method",
+                "GET",
+            ],
+            vec!["keyward", "members", "accept", key],
+        ] {
+            let cli = Cli::try_parse_from(&args).unwrap();
+            let shown = format!("{cli:?}");
+            assert!(!shown.contains(&key[25..]), "{shown}");
+        }
+    }
 
     /// Every command and every argument explains itself in `--help`: a missing doc
     /// comment would show an option with no word of what it does.
