@@ -147,7 +147,6 @@ impl TestApp {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let state = AppState {
             app: app.clone(),
-            public_url: url.as_str().into(),
         };
         let served = tokio::spawn(keyward_server::launch(state, listener, limits, async {
             rx.await.ok();

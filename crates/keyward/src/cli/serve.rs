@@ -71,7 +71,6 @@ pub async fn run(app: &Keyward, config: &Config) -> Result<(), Failure> {
     }
     let state = AppState {
         app: app.clone(),
-        public_url: url.as_str().into(),
     };
     keyward_server::launch(state, listener, limits, shutdown_signal()).await;
     // Every connection is closed by now: fold the write-ahead log into the database
