@@ -10,6 +10,7 @@ use keyward_core::check::{self, Context, Lookup, ResolvedTarget};
 use keyward_core::{
     ApiKey, Asked, KeyId, MemberAccess, OrgId, Presented, Timestamp, UserId, Verdict,
 };
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -108,6 +109,17 @@ impl Keyward {
     /// Checks what a request presented against what it asks. With the key cached,
     /// this touches no store.
     pub async fn check(&self, presented: Presented<'_>, asked: &Asked) -> AppResult<Verdict> {
+        self.check_from(presented, asked, None).await
+    }
+
+    /// [`check`](Self::check) for a request from `from`: a valid key's use is noted,
+    /// with the address, for its "last used".
+    pub async fn check_from(
+        &self,
+        presented: Presented<'_>,
+        asked: &Asked,
+        from: Option<IpAddr>,
+    ) -> AppResult<Verdict> {
         let now = self.now();
         let ctx = Context {
             now,
@@ -115,13 +127,21 @@ impl Keyward {
             peppers: &self.settings.peppers,
             catalog: &self.settings.catalog,
         };
-        check::check(&Fetch { app: self, now }, presented, asked, &ctx).await
+        let verdict = check::check(&Fetch { app: self, now }, presented, asked, &ctx).await?;
+        if let (true, Some(key)) = (verdict.outcome.is_valid(), &verdict.key) {
+            self.usage.note(key.id, now, from);
+        }
+        Ok(verdict)
     }
 
     /// The caller a request's key stands for (steps 1 to 5 of the check), or the
     /// verdict that refuses it. Permission is asked later, per operation.
-    pub async fn caller(&self, presented: Presented<'_>) -> AppResult<Result<Principal, Verdict>> {
-        let verdict = self.check(presented, &Asked::Identity).await?;
+    pub async fn caller(
+        &self,
+        presented: Presented<'_>,
+        from: Option<IpAddr>,
+    ) -> AppResult<Result<Principal, Verdict>> {
+        let verdict = self.check_from(presented, &Asked::Identity, from).await?;
         Ok(match (&verdict.key, &verdict.bound) {
             (Some(key), Some(bound)) if verdict.outcome.is_valid() => {
                 Ok(Principal::key(key.clone(), bound.clone()))

@@ -15,6 +15,7 @@ mod operator;
 mod orgs;
 mod power;
 mod principal;
+pub mod usage;
 pub mod views;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -86,6 +87,7 @@ pub struct Inner {
     settings: Settings,
     clock: Arc<dyn Clock>,
     cache: cache::CheckCache,
+    usage: usage::UsageNotes,
 }
 
 impl std::ops::Deref for Keyward {
@@ -106,6 +108,7 @@ impl Keyward {
             store,
             settings,
             clock,
+            usage: usage::UsageNotes::default(),
         }))
     }
 

@@ -755,3 +755,65 @@ async fn only_the_operator_lists_and_shows_users() {
         Err(AppError::Forbidden { .. })
     ));
 }
+
+/// "Last used" costs no database write per check: uses are noted in memory and
+/// written in one batch, never moved backwards, and never invalidate a cached key.
+#[tokio::test]
+async fn last_use_is_written_in_batches_without_touching_the_cache() {
+    let w = world().await;
+    let created = w
+        .app
+        .create_key(&actor(), &w.org, input(Kind::Live, &["*:*:read"]))
+        .await
+        .unwrap();
+    let secret = created.secret.expose_secret();
+    let before = w.app.store().changes_since(None).await.unwrap().cursor;
+    let ip: std::net::IpAddr = "203.0.113.7".parse().unwrap();
+    let used = w
+        .app
+        .check_from(Presented::field(secret), &get("production"), Some(ip))
+        .await
+        .unwrap();
+    assert!(used.outcome.is_valid());
+    // A refused check is no use of the key.
+    w.app
+        .check_from(
+            Presented::field(secret),
+            &get("preview"),
+            Some("198.51.100.1".parse().unwrap()),
+        )
+        .await
+        .unwrap();
+    let stored = |app: &Keyward| {
+        let app = app.clone();
+        let id = created.key.id;
+        async move { app.store().key(&id).await.unwrap().unwrap() }
+    };
+    assert_eq!(
+        stored(&w.app).await.last_used_at,
+        None,
+        "nothing written per check"
+    );
+    assert_eq!(w.app.flush_usage().await.unwrap(), 1);
+    let k = stored(&w.app).await;
+    assert_eq!(k.last_used_at, Some(w.app.now()));
+    assert_eq!(k.last_used_ip.as_deref(), Some("203.0.113.7"));
+    assert_eq!(
+        w.app.flush_usage().await.unwrap(),
+        0,
+        "each use written once"
+    );
+    let after = w.app.store().changes_since(Some(before)).await.unwrap();
+    assert_eq!(
+        after.changes,
+        Some(vec![]),
+        "last use is not a change a check depends on"
+    );
+    // A later check from no known address keeps the address and moves the time on.
+    w.clock.advance(Duration::minutes(1));
+    outcome(&w, secret, &get("production")).await;
+    w.app.flush_usage().await.unwrap();
+    let k = stored(&w.app).await;
+    assert_eq!(k.last_used_at, Some(w.app.now()));
+    assert_eq!(k.last_used_ip.as_deref(), Some("203.0.113.7"));
+}

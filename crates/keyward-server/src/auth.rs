@@ -133,7 +133,7 @@ impl FromRequestParts<AppState> for Caller {
                 None => Principal::operator(Actor::AdminToken(token.id.to_string())),
             }
         } else {
-            match state.app.caller(presented).await? {
+            match state.app.caller(presented, client_address(parts)).await? {
                 Ok(principal) => principal,
                 Err(verdict) => {
                     return Err(ApiError::from_outcome(verdict.outcome, verdict.detail()));

@@ -125,6 +125,14 @@ pub struct Changes {
     pub changes: Option<Vec<Change>>,
 }
 
+/// A key's use, as noted by checks: when, and from which address if known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyUse {
+    pub key: KeyId,
+    pub at: Timestamp,
+    pub from: Option<String>,
+}
+
 /// Changes to keys that must happen together with their audit events, or not at all.
 /// Each updated key carries the revision it will have; the store applies the update
 /// only if the stored revision is the one before it.
@@ -169,6 +177,9 @@ pub trait Store: Send + Sync + 'static {
     async fn count_keys(&self) -> Result<u64>;
     /// Applies `write` in one transaction.
     async fn write_keys(&self, write: KeyWrite) -> Result<()>;
+    /// Records when keys were last used (and from where), in one transaction; a use
+    /// older than the one stored changes nothing.
+    async fn record_key_uses(&self, uses: &[KeyUse]) -> Result<()>;
 
     async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
 

@@ -145,9 +145,7 @@ impl TestApp {
         let addr = listener.local_addr().unwrap();
         let url = format!("http://{addr}");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState {
-            app: app.clone(),
-        };
+        let state = AppState { app: app.clone() };
         let served = tokio::spawn(keyward_server::launch(state, listener, limits, async {
             rx.await.ok();
         }));

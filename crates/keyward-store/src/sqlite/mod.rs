@@ -13,7 +13,8 @@ mod orgs;
 mod rows;
 
 use crate::{
-    AuditQuery, Changes, Conflict, KeyQuery, KeyWrite, Result, SetupToken, Store, StoreError,
+    AuditQuery, Changes, Conflict, KeyQuery, KeyUse, KeyWrite, Result, SetupToken, Store,
+    StoreError,
 };
 use async_trait::async_trait;
 use keyward_core::token::AdminToken;
@@ -179,6 +180,10 @@ impl Store for SqliteStore {
             f.after_key_read().await;
         }
         key
+    }
+
+    async fn record_key_uses(&self, uses: &[KeyUse]) -> Result<()> {
+        keys::record_uses(&self.pool, uses).await
     }
 
     async fn list_keys(&self, q: &KeyQuery) -> Result<Vec<ApiKey>> {

@@ -62,6 +62,8 @@ pub async fn run(app: &Keyward, a: CheckArgs, json: bool) -> Result<(), Failure>
         a.key.expose_secret().trim().to_owned()
     };
     let verdict = app.check(Presented::field(&key), &asked).await?;
+    // A check from the command line is a use of the key too.
+    app.flush_usage().await?;
     let detail = verdict.detail().into_owned();
     let key = verdict.key.as_deref();
     if json {

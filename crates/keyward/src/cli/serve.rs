@@ -42,6 +42,13 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// Writes the keys' last uses noted so far; a failure is logged and retried next time.
+async fn flush_usage(app: &Keyward) {
+    if let Err(e) = app.flush_usage().await {
+        tracing::warn!(error = %e, "could not record when keys were last used; will retry");
+    }
+}
+
 pub async fn run(app: &Keyward, config: &Config) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -69,12 +76,24 @@ pub async fn run(app: &Keyward, config: &Config) -> Result<(), Failure> {
             "the open-file limit leaves room for about {most} connections: raise it (ulimit -n, systemd's LimitNOFILE) or lower max_connections"
         );
     }
-    let state = AppState {
-        app: app.clone(),
-    };
+    let state = AppState { app: app.clone() };
+    // Keys' "last used" is noted in memory by every valid check and written in batches.
+    let flusher = tokio::spawn({
+        let app = app.clone();
+        async move {
+            let mut every = tokio::time::interval(keyward_app::usage::FLUSH_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                flush_usage(&app).await;
+            }
+        }
+    });
     keyward_server::launch(state, listener, limits, shutdown_signal()).await;
-    // Every connection is closed by now: fold the write-ahead log into the database
-    // file, so that the file alone is a complete copy.
+    flusher.abort();
+    // Every connection is closed by now: write the last uses noted, then fold the
+    // write-ahead log into the database file, so that the file alone is a complete copy.
+    flush_usage(app).await;
     app.store()
         .close()
         .await

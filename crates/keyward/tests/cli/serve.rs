@@ -510,3 +510,47 @@ fn bad_server_limits_are_errors_that_say_where_they_came_from() {
         assert!(err.contains(expected), "{env:?}: {err}");
     }
 }
+
+/// A key's "last used" is written in batches, and the last batch when the server stops:
+/// a use just before SIGTERM is not lost.
+#[test]
+fn a_clean_stop_writes_the_last_uses_noted() {
+    let mut server = Server::start();
+    let data = server.data_dir();
+    let cli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
+            .args(args)
+            .env("KEYWARD_DATA_DIR", &data)
+            .env_remove("KEYWARD_PEPPER")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_default()
+    };
+    cli(&["--json", "orgs", "create", "Acme"]);
+    let key = cli(&[
+        "--json",
+        "keys",
+        "create",
+        "--org",
+        "Acme",
+        "--name",
+        "k",
+        "--org-access",
+        "read",
+    ]);
+    let (secret, id) = (key["key"].as_str().unwrap(), key["id"].as_str().unwrap());
+    let (me, ok) = server.curl(&[
+        "-H",
+        &format!("x-api-key: {secret}"),
+        &format!("{}/v1/me", server.url),
+    ]);
+    assert!(ok && me.contains(id), "{me}");
+    assert!(server.terminate().success());
+    let shown = cli(&["--json", "keys", "show", id]);
+    assert!(shown["last_used_at"].is_string(), "{shown}");
+}
