@@ -14,6 +14,8 @@ mod operator;
 mod orgs;
 mod power;
 mod principal;
+#[cfg(feature = "openapi")]
+pub mod schema;
 pub mod views;
 
 pub use clock::{Clock, ManualClock, SystemClock};
