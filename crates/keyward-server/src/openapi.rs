@@ -1,28 +1,161 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations. The copy in
-//! `docs/openapi.json` is committed; a test fails when it differs from this.
+//! `docs/openapi.json` is committed; a test fails when it differs from this, and
+//! `scripts/contract.sh` tests a running server against it.
+//!
+//! Error answers are documented from the same catalog that makes them
+//! ([`crate::problems::ALL`]): one reusable `application/problem+json` response per
+//! status, whose `type` is one of that status's problem types. Each handler lists the
+//! statuses it answers itself; [`Layers`] adds those that the router's layers and
+//! extractors answer for every operation alike, so that they are stated once.
 
+use crate::problems::{self, Problem};
 use crate::routes::{audit, health, keys, me, members, orgs, scopes, setup, verify};
+use axum::http::StatusCode;
 use serde::Serialize;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{Modify, OpenApi, ToResponse, ToSchema};
 
 /// An RFC 9457 problem body. Extension members such as `required_permission`,
 /// `field` and `outcome` appear where they apply.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Problem)]
 pub struct ProblemDoc {
     /// Stable: match on this. See `/docs/problems`.
     #[schema(example = "/docs/problems#insufficient-permission")]
     pub r#type: String,
     pub title: String,
+    #[schema(minimum = 400, maximum = 599)]
     pub status: u16,
     /// What happened and what to do.
     pub detail: String,
     /// On 403: the permission needed.
+    #[schema(nullable = false)]
     pub required_permission: Option<String>,
     /// On 422: the input to fix.
+    #[schema(nullable = false)]
     pub field: Option<String>,
     /// On 401 and 403 from a key check: the check's outcome.
+    #[schema(nullable = false)]
     pub outcome: Option<String>,
+}
+
+const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The response for every problem of one status: their titles, and a body whose
+/// `type` is one of theirs.
+fn problem_response(status: StatusCode) -> Response {
+    let of_status: Vec<&Problem> = problems::ALL
+        .iter()
+        .copied()
+        .filter(|p| p.status == status)
+        .collect();
+    let titles: Vec<&str> = of_status.iter().map(|p| p.title).collect();
+    let schema = AllOfBuilder::new()
+        .item(Ref::from_schema_name("Problem"))
+        .item(
+            ObjectBuilder::new().property(
+                "type",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(of_status.iter().map(|p| p.type_uri()))),
+            ),
+        );
+    let mut response = ResponseBuilder::new()
+        .description(titles.join("; "))
+        .content(
+            PROBLEM_JSON,
+            ContentBuilder::new().schema(Some(schema)).build(),
+        );
+    if status == StatusCode::UNAUTHORIZED {
+        response = response.header(
+            "WWW-Authenticate",
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::String))
+                .description(Some("`Bearer realm=\"keyward\"`, with `error=\"invalid_token\"` when a credential was sent"))
+                .build(),
+        );
+    }
+    response.build()
+}
+
+macro_rules! problem_responses {
+    ($($name:ident = $status:ident;)*) => {
+        $(
+            #[doc = concat!("The `", stringify!($status), "` problem answer, for `responses(...)`.")]
+            pub struct $name;
+
+            impl<'s> ToResponse<'s> for $name {
+                fn response() -> (&'s str, RefOr<Response>) {
+                    (stringify!($name), problem_response(StatusCode::$status).into())
+                }
+            }
+        )*
+    };
+}
+
+problem_responses! {
+    BadRequest = BAD_REQUEST;
+    Unauthorized = UNAUTHORIZED;
+    Forbidden = FORBIDDEN;
+    NotFound = NOT_FOUND;
+    Conflict = CONFLICT;
+    PayloadTooLarge = PAYLOAD_TOO_LARGE;
+    UnsupportedMediaType = UNSUPPORTED_MEDIA_TYPE;
+    Unprocessable = UNPROCESSABLE_ENTITY;
+    Internal = INTERNAL_SERVER_ERROR;
+    Unavailable = SERVICE_UNAVAILABLE;
+}
+
+fn problem_ref<'s, R: ToResponse<'s>>() -> RefOr<Response> {
+    RefOr::Ref(Ref::from_response_name(R::response().0))
+}
+
+/// The statuses every operation shares, added where the handlers leave them out:
+/// 400 (a key in the query string is refused before routing; so is a query, path or
+/// body that cannot be read), 500 (a failure or panic anywhere), 401 where a credential
+/// is required (the `Caller` and `OperatorToken` extractors), and 413 and 415 where a
+/// JSON body is read (the body limit and the `Json` extractor).
+struct Layers;
+
+impl Layers {
+    fn complete(operation: &mut Operation) {
+        let mut shared = vec![("400", problem_ref::<BadRequest>())];
+        if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+            shared.push(("401", problem_ref::<Unauthorized>()));
+        }
+        if operation.request_body.is_some() {
+            shared.push(("413", problem_ref::<PayloadTooLarge>()));
+            shared.push(("415", problem_ref::<UnsupportedMediaType>()));
+        }
+        shared.push(("500", problem_ref::<Internal>()));
+        let responses = &mut operation.responses.responses;
+        for (status, response) in shared {
+            responses.entry(status.to_owned()).or_insert(response);
+        }
+    }
+}
+
+impl Modify for Layers {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        for item in doc.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                Self::complete(operation);
+            }
+        }
+    }
 }
 
 struct Security;
@@ -65,8 +198,12 @@ impl Modify for Security {
         members::create_user, members::list_members, members::set_member, members::remove_member,
         health::healthz, health::readyz,
     ),
-    components(schemas(ProblemDoc)),
-    modifiers(&Security),
+    components(
+        schemas(ProblemDoc, keys::GrantIn),
+        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
+            UnsupportedMediaType, Unprocessable, Internal, Unavailable),
+    ),
+    modifiers(&Security, &Layers),
     tags(
         (name = "keys", description = "Create, list, change, revoke, rotate and delete API keys"),
         (name = "verify", description = "Check a key against a request (operator token)"),

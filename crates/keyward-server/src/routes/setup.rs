@@ -2,6 +2,7 @@
 //! `POST /v1/setup` (which uses the one-time token to create the owner account).
 
 use crate::error::{ApiResult, Json};
+use crate::openapi::{Conflict, Forbidden, Unprocessable};
 use crate::routes::orgs::OrgOut;
 use crate::state::AppState;
 use axum::extract::State;
@@ -34,8 +35,11 @@ pub struct SetupOut {
 }
 
 /// Create the owner account with the one-time setup token.
-#[utoipa::path(post, path = "/v1/setup", tag = "setup", request_body = SetupIn,
-    responses((status = 201, body = SetupOut), (status = 403, description = "The link is invalid or already used", body = crate::openapi::ProblemDoc), (status = 422, body = crate::openapi::ProblemDoc)))]
+#[utoipa::path(post, path = "/v1/setup", tag = "setup", operation_id = "complete_setup", request_body = SetupIn,
+    responses(
+        (status = 201, body = SetupOut), (status = 403, response = Forbidden),
+        (status = 409, response = Conflict), (status = 422, response = Unprocessable),
+    ))]
 pub async fn complete(
     State(s): State<AppState>,
     Json(body): Json<SetupIn>,
