@@ -4,6 +4,7 @@
 //! request and response types use them through `#[schema(schema_with = …)]`.
 
 use keyward_core::key::KEY_ID_LEN;
+use keyward_core::Catalog;
 use keyward_core::{
     AuditAction, Description, EnvName, KeyName, KeyStatus, Kind, Level, OrgId, OrgName, ProjectId,
     ProjectName, Resource, Role,
@@ -48,6 +49,30 @@ pub fn email() -> Object {
     matching(format!(
         r"^[{ws}]*[^@{ws}{cc}]+@{not_dot}{any}*\.{any}*{not_dot}[{ws}]*$"
     ))
+}
+
+/// A scope of `catalog` (`resource:action`), every action of a resource
+/// (`resource:*`), or every scope (`*`); white space around it is ignored.
+pub fn scope(catalog: &Catalog) -> Object {
+    let mut names: Vec<String> = catalog.scopes().into_iter().map(|(name, _)| name).collect();
+    names.extend(catalog.resources().map(|r| format!("{r}:*")));
+    names.push("*".to_owned());
+    let escaped: Vec<String> = names.iter().map(|n| escape(n)).collect();
+    let ws = keyward_core::names::WHITE_SPACE;
+    string()
+        .pattern(Some(format!("^[{ws}]*(?:{})[{ws}]*$", escaped.join("|"))))
+        .description(Some(format!("One of: {}.", names.join(", "))))
+        .build()
+}
+
+/// `s` with the regex metacharacters escaped.
+fn escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let special = "\\^$.|?*+()[]{}".contains(c);
+            special.then_some('\\').into_iter().chain([c])
+        })
+        .collect()
 }
 
 pub fn level() -> Object {

@@ -11,8 +11,11 @@
 use crate::problems::{self, Problem};
 use crate::routes::{audit, health, keys, me, members, orgs, scopes, setup, verify};
 use axum::http::StatusCode;
+use keyward_app::schema;
+use keyward_core::Catalog;
 use serde::Serialize;
 use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -158,6 +161,101 @@ impl Modify for Layers {
     }
 }
 
+/// Where an answer leads: from a thing just created (or listed) to the operations on
+/// it, with the answer's field each one takes. Client generators follow these, and so
+/// does the stateful phase of the contract run, which chains the calls.
+struct Links;
+
+/// (from operation, its status, to operations, their parameters from the answer)
+type LinkRow = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
+
+const KEY_OPERATIONS: &[&str] = &[
+    "get_key",
+    "update_key",
+    "revoke_key",
+    "reactivate_key",
+    "rotate_key",
+    "delete_key",
+];
+
+const LINKS: &[LinkRow] = &[
+    (
+        "create_key",
+        "201",
+        KEY_OPERATIONS,
+        &[("key_id", "$response.body#/id")],
+    ),
+    (
+        "rotate_key",
+        "201",
+        KEY_OPERATIONS,
+        &[("key_id", "$response.body#/new/id")],
+    ),
+    (
+        "list_keys",
+        "200",
+        KEY_OPERATIONS,
+        &[("key_id", "$response.body#/data/0/id")],
+    ),
+    (
+        "create_org",
+        "201",
+        &["get_org", "list_projects", "create_project", "list_members"],
+        &[("org", "$response.body#/id")],
+    ),
+    (
+        "create_project",
+        "201",
+        &["get_project", "list_environments", "create_environment"],
+        &[
+            ("org", "$response.body#/org_id"),
+            ("project", "$response.body#/id"),
+        ],
+    ),
+];
+
+impl Modify for Links {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        for item in doc.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let id = operation.operation_id.clone().unwrap_or_default();
+                for (from, status, targets, parameters) in LINKS {
+                    if *from != id {
+                        continue;
+                    }
+                    let Some(RefOr::T(response)) = operation.responses.responses.get_mut(*status)
+                    else {
+                        continue;
+                    };
+                    for target in *targets {
+                        let mut link = LinkBuilder::new().operation_id(*target);
+                        for (name, expression) in *parameters {
+                            link = link.parameter(*name, *expression);
+                        }
+                        response
+                            .links
+                            .insert((*target).to_owned(), link.build().into());
+                    }
+                }
+            }
+        }
+    }
+}
+
 struct Security;
 
 impl Modify for Security {
@@ -203,7 +301,7 @@ impl Modify for Security {
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
             UnsupportedMediaType, Unprocessable, Internal, Unavailable),
     ),
-    modifiers(&Security, &Layers),
+    modifiers(&Security, &Layers, &Links),
     tags(
         (name = "keys", description = "Create, list, change, revoke, rotate and delete API keys"),
         (name = "verify", description = "Check a key against a request (operator token)"),
@@ -217,9 +315,33 @@ impl Modify for Security {
 )]
 pub struct ApiDoc;
 
-/// The document as committed: pretty JSON with a final newline.
+/// The scopes keys may be given: those of the operator's catalog.
+struct Scopes<'a>(&'a Catalog);
+
+impl Modify for Scopes<'_> {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components
+            .schemas
+            .insert("Scope".to_owned(), schema::scope(self.0).into());
+    }
+}
+
+/// The document as committed: with the default scope catalog.
 pub fn document() -> String {
-    let mut json = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
+    document_for(&Catalog::formfex())
+}
+
+/// The document as a server with this scope catalog serves it at `/openapi.json`:
+/// pretty JSON with a final newline.
+pub fn document_for(catalog: &Catalog) -> String {
+    let mut doc = ApiDoc::openapi();
+    Scopes(catalog).modify(&mut doc);
+    let json = doc.to_pretty_json().unwrap_or_default();
+    // utoipa 5.5 writes a link's `operationId` as `operation_id`, which readers of the
+    // document ignore. No other key is spelled so: the operations' own ids are
+    // `operationId`, and no schema has such a property (a test checks both).
+    let mut json = json.replace("\"operation_id\": ", "\"operationId\": ");
     json.push('\n');
     json
 }

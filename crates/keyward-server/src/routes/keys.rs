@@ -80,6 +80,21 @@ fn grants_or_null() -> Array {
         .build()
 }
 
+/// The operator's catalog decides the scopes: the `Scope` schema is filled in from it
+/// (`crate::openapi::document_for`).
+fn scopes() -> Array {
+    ArrayBuilder::new()
+        .items(Ref::from_schema_name("Scope"))
+        .build()
+}
+
+fn scopes_or_null() -> Array {
+    ArrayBuilder::new()
+        .schema_type(SchemaType::Array(vec![Type::Array, Type::Null]))
+        .items(Ref::from_schema_name("Scope"))
+        .build()
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyIn {
@@ -101,6 +116,7 @@ pub struct KeyIn {
     pub grants: Vec<GrantIn>,
     /// Catalog scopes such as `forms:read`, `forms:*` or `*`; see `GET /v1/scopes`.
     #[serde(default)]
+    #[schema(schema_with = scopes)]
     pub scopes: Vec<String>,
     /// Access to organization resources: `none` (the default), `read`, `write`, `manage`.
     #[serde(default)]
@@ -139,6 +155,7 @@ pub struct KeyPatch {
     #[schema(schema_with = grants_or_null)]
     pub grants: Option<Vec<GrantIn>>,
     /// Replaces all of the key's scopes.
+    #[schema(schema_with = scopes_or_null)]
     pub scopes: Option<Vec<String>>,
     #[schema(schema_with = schema::org_access_or_null)]
     pub org_access: Option<OrgAccess>,
@@ -176,7 +193,7 @@ pub struct KeyListQuery {
     #[param(schema_with = schema::kind)]
     pub kind: Option<Kind>,
     /// The `next_cursor` of the previous page.
-    #[param(schema_with = schema::key_id)]
+    #[param(schema_with = schema::key_id_param)]
     pub cursor: Option<String>,
     /// 1 to 100, 50 by default.
     #[param(minimum = 1, maximum = 100)]

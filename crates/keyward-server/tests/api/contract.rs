@@ -43,6 +43,59 @@ fn every_operation_id_is_unique() {
     assert!(seen.len() > 20, "{seen:?}");
 }
 
+/// Links lead somewhere: each names an operation of the document and fills only
+/// parameters that operation has (the stateful contract run follows them).
+#[test]
+fn every_link_leads_to_an_operation_and_its_parameters() {
+    let doc = document();
+    let text = keyward_server::openapi::document();
+    assert!(!text.contains("\"operation_id\""), "a link is misspelt");
+    let by_id: BTreeMap<String, Value> = operations(&doc)
+        .into_iter()
+        .map(|(_, _, op)| (op["operationId"].as_str().unwrap().to_owned(), op))
+        .collect();
+    let mut links = 0;
+    for (method, path, op) in operations(&doc) {
+        for (status, response) in op["responses"].as_object().unwrap() {
+            let Some(found) = response.get("links").and_then(Value::as_object) else {
+                continue;
+            };
+            for (name, link) in found {
+                links += 1;
+                let target = link["operationId"].as_str().unwrap_or_default();
+                let target = by_id.get(target).unwrap_or_else(|| {
+                    panic!("{method} {path} {status}: link {name} leads nowhere")
+                });
+                let names: Vec<&str> = target["parameters"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|p| p["name"].as_str())
+                    .collect();
+                for parameter in link["parameters"].as_object().unwrap().keys() {
+                    assert!(
+                        names.contains(&parameter.as_str()),
+                        "{method} {path} {status}: link {name} fills unknown {parameter}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(links > 10, "{links} links");
+}
+
+/// What clients download is what is committed and checked.
+#[tokio::test]
+async fn the_served_document_is_the_committed_one() {
+    let t = TestApp::spawn().await;
+    let served = t
+        .send(t.request(Method::GET, "/openapi.json"))
+        .await
+        .expect(200);
+    assert_eq!(served.text, keyward_server::openapi::document());
+    assert_eq!(served.header("content-type"), Some("application/json"));
+}
+
 /// A client reading the document learns every error it can meet, each as a problem.
 #[test]
 fn every_operation_documents_the_errors_any_request_can_meet_as_problems() {
