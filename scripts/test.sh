@@ -11,11 +11,15 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 2
 fi
 
-# Tools the tests call: curl and jq run the README's HTTP examples.
+# Tools the tests call: curl and jq run the README's HTTP examples and set up the
+# contract run; python3 with venv installs schemathesis (scripts/contract.sh).
 missing=()
 for tool in curl jq; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    missing+=(python3 python3-venv)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     sudo=""
@@ -30,6 +34,12 @@ cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# The API contract against a running server. Its verdict is kept so the tests below
+# still run, and the test summary still closes the log.
+log "API contract (scripts/contract.sh)"
+contract=0
+bash scripts/contract.sh || contract=$?
+
 log "cargo test"
 if command -v cargo-nextest >/dev/null 2>&1 || cargo nextest --version >/dev/null 2>&1; then
     # nextest does not run doctests; run them first so the summary closes the log.
@@ -37,4 +47,9 @@ if command -v cargo-nextest >/dev/null 2>&1 || cargo nextest --version >/dev/nul
     cargo nextest run --workspace --locked --no-fail-fast
 else
     cargo test --workspace --locked --no-fail-fast
+fi
+
+if [ "$contract" -ne 0 ]; then
+    echo "the API contract failed (see 'contract summary' above)" >&2
+    exit "$contract"
 fi

@@ -4,7 +4,7 @@
 use crate::cache::Touched;
 use crate::error::{AppError, AppResult};
 use crate::principal::Who;
-use crate::views::{GrantView, KeyView};
+use crate::views::{CreatedKeyView, GrantView, KeyView, RotatedView};
 use crate::{Keyward, Principal};
 use keyward_core::escalation::Power;
 use keyward_core::lifecycle::{self, KeyPatch, NewKey, Transition};
@@ -57,10 +57,30 @@ pub struct CreatedKey {
     pub secret: ApiKeySecret,
 }
 
+impl CreatedKey {
+    /// What the API answers and `--json` prints: the full key beside its view.
+    pub fn view(&self) -> CreatedKeyView<'_> {
+        CreatedKeyView {
+            key: self.secret.expose_secret(),
+            details: &self.key,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Rotated {
     pub old: KeyView,
     pub new: CreatedKey,
+}
+
+impl Rotated {
+    /// What the API answers and `--json` prints.
+    pub fn view(&self) -> RotatedView<'_> {
+        RotatedView {
+            old: &self.old,
+            new: self.new.view(),
+        }
+    }
 }
 
 /// The audit event of a change to `key`, made by `who`.
@@ -320,24 +340,23 @@ impl Keyward {
     ) -> AppResult<Vec<KeyView>> {
         who.require_sees(org)?;
         who.require(org, Level::Read, "listing keys")?;
+        let bad_cursor = || {
+            AppError::invalid(
+                "cursor",
+                "the cursor does not name a key of this listing; start again without it",
+            )
+        };
         let after = match after {
             None => None,
             Some(id) => {
-                let not_a_cursor = || {
-                    AppError::invalid(
-                        "after",
-                        "the cursor does not name a key of this listing; start again without it",
-                    )
-                };
-                // Only "no such key here" means a bad cursor; a failing store stays a
-                // failure.
-                let key = match self.key(who, id).await {
-                    Ok(key) if &key.org_id == org => key,
-                    Ok(_) | Err(AppError::NotFound { .. } | AppError::Invalid { .. }) => {
-                        return Err(not_a_cursor())
-                    }
-                    Err(other) => return Err(other),
-                };
+                // Only "no such key" makes a bad cursor: a storage failure stays one.
+                let key = self.key(who, id).await.map_err(|e| match e {
+                    AppError::NotFound { .. } | AppError::Invalid { .. } => bad_cursor(),
+                    other => other,
+                })?;
+                if &key.org_id != org {
+                    return Err(bad_cursor());
+                }
                 Some(KeyCursor {
                     created_at: key.created_at,
                     id: key.id,

@@ -15,6 +15,8 @@ mod operator;
 mod orgs;
 mod power;
 mod principal;
+#[cfg(feature = "openapi")]
+pub mod schema;
 pub mod usage;
 pub mod views;
 

@@ -12,6 +12,10 @@ use rand_core::OsRng;
 use serde_json::json;
 
 /// A plan name: the operator's configuration defines what each plan allows.
+/// A regex of exactly the plan names [`plan_name`] accepts.
+#[cfg_attr(not(feature = "openapi"), allow(dead_code))]
+pub const PLAN_PATTERN: &str = "^[a-z0-9_-]{1,32}$";
+
 fn plan_name(s: &str) -> AppResult<String> {
     let ok = (1..=32).contains(&s.len())
         && s.bytes()

@@ -1,5 +1,7 @@
 //! Read models: keys and their grants as people and scripts see them, with project
-//! names resolved. Never carry a secret or a hash.
+//! names resolved. The one representation of a key: the HTTP API answers with these
+//! and the CLI's `--json` prints them. Never carry a secret or a hash, except
+//! [`CreatedKeyView`], which shows a new key the one time it is shown.
 
 use keyward_core::timestamp::Timestamp;
 use keyward_core::{
@@ -9,14 +11,18 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GrantView {
-    /// `null` for every project.
+    /// `null` when the grant covers every project.
     pub project_id: Option<String>,
-    /// `*` for every project.
+    /// The project's name, or `*` for every project.
     pub project: String,
-    /// `*` for every environment of the key's kind.
+    /// An environment name, or `*` for every environment of the key's kind.
     pub environment: String,
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::level))]
     pub level: Level,
+    /// The resources the grant is limited to; `null`: every resource.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
     pub resources: Option<BTreeSet<String>>,
 }
 
@@ -56,29 +62,67 @@ impl GrantView {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyView {
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::key_id))]
     pub id: KeyId,
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::org_id))]
     pub org_id: OrgId,
     pub name: String,
     pub description: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::kind))]
     pub kind: Kind,
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::key_status))]
     pub status: KeyStatus,
     /// Whether the key is past its expiry (including a rotation's grace period).
     pub expired: bool,
     pub grants: Vec<GrantView>,
     pub scopes: Vec<String>,
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::org_access))]
     pub org_access: OrgAccess,
-    /// `null` for a service key.
+    /// The user the key acts as; `null` for a service key.
     pub owner: Option<String>,
+    /// Who created the key: `cli:<user>`, `token:<id>`, `user:<id>` or `key:<id>`.
     pub created_by: String,
     #[serde(with = "keyward_core::timestamp::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::date_time))]
     pub created_at: Timestamp,
     #[serde(with = "keyward_core::timestamp::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub expires_at: Option<Timestamp>,
+    /// The key this one replaced.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub rotated_from: Option<KeyId>,
+    /// The key that replaced this one.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub rotated_to: Option<KeyId>,
     #[serde(with = "keyward_core::timestamp::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub last_used_at: Option<Timestamp>,
+}
+
+/// A key just created or rotated: the full key, shown this once, beside the key's view.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatedKeyView<'a> {
+    /// The full API key. It is never shown again.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub key: &'a str,
+    #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(inline, value_type = KeyView))]
+    pub details: &'a KeyView,
+}
+
+/// A rotation: the old key, now ending with its grace period, and its replacement.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RotatedView<'a> {
+    /// The key that was rotated, now ending at the close of its grace period.
+    #[cfg_attr(feature = "openapi", schema(value_type = KeyView))]
+    pub old: &'a KeyView,
+    /// Its replacement, with the full key shown this once.
+    #[cfg_attr(feature = "openapi", schema(value_type = CreatedKeyView))]
+    pub new: CreatedKeyView<'a>,
 }
 
 impl KeyView {

@@ -21,6 +21,9 @@ pub struct Resource(String);
 pub struct InvalidResource(pub String);
 
 impl Resource {
+    /// A regex of exactly the names [`Resource::parse`] accepts.
+    pub const PATTERN: &'static str = "^[a-z][a-z0-9_-]{0,63}$";
+
     pub fn parse(s: &str) -> Result<Self, InvalidResource> {
         let ok = (1..=64).contains(&s.len())
             && s.starts_with(|c: char| c.is_ascii_lowercase())
@@ -143,6 +146,8 @@ pub struct GrantSpec {
 pub enum InvalidGrant {
     #[error("grant '{0}' is not of the form PROJECT:ENVIRONMENT:LEVEL[:RESOURCE,...] (for example 'Website:production:read', '*:*:write' or 'Website:*:read:forms,responses')")]
     Shape(String),
+    #[error("grant '{0}': the project must be a project name or id, or '*'")]
+    Project(String),
     #[error("grant '{grant}': {source}")]
     Level { grant: String, source: LevelError },
     #[error("grant '{grant}': {source}")]
@@ -156,22 +161,18 @@ pub enum InvalidGrant {
 
 impl GrantSpec {
     /// Splits from the right, so a project name may itself contain ':'. A last part
-    /// that is not a level lists the resources the grant is limited to.
+    /// that is not a level lists the resources the grant is limited to. Each part is
+    /// trimmed, as people type them; then [`GrantSpec::from_parts`] checks them.
     pub fn parse(s: &str) -> Result<Self, InvalidGrant> {
         let shown = || crate::echo::echo(s, 120);
         let (head, resources) = match s.rsplit_once(':') {
             Some((head, last))
                 if Level::parse(last.trim()).is_err() && head.matches(':').count() >= 2 =>
             {
-                let set = last
-                    .split(',')
-                    .map(|r| Resource::parse(r.trim()))
-                    .collect::<Result<BTreeSet<_>, _>>()
-                    .map_err(|source| InvalidGrant::Resource {
-                        grant: shown(),
-                        source,
-                    })?;
-                (head, Some(set))
+                (
+                    head,
+                    Some(last.split(',').map(str::trim).collect::<Vec<_>>()),
+                )
             }
             _ => (s, None),
         };
@@ -180,15 +181,35 @@ impl GrantSpec {
         else {
             return Err(InvalidGrant::Shape(shown()));
         };
-        let project = project.trim();
-        if project.is_empty() {
-            return Err(InvalidGrant::Shape(shown()));
-        }
         let level = Level::parse(level.trim()).map_err(|source| InvalidGrant::Level {
             grant: shown(),
             source,
         })?;
-        let environment = match env.trim() {
+        Self::from_parts(project.trim(), env.trim(), level, resources.as_deref())
+    }
+
+    /// A grant from its parts, as the HTTP API receives them (`{"project": …,
+    /// "environment": …, "level": …, "resources": […]}`) and [`GrantSpec::parse`] splits
+    /// them: the one place their rules live. Nothing is trimmed. Errors show the grant
+    /// as the command line writes it.
+    pub fn from_parts<S: AsRef<str>>(
+        project: &str,
+        environment: &str,
+        level: Level,
+        resources: Option<&[S]>,
+    ) -> Result<Self, InvalidGrant> {
+        let shown = || {
+            let mut text = format!("{project}:{environment}:{level}");
+            if let Some(list) = resources {
+                let list: Vec<&str> = list.iter().map(AsRef::as_ref).collect();
+                text = format!("{text}:{}", list.join(","));
+            }
+            crate::echo::echo(&text, 120)
+        };
+        if project.is_empty() {
+            return Err(InvalidGrant::Project(shown()));
+        }
+        let environment = match environment {
             "*" => EnvScope::All,
             name => EnvScope::Named(EnvName::parse(name).map_err(|source| {
                 InvalidGrant::Environment {
@@ -197,6 +218,17 @@ impl GrantSpec {
                 }
             })?),
         };
+        let resources = resources
+            .map(|list| {
+                list.iter()
+                    .map(|r| Resource::parse(r.as_ref()))
+                    .collect::<Result<BTreeSet<_>, _>>()
+            })
+            .transpose()
+            .map_err(|source| InvalidGrant::Resource {
+                grant: shown(),
+                source,
+            })?;
         Ok(GrantSpec {
             project: (project != "*").then(|| project.to_owned()),
             environment,
@@ -231,6 +263,42 @@ mod tests {
             "a:Prod:read",
         ] {
             assert!(GrantSpec::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_api_and_the_command_line_build_grants_by_the_same_rules() {
+        let none: Option<&[&str]> = None;
+        assert_eq!(
+            GrantSpec::from_parts("Website", "production", Level::Read, Some(&["forms"])),
+            GrantSpec::parse("Website:production:read:forms")
+        );
+        assert_eq!(
+            GrantSpec::from_parts("*", "*", Level::Write, none),
+            GrantSpec::parse(" * : * : write ")
+        );
+        for (project, env, resources, cli) in [
+            ("", "production", None, ":production:read"),
+            ("Website", "Prod", None, "Website:Prod:read"),
+            ("Website", "*", Some(&["Forms"][..]), "Website:*:read:Forms"),
+        ] {
+            let api = GrantSpec::from_parts(project, env, Level::Read, resources).unwrap_err();
+            let typed = GrantSpec::parse(cli).unwrap_err();
+            assert_eq!(api.to_string(), typed.to_string(), "{cli}");
+        }
+        assert_eq!(
+            GrantSpec::from_parts("", "*", Level::Read, none)
+                .unwrap_err()
+                .to_string(),
+            "grant ':*:read': the project must be a project name or id, or '*'"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_documented_resource_pattern_is_the_rule(s in "[a-zA-Z0-9_ :-]{0,66}") {
+            let re = regex::Regex::new(Resource::PATTERN).unwrap();
+            proptest::prop_assert_eq!(re.is_match(&s), Resource::parse(&s).is_ok(), "{:?}", s);
         }
     }
 

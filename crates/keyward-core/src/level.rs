@@ -40,13 +40,23 @@ impl Level {
     /// DELETE manage. Other methods are refused rather than guessed at, because a
     /// guess that is too low would let a read-only key through.
     pub fn for_method(method: &str) -> Result<Self, LevelError> {
-        match method.to_ascii_uppercase().as_str() {
-            "GET" | "HEAD" | "OPTIONS" => Ok(Level::Read),
-            "POST" | "PUT" | "PATCH" => Ok(Level::Write),
-            "DELETE" => Ok(Level::Manage),
-            _ => Err(LevelError::UnknownMethod(crate::echo::echo(method, 40))),
-        }
+        Self::METHODS
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(method))
+            .map(|&(_, level)| level)
+            .ok_or_else(|| LevelError::UnknownMethod(crate::echo::echo(method, 40)))
     }
+
+    /// The methods [`Level::for_method`] knows (in any case), with their levels.
+    pub const METHODS: [(&'static str, Level); 7] = [
+        ("GET", Level::Read),
+        ("HEAD", Level::Read),
+        ("OPTIONS", Level::Read),
+        ("POST", Level::Write),
+        ("PUT", Level::Write),
+        ("PATCH", Level::Write),
+        ("DELETE", Level::Manage),
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

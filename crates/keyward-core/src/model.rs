@@ -61,6 +61,8 @@ pub enum KeyStatus {
 }
 
 impl KeyStatus {
+    pub const ALL: [KeyStatus; 3] = [KeyStatus::Active, KeyStatus::Revoked, KeyStatus::Deleted];
+
     pub fn as_str(self) -> &'static str {
         match self {
             KeyStatus::Active => "active",
@@ -143,6 +145,8 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 3] = [Role::Owner, Role::Admin, Role::Member];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Owner => "owner",

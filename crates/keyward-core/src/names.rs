@@ -35,6 +35,30 @@ fn clean_text(field: &'static str, raw: &str, max: usize) -> Result<String, Inva
     Ok(s.to_owned())
 }
 
+/// The characters `str::trim` removes (Unicode `White_Space`), as a regex class body.
+pub const WHITE_SPACE: &str =
+    r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+/// The characters `char::is_control` refuses (Unicode `Cc`), as a regex class body.
+pub const CONTROL: &str = r"\x00-\x1f\x7f-\x9f";
+
+/// A regex of the strings `str::trim` leaves empty: optional text left out when blank.
+pub fn blank_pattern() -> String {
+    format!("^[{WHITE_SPACE}]*$")
+}
+
+/// The regex (in the syntax JSON Schema, Python and the `regex` crate share) of exactly
+/// the strings [`clean_text`] accepts with this `max`: white space around, then 1 to
+/// `max` characters with no control character, not starting or ending in white space.
+/// The API's documentation states it, so that clients learn the rule from the schema.
+fn text_pattern(max: usize) -> String {
+    let edge = format!("[^{WHITE_SPACE}{CONTROL}]");
+    let rest = match max {
+        0 | 1 => String::new(),
+        _ => format!("(?:[^{CONTROL}]{{0,{}}}{edge})?", max - 2),
+    };
+    format!("^[{WHITE_SPACE}]*{edge}{rest}[{WHITE_SPACE}]*$")
+}
+
 macro_rules! text_type {
     ($(#[$doc:meta])* $name:ident, $field:literal, $max:expr) => {
         $(#[$doc])*
@@ -47,6 +71,11 @@ macro_rules! text_type {
 
             pub fn parse(s: &str) -> Result<Self, InvalidName> {
                 clean_text($field, s, $max).map($name)
+            }
+
+            /// A regex of exactly the strings [`Self::parse`] accepts.
+            pub fn pattern() -> String {
+                text_pattern($max)
             }
 
             pub fn as_str(&self) -> &str {
@@ -107,6 +136,9 @@ text_type!(
 pub struct EnvName(String);
 
 impl EnvName {
+    /// A regex of exactly the names [`EnvName::parse`] accepts.
+    pub const PATTERN: &'static str = "^[a-z][a-z0-9-]{0,31}$";
+
     pub fn parse(s: &str) -> Result<Self, InvalidName> {
         let ok = (1..=32).contains(&s.len())
             && s.starts_with(|c: char| c.is_ascii_lowercase())
@@ -184,7 +216,41 @@ mod tests {
         }
     }
 
+    /// Strings made of the characters the rules care about: white space, control
+    /// characters (some are both), letters, non-ASCII letters.
+    fn tricky(max_len: usize) -> impl Strategy<Value = String> {
+        let chars = prop::sample::select(vec![
+            ' ', '\t', '\n', '\r', '\u{b}', '\u{85}', '\u{a0}', '\u{2003}', '\u{3000}', '\u{0}',
+            '\u{1c}', '\u{7f}', '\u{9f}', '\u{200b}', 'a', 'Z', '-', '_', ':', 'é', '字', '😀',
+        ]);
+        prop::collection::vec(chars, 0..=max_len).prop_map(|c| c.into_iter().collect())
+    }
+
+    #[test]
+    fn the_documented_text_pattern_of_a_real_type_compiles() {
+        let re = regex::Regex::new(&KeyName::pattern()).unwrap();
+        assert!(re.is_match("  GitHub  "));
+        assert!(re.is_match(&"é".repeat(100)));
+        assert!(!re.is_match(&"é".repeat(101)));
+        assert!(!re.is_match("two\nlines"));
+    }
+
     proptest! {
+        /// The pattern the API documents accepts exactly what the parser accepts, so
+        /// that a client following the schema is never refused, nor one ignoring it
+        /// accepted.
+        #[test]
+        fn the_documented_text_pattern_is_the_rule(s in tricky(7), max in 1usize..5) {
+            let re = regex::Regex::new(&text_pattern(max)).unwrap();
+            prop_assert_eq!(re.is_match(&s), clean_text("t", &s, max).is_ok(), "{:?} max {}", s, max);
+        }
+
+        #[test]
+        fn the_documented_environment_pattern_is_the_rule(s in "[a-z0-9A-Z_ -]{0,34}\n?") {
+            let re = regex::Regex::new(EnvName::PATTERN).unwrap();
+            prop_assert_eq!(re.is_match(&s), EnvName::parse(&s).is_ok(), "{:?}", s);
+        }
+
         #[test]
         fn parsed_names_are_trimmed_nonempty_and_bounded(s in "\\PC{0,120}") {
             if let Ok(name) = KeyName::parse(&s) {

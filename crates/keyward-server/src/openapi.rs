@@ -1,28 +1,259 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations. The copy in
-//! `docs/openapi.json` is committed; a test fails when it differs from this.
+//! `docs/openapi.json` is committed; a test fails when it differs from this, and
+//! `scripts/contract.sh` tests a running server against it.
+//!
+//! Error answers are documented from the same catalog that makes them
+//! ([`crate::problems::ALL`]): one reusable `application/problem+json` response per
+//! status, whose `type` is one of that status's problem types. Each handler lists the
+//! statuses it answers itself; [`Layers`] adds those that the router's layers and
+//! extractors answer for every operation alike, so that they are stated once.
 
+use crate::problems::{self, Problem};
 use crate::routes::{audit, health, invitations, keys, me, members, orgs, scopes, setup, verify};
+use axum::http::StatusCode;
+use keyward_app::schema;
+use keyward_core::Catalog;
 use serde::Serialize;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::link::LinkBuilder;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{Modify, OpenApi, ToResponse, ToSchema};
 
 /// An RFC 9457 problem body. Extension members such as `required_permission`,
 /// `field` and `outcome` appear where they apply.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Problem)]
 pub struct ProblemDoc {
     /// Stable: match on this. See `/docs/problems`.
     #[schema(example = "/docs/problems#insufficient-permission")]
     pub r#type: String,
     pub title: String,
+    #[schema(minimum = 400, maximum = 599)]
     pub status: u16,
     /// What happened and what to do.
     pub detail: String,
     /// On 403: the permission needed.
+    #[schema(nullable = false)]
     pub required_permission: Option<String>,
     /// On 422: the input to fix.
+    #[schema(nullable = false)]
     pub field: Option<String>,
     /// On 401 and 403 from a key check: the check's outcome.
+    #[schema(nullable = false)]
     pub outcome: Option<String>,
+}
+
+const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The response for every problem of one status: their titles, and a body whose
+/// `type` is one of theirs.
+fn problem_response(status: StatusCode) -> Response {
+    let of_status: Vec<&Problem> = problems::ALL
+        .iter()
+        .copied()
+        .filter(|p| p.status == status)
+        .collect();
+    let titles: Vec<&str> = of_status.iter().map(|p| p.title).collect();
+    let schema = AllOfBuilder::new()
+        .item(Ref::from_schema_name("Problem"))
+        .item(
+            ObjectBuilder::new().property(
+                "type",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(of_status.iter().map(|p| p.type_uri()))),
+            ),
+        );
+    let mut response = ResponseBuilder::new()
+        .description(titles.join("; "))
+        .content(
+            PROBLEM_JSON,
+            ContentBuilder::new().schema(Some(schema)).build(),
+        );
+    if status == StatusCode::UNAUTHORIZED {
+        response = response.header(
+            "WWW-Authenticate",
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::String))
+                .description(Some("`Bearer realm=\"keyward\"`, with `error=\"invalid_token\"` when a credential was sent"))
+                .build(),
+        );
+    }
+    response.build()
+}
+
+macro_rules! problem_responses {
+    ($($name:ident = $status:ident;)*) => {
+        $(
+            #[doc = concat!("The `", stringify!($status), "` problem answer, for `responses(...)`.")]
+            pub struct $name;
+
+            impl<'s> ToResponse<'s> for $name {
+                fn response() -> (&'s str, RefOr<Response>) {
+                    (stringify!($name), problem_response(StatusCode::$status).into())
+                }
+            }
+        )*
+    };
+}
+
+problem_responses! {
+    BadRequest = BAD_REQUEST;
+    Unauthorized = UNAUTHORIZED;
+    Forbidden = FORBIDDEN;
+    NotFound = NOT_FOUND;
+    Conflict = CONFLICT;
+    PayloadTooLarge = PAYLOAD_TOO_LARGE;
+    UnsupportedMediaType = UNSUPPORTED_MEDIA_TYPE;
+    Unprocessable = UNPROCESSABLE_ENTITY;
+    Internal = INTERNAL_SERVER_ERROR;
+    Unavailable = SERVICE_UNAVAILABLE;
+}
+
+fn problem_ref<'s, R: ToResponse<'s>>() -> RefOr<Response> {
+    RefOr::Ref(Ref::from_response_name(R::response().0))
+}
+
+/// The statuses every operation shares, added where the handlers leave them out:
+/// 400 (a key in the query string is refused before routing; so is a query, path or
+/// body that cannot be read), 500 (a failure or panic anywhere), 401 where a credential
+/// is required (the `Caller` and `OperatorToken` extractors), and 413 and 415 where a
+/// JSON body is read (the body limit and the `Json` extractor).
+struct Layers;
+
+impl Layers {
+    fn complete(operation: &mut Operation) {
+        let mut shared = vec![("400", problem_ref::<BadRequest>())];
+        if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+            shared.push(("401", problem_ref::<Unauthorized>()));
+        }
+        if operation.request_body.is_some() {
+            shared.push(("413", problem_ref::<PayloadTooLarge>()));
+            shared.push(("415", problem_ref::<UnsupportedMediaType>()));
+        }
+        shared.push(("500", problem_ref::<Internal>()));
+        let responses = &mut operation.responses.responses;
+        for (status, response) in shared {
+            responses.entry(status.to_owned()).or_insert(response);
+        }
+    }
+}
+
+impl Modify for Layers {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        for item in doc.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                Self::complete(operation);
+            }
+        }
+    }
+}
+
+/// Where an answer leads: from a thing just created (or listed) to the operations on
+/// it, with the answer's field each one takes. Client generators follow these, and so
+/// does the stateful phase of the contract run, which chains the calls.
+struct Links;
+
+/// (from operation, its status, to operations, their parameters from the answer)
+type LinkRow = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
+
+const KEY_OPERATIONS: &[&str] = &[
+    "get_key",
+    "update_key",
+    "revoke_key",
+    "reactivate_key",
+    "rotate_key",
+    "delete_key",
+];
+
+const LINKS: &[LinkRow] = &[
+    (
+        "create_key",
+        "201",
+        KEY_OPERATIONS,
+        &[("key_id", "$response.body#/id")],
+    ),
+    (
+        "rotate_key",
+        "201",
+        KEY_OPERATIONS,
+        &[("key_id", "$response.body#/new/id")],
+    ),
+    (
+        "list_keys",
+        "200",
+        KEY_OPERATIONS,
+        &[("key_id", "$response.body#/data/0/id")],
+    ),
+    (
+        "create_org",
+        "201",
+        &["get_org", "list_projects", "create_project", "list_members"],
+        &[("org", "$response.body#/id")],
+    ),
+    (
+        "create_project",
+        "201",
+        &["get_project", "list_environments", "create_environment"],
+        &[
+            ("org", "$response.body#/org_id"),
+            ("project", "$response.body#/id"),
+        ],
+    ),
+];
+
+impl Modify for Links {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        for item in doc.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let id = operation.operation_id.clone().unwrap_or_default();
+                for (from, status, targets, parameters) in LINKS {
+                    if *from != id {
+                        continue;
+                    }
+                    let Some(RefOr::T(response)) = operation.responses.responses.get_mut(*status)
+                    else {
+                        continue;
+                    };
+                    for target in *targets {
+                        let mut link = LinkBuilder::new().operation_id(*target);
+                        for (name, expression) in *parameters {
+                            link = link.parameter(*name, *expression);
+                        }
+                        response
+                            .links
+                            .insert((*target).to_owned(), link.build().into());
+                    }
+                }
+            }
+        }
+    }
 }
 
 struct Security;
@@ -66,8 +297,12 @@ impl Modify for Security {
         invitations::invite, invitations::list, invitations::revoke, invitations::accept,
         health::healthz, health::readyz,
     ),
-    components(schemas(ProblemDoc)),
-    modifiers(&Security),
+    components(
+        schemas(ProblemDoc, keys::GrantIn),
+        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
+            UnsupportedMediaType, Unprocessable, Internal, Unavailable),
+    ),
+    modifiers(&Security, &Layers, &Links),
     tags(
         (name = "keys", description = "Create, list, change, revoke, rotate and delete API keys"),
         (name = "verify", description = "Check a key against a request (operator token)"),
@@ -81,9 +316,33 @@ impl Modify for Security {
 )]
 pub struct ApiDoc;
 
-/// The document as committed: pretty JSON with a final newline.
+/// The scopes keys may be given: those of the operator's catalog.
+struct Scopes<'a>(&'a Catalog);
+
+impl Modify for Scopes<'_> {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components
+            .schemas
+            .insert("Scope".to_owned(), schema::scope(self.0).into());
+    }
+}
+
+/// The document as committed: with the default scope catalog.
 pub fn document() -> String {
-    let mut json = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
+    document_for(&Catalog::formfex())
+}
+
+/// The document as a server with this scope catalog serves it at `/openapi.json`:
+/// pretty JSON with a final newline.
+pub fn document_for(catalog: &Catalog) -> String {
+    let mut doc = ApiDoc::openapi();
+    Scopes(catalog).modify(&mut doc);
+    let json = doc.to_pretty_json().unwrap_or_default();
+    // utoipa 5.5 writes a link's `operationId` as `operation_id`, which readers of the
+    // document ignore. No other key is spelled so: the operations' own ids are
+    // `operationId`, and no schema has such a property (a test checks both).
+    let mut json = json.replace("\"operation_id\": ", "\"operationId\": ");
     json.push('\n');
     json
 }

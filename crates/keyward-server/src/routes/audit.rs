@@ -2,11 +2,13 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Json, Query};
+use crate::openapi::{Forbidden, NotFound, Unprocessable};
 use crate::routes::page_limit;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
+use keyward_app::schema;
 use keyward_core::{AuditAction, AuditEvent, KeyId, Timestamp};
 use keyward_store::AuditQuery;
 use serde::{Deserialize, Serialize};
@@ -22,7 +24,7 @@ pub struct AuditEventOut {
     pub org_id: Option<String>,
     /// `cli:<user>`, `token:<id>`, `user:<id>`, `key:<id>` or `system`.
     pub actor: String,
-    #[schema(value_type = String, example = "key.revoked")]
+    #[schema(schema_with = schema::audit_action, example = "key.revoked")]
     pub action: AuditAction,
     pub key_id: Option<String>,
     /// What changed; for updates, `before` and `after`.
@@ -61,17 +63,24 @@ pub struct AuditListQuery {
     /// `true`: only the operator's own stream (admin tokens created and revoked, people
     /// created). For the operator only.
     pub operator: Option<bool>,
+    /// A key's id: its events only.
+    #[param(schema_with = schema::key_id)]
     pub key_id: Option<String>,
     /// Such as `cli:alice` or `key:<id>`.
     pub actor: Option<String>,
     /// Such as `key.revoked`.
+    #[param(schema_with = schema::audit_action)]
     pub action: Option<String>,
     /// Events at or after this time: RFC 3339, a date, or a duration ago such as `1h`
     /// or `7d` (also `7d ago`).
     pub since: Option<String>,
     /// Events before this time, in the same forms: `until=1d` is up to a day ago.
     pub until: Option<String>,
+    /// The `next_cursor` of the previous page.
+    #[param(value_type = Option<i64>)]
     pub cursor: Option<String>,
+    /// 1 to 100, 50 by default.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 
@@ -83,8 +92,11 @@ fn time_ago(field: &'static str, s: &str, now: Timestamp) -> Result<Timestamp, A
 }
 
 /// List audit events, newest first.
-#[utoipa::path(get, path = "/v1/audit-events", tag = "audit", params(AuditListQuery),
-    responses((status = 200, body = AuditList), (status = 404, body = crate::openapi::ProblemDoc), (status = 422, body = crate::openapi::ProblemDoc)),
+#[utoipa::path(get, path = "/v1/audit-events", tag = "audit", operation_id = "list_audit_events", params(AuditListQuery),
+    responses(
+        (status = 200, body = AuditList), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 422, response = Unprocessable),
+    ),
     security(("bearer" = [])))]
 pub async fn list(
     State(s): State<AppState>,

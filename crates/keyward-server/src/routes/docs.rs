@@ -1,16 +1,17 @@
 //! Documentation served by the server itself, with no network access: the OpenAPI
-//! document at `/openapi.json`, Swagger UI at `/docs/api` (assets compiled in), and
-//! the problem types at `/docs/problems`.
+//! document at `/openapi.json` (the same text as the committed `docs/openapi.json`),
+//! Swagger UI at `/docs/api` (assets compiled in), and the problem types at
+//! `/docs/problems`.
 
-use crate::openapi::ApiDoc;
+use crate::openapi;
 use crate::problems;
 use crate::state::AppState;
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::Router;
-use utoipa::OpenApi;
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -68,9 +69,18 @@ async fn index() -> Html<&'static str> {
     )
 }
 
+/// The OpenAPI document, with this server's scope catalog.
+async fn openapi_json(State(s): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        openapi::document_for(&s.app.settings().catalog),
+    )
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
         .route("/docs/problems", get(problems_page))
-        .merge(SwaggerUi::new("/docs/api").url("/openapi.json", ApiDoc::openapi()))
+        .route("/openapi.json", get(openapi_json))
+        .merge(SwaggerUi::new("/docs/api").config(Config::from("/openapi.json")))
 }

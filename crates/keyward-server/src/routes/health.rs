@@ -1,6 +1,7 @@
 //! `/healthz` (the process is up) and `/readyz` (it can reach its database).
 
 use crate::error::{ApiError, ApiResult, Json};
+use crate::openapi::Unavailable;
 use crate::problems;
 use crate::state::AppState;
 use axum::extract::State;
@@ -16,14 +17,15 @@ pub struct Health {
 }
 
 /// Liveness: answers while the process runs.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/healthz", tag = "operations", operation_id = "healthz",
+    responses((status = 200, body = Health)))]
 pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
 /// Readiness: answers 200 when the database answers, 503 otherwise.
-#[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, body = Health), (status = 503, body = crate::openapi::ProblemDoc)))]
+#[utoipa::path(get, path = "/readyz", tag = "operations", operation_id = "readyz",
+    responses((status = 200, body = Health), (status = 503, response = Unavailable)))]
 pub async fn readyz(State(s): State<AppState>) -> ApiResult<Json<Health>> {
     match s.app.store().count_users().await {
         Ok(_) => Ok(Json(Health { status: "ready" })),

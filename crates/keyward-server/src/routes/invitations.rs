@@ -4,13 +4,14 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiResult, Json, Path};
+use crate::openapi::{Conflict, Forbidden, NotFound, Unprocessable};
 use crate::routes::members::{MemberOut, ProjectAccessIn, ProjectAccessOut};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::Router;
-use keyward_app::{CreatedInvitation, MemberInput};
+use keyward_app::{schema, CreatedInvitation, MemberInput};
 use keyward_core::{Invitation, Role, Timestamp};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -20,9 +21,10 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct InvitationIn {
     /// The address to invite.
+    #[schema(schema_with = schema::email)]
     pub email: String,
     /// `owner`, `admin` or `member`.
-    #[schema(value_type = String, example = "member")]
+    #[schema(schema_with = schema::role, example = "member")]
     pub role: Role,
     /// For members: their level on each project they may use.
     #[serde(default)]
@@ -34,7 +36,7 @@ pub struct InvitationOut {
     pub id: String,
     pub org_id: String,
     pub email: String,
-    #[schema(value_type = String)]
+    #[schema(schema_with = schema::role)]
     pub role: Role,
     pub projects: Vec<ProjectAccessOut>,
     /// Who invited: an actor such as `user:usr_…`, `key:…` or `token:…`.
@@ -109,9 +111,13 @@ pub struct AcceptedOut {
 }
 
 /// Invite a person to an organization, with a role and project levels.
-#[utoipa::path(post, path = "/v1/orgs/{org}/invitations", tag = "members", request_body = InvitationIn,
+#[utoipa::path(post, path = "/v1/orgs/{org}/invitations", tag = "members", operation_id = "invite_member", request_body = InvitationIn,
     params(("org" = String, Path, description = "Organization id or name")),
-    responses((status = 201, body = CreatedInvitationOut), (status = 403, body = crate::openapi::ProblemDoc), (status = 404, body = crate::openapi::ProblemDoc), (status = 409, body = crate::openapi::ProblemDoc), (status = 422, body = crate::openapi::ProblemDoc)),
+    responses(
+        (status = 201, body = CreatedInvitationOut), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+    ),
     security(("bearer" = [])))]
 pub async fn invite(
     State(s): State<AppState>,
@@ -139,9 +145,12 @@ pub async fn invite(
 }
 
 /// List an organization's pending invitations, newest first.
-#[utoipa::path(get, path = "/v1/orgs/{org}/invitations", tag = "members",
+#[utoipa::path(get, path = "/v1/orgs/{org}/invitations", tag = "members", operation_id = "list_invitations",
     params(("org" = String, Path, description = "Organization id or name")),
-    responses((status = 200, body = InvitationList), (status = 403, body = crate::openapi::ProblemDoc), (status = 404, body = crate::openapi::ProblemDoc)),
+    responses(
+        (status = 200, body = InvitationList), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
     security(("bearer" = [])))]
 pub async fn list(
     State(s): State<AppState>,
@@ -156,9 +165,11 @@ pub async fn list(
 }
 
 /// Withdraw a pending invitation: its token stops working.
-#[utoipa::path(delete, path = "/v1/orgs/{org}/invitations/{invitation_id}", tag = "members",
+#[utoipa::path(delete, path = "/v1/orgs/{org}/invitations/{invitation_id}", tag = "members", operation_id = "withdraw_invitation",
     params(("org" = String, Path, description = "Organization id or name"), ("invitation_id" = String, Path)),
-    responses((status = 204), (status = 403, body = crate::openapi::ProblemDoc), (status = 404, body = crate::openapi::ProblemDoc)),
+    responses(
+        (status = 204), (status = 403, response = Forbidden), (status = 404, response = NotFound),
+    ),
     security(("bearer" = [])))]
 pub async fn revoke(
     State(s): State<AppState>,
@@ -173,8 +184,11 @@ pub async fn revoke(
 /// Accept an invitation: as the person invited (the operator's dashboard acting for
 /// them with `Keyward-User`), or as the operator on their behalf, which creates their
 /// account if they have none.
-#[utoipa::path(post, path = "/v1/invitations/accept", tag = "members", request_body = AcceptIn,
-    responses((status = 200, body = AcceptedOut), (status = 403, body = crate::openapi::ProblemDoc), (status = 404, body = crate::openapi::ProblemDoc), (status = 409, body = crate::openapi::ProblemDoc)),
+#[utoipa::path(post, path = "/v1/invitations/accept", tag = "members", operation_id = "accept_invitation", request_body = AcceptIn,
+    responses(
+        (status = 200, body = AcceptedOut), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 409, response = Conflict),
+    ),
     security(("bearer" = [])))]
 pub async fn accept(
     State(s): State<AppState>,

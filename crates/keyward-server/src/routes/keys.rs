@@ -4,6 +4,7 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Json, Path, Query, RawBody};
+use crate::openapi::{Conflict, Forbidden, NotFound, Unprocessable};
 use crate::routes::{page_limit, parse_time};
 use crate::state::AppState;
 use axum::extract::State;
@@ -11,76 +12,86 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use keyward_app::views::{GrantView, KeyView};
+use keyward_app::schema;
+use keyward_app::views::{CreatedKeyView, KeyView, RotatedView};
 use keyward_app::{CreatedKey, KeyInput, KeyPatchInput, Principal};
-use keyward_core::{
-    lifecycle, EnvName, EnvScope, GrantSpec, KeyStatus, Kind, Level, OrgAccess, OrgId, Resource,
-    Timestamp,
-};
+use keyward_core::{lifecycle, GrantSpec, KeyStatus, Kind, Level, OrgAccess, OrgId};
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::openapi::schema::{Array, ArrayBuilder, SchemaType, Type};
+use utoipa::openapi::Ref;
 use utoipa::ToSchema;
+
+/// At most this many grants per key.
+const MAX_GRANTS: usize = 100;
 
 /// One permission row: a project (or `*`), an environment (or `*`) and a level.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantIn {
     /// A project name or id, or `*` for every project of the organization.
-    #[schema(example = "Website")]
+    #[schema(example = "Website", min_length = 1)]
     pub project: String,
     /// An environment name, or `*` for every environment of the key's kind.
-    #[schema(example = "production")]
+    #[schema(schema_with = schema::env_scope, example = "production")]
     pub environment: String,
-    #[schema(value_type = String, example = "read")]
+    #[schema(schema_with = schema::level, example = "read")]
     pub level: Level,
     /// Limit the grant to these resources of the scope catalog; every resource if left out.
-    #[schema(example = json!(["forms"]))]
+    #[schema(schema_with = schema::resources_or_null, example = json!(["forms"]))]
     pub resources: Option<Vec<String>>,
 }
 
 impl GrantIn {
+    /// The core's rules, the same the command line's `--grant` follows.
     fn spec(&self) -> ApiResult<GrantSpec> {
-        let environment =
-            match self.environment.trim() {
-                "*" => EnvScope::All,
-                name => EnvScope::Named(EnvName::parse(name).map_err(|e| {
-                    ApiError::validation("grants", format!("grants: {}", e.problem))
-                })?),
-            };
-        let project = self.project.trim();
-        if project.is_empty() {
-            return Err(ApiError::validation(
-                "grants",
-                "grants: project must be a project name or id, or '*'",
-            ));
-        }
-        let resources = match &self.resources {
-            None => None,
-            Some(list) => Some(
-                list.iter()
-                    .map(|r| {
-                        Resource::parse(r)
-                            .map_err(|e| ApiError::validation("grants", format!("grants: {e}")))
-                    })
-                    .collect::<ApiResult<_>>()?,
-            ),
-        };
-        Ok(GrantSpec {
-            project: (project != "*").then(|| project.to_owned()),
-            environment,
-            level: self.level,
-            resources,
-        })
+        GrantSpec::from_parts(
+            &self.project,
+            &self.environment,
+            self.level,
+            self.resources.as_deref(),
+        )
+        .map_err(|e| ApiError::validation("grants", format!("grants: {e}")))
     }
 }
 
 fn specs(grants: &[GrantIn]) -> ApiResult<Vec<GrantSpec>> {
-    if grants.len() > 100 {
+    if grants.len() > MAX_GRANTS {
         return Err(ApiError::validation(
             "grants",
-            "grants: at most 100 grants per key",
+            format!("grants: at most {MAX_GRANTS} grants per key"),
         ));
     }
     grants.iter().map(GrantIn::spec).collect()
+}
+
+fn grants() -> Array {
+    ArrayBuilder::new()
+        .items(Ref::from_schema_name("GrantIn"))
+        .max_items(Some(MAX_GRANTS))
+        .build()
+}
+
+fn grants_or_null() -> Array {
+    ArrayBuilder::new()
+        .schema_type(SchemaType::Array(vec![Type::Array, Type::Null]))
+        .items(Ref::from_schema_name("GrantIn"))
+        .max_items(Some(MAX_GRANTS))
+        .build()
+}
+
+/// The operator's catalog decides the scopes: the `Scope` schema is filled in from it
+/// (`crate::openapi::document_for`).
+fn scopes() -> Array {
+    ArrayBuilder::new()
+        .items(Ref::from_schema_name("Scope"))
+        .build()
+}
+
+fn scopes_or_null() -> Array {
+    ArrayBuilder::new()
+        .schema_type(SchemaType::Array(vec![Type::Array, Type::Null]))
+        .items(Ref::from_schema_name("Scope"))
+        .build()
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -89,22 +100,26 @@ pub struct KeyIn {
     /// The organization (id or name). Required with an admin token; a key creates keys
     /// in its own organization.
     pub org: Option<String>,
-    /// What the key is for, at most 100 characters.
-    #[schema(example = "GitHub Integration")]
+    /// What the key is for.
+    #[schema(schema_with = schema::key_name, example = "GitHub Integration")]
     pub name: String,
+    /// Left out when blank.
+    #[schema(schema_with = schema::description_or_null)]
     pub description: Option<String>,
     /// `live` (the default) or `test`.
     #[serde(default = "live")]
-    #[schema(value_type = String, example = "live")]
+    #[schema(schema_with = schema::kind, example = "live")]
     pub kind: Kind,
     #[serde(default)]
+    #[schema(schema_with = grants)]
     pub grants: Vec<GrantIn>,
     /// Catalog scopes such as `forms:read`, `forms:*` or `*`; see `GET /v1/scopes`.
     #[serde(default)]
+    #[schema(schema_with = scopes)]
     pub scopes: Vec<String>,
     /// Access to organization resources: `none` (the default), `read`, `write`, `manage`.
     #[serde(default)]
-    #[schema(value_type = String, example = "none")]
+    #[schema(schema_with = schema::org_access, example = "none")]
     pub org_access: OrgAccess,
     /// RFC 3339 time, a date, or a duration from now such as `90d`; at most 2 years ahead.
     pub expires_at: Option<String>,
@@ -128,16 +143,20 @@ fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyPatch {
+    /// A new name; `null` or left out keeps it.
+    #[schema(schema_with = schema::key_name_or_null)]
     pub name: Option<String>,
-    /// `null` clears the description.
+    /// A new description; `null` or blank clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::description_or_null)]
     pub description: Option<Option<String>>,
     /// Replaces all of the key's grants.
+    #[schema(schema_with = grants_or_null)]
     pub grants: Option<Vec<GrantIn>>,
     /// Replaces all of the key's scopes.
+    #[schema(schema_with = scopes_or_null)]
     pub scopes: Option<Vec<String>>,
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::org_access_or_null)]
     pub org_access: Option<OrgAccess>,
     /// `null` removes the expiry.
     #[serde(default, deserialize_with = "double_option")]
@@ -153,117 +172,9 @@ pub struct RotateIn {
     pub grace_period: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct GrantOut {
-    /// `null` when the grant covers every project.
-    pub project_id: Option<String>,
-    /// The project's name, or `*`.
-    pub project: String,
-    pub environment: String,
-    #[schema(value_type = String)]
-    pub level: Level,
-    /// `null`: every resource.
-    pub resources: Option<Vec<String>>,
-}
-
-impl From<&GrantView> for GrantOut {
-    fn from(g: &GrantView) -> Self {
-        GrantOut {
-            project_id: g.project_id.clone(),
-            project: g.project.clone(),
-            environment: g.environment.clone(),
-            level: g.level,
-            resources: g.resources.as_ref().map(|r| r.iter().cloned().collect()),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct KeyOut {
-    pub id: String,
-    pub org_id: String,
-    pub name: String,
-    pub description: Option<String>,
-    #[schema(value_type = String)]
-    pub kind: Kind,
-    /// `active`, `revoked` or `deleted`.
-    #[schema(value_type = String)]
-    pub status: KeyStatus,
-    /// Past its expiry (or its grace period after a rotation).
-    pub expired: bool,
-    pub grants: Vec<GrantOut>,
-    pub scopes: Vec<String>,
-    #[schema(value_type = String)]
-    pub org_access: OrgAccess,
-    /// The user the key acts as; `null` for a service key.
-    pub owner: Option<String>,
-    pub created_by: String,
-    #[serde(with = "keyward_core::timestamp::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: Timestamp,
-    #[serde(with = "keyward_core::timestamp::rfc3339::option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub expires_at: Option<Timestamp>,
-    pub rotated_from: Option<String>,
-    pub rotated_to: Option<String>,
-    #[serde(with = "keyward_core::timestamp::rfc3339::option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub last_used_at: Option<Timestamp>,
-}
-
-impl From<&KeyView> for KeyOut {
-    fn from(k: &KeyView) -> Self {
-        KeyOut {
-            id: k.id.to_string(),
-            org_id: k.org_id.to_string(),
-            name: k.name.clone(),
-            description: k.description.clone(),
-            kind: k.kind,
-            status: k.status,
-            expired: k.expired,
-            grants: k.grants.iter().map(GrantOut::from).collect(),
-            scopes: k.scopes.clone(),
-            org_access: k.org_access,
-            owner: k.owner.clone(),
-            created_by: k.created_by.clone(),
-            created_at: k.created_at,
-            expires_at: k.expires_at,
-            rotated_from: k.rotated_from.as_ref().map(ToString::to_string),
-            rotated_to: k.rotated_to.as_ref().map(ToString::to_string),
-            last_used_at: k.last_used_at,
-        }
-    }
-}
-
-/// A key just created or rotated: `key` holds the full key, shown this once.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CreatedKeyOut {
-    /// The full API key. It is never shown again.
-    pub key: String,
-    #[serde(flatten)]
-    pub details: KeyOut,
-}
-
-impl From<&CreatedKey> for CreatedKeyOut {
-    fn from(c: &CreatedKey) -> Self {
-        CreatedKeyOut {
-            key: c.secret.expose_secret().to_owned(),
-            details: KeyOut::from(&c.key),
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RotatedOut {
-    /// The key that was rotated, now ending at the close of its grace period.
-    pub old: KeyOut,
-    /// Its replacement, with the full key shown this once.
-    pub new: CreatedKeyOut,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KeyList {
-    pub data: Vec<KeyOut>,
+    pub data: Vec<KeyView>,
     /// Pass as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
@@ -275,15 +186,26 @@ pub struct KeyListQuery {
     /// The organization (id or name); required with an admin token.
     pub org: Option<String>,
     /// `active`, `revoked` or `deleted`.
-    #[param(value_type = Option<String>)]
+    #[param(schema_with = schema::key_status)]
     pub status: Option<KeyStatus>,
     /// `live` or `test`.
-    #[param(value_type = Option<String>)]
+    #[param(schema_with = schema::kind)]
     pub kind: Option<Kind>,
     /// The `next_cursor` of the previous page.
+    #[param(schema_with = schema::key_id_param)]
     pub cursor: Option<String>,
     /// 1 to 100, 50 by default.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
+}
+
+/// The key in a path.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct KeyPath {
+    /// The key's id: 16 letters and digits.
+    #[param(schema_with = schema::key_id_param)]
+    pub key_id: String,
 }
 
 async fn org_for(s: &AppState, who: &Principal, org: Option<&str>) -> ApiResult<OrgId> {
@@ -302,14 +224,18 @@ fn created(c: &CreatedKey) -> Response {
     (
         StatusCode::CREATED,
         [(header::LOCATION, location)],
-        Json(CreatedKeyOut::from(c)),
+        Json(c.view()),
     )
         .into_response()
 }
 
 /// Create a key. The response holds the full key, shown this once.
-#[utoipa::path(post, path = "/v1/keys", tag = "keys", request_body = KeyIn,
-    responses((status = 201, body = CreatedKeyOut), (status = 403, body = crate::openapi::ProblemDoc), (status = 404, body = crate::openapi::ProblemDoc), (status = 422, body = crate::openapi::ProblemDoc)),
+#[utoipa::path(post, path = "/v1/keys", tag = "keys", operation_id = "create_key", request_body = KeyIn,
+    responses(
+        (status = 201, body = CreatedKeyView, headers(("location" = String, description = "The new key's URL"))),
+        (status = 403, response = Forbidden), (status = 404, response = NotFound),
+        (status = 422, response = Unprocessable),
+    ),
     security(("bearer" = [])))]
 pub async fn create_key(
     State(s): State<AppState>,
@@ -337,8 +263,11 @@ pub async fn create_key(
 }
 
 /// List keys, newest first, a page at a time.
-#[utoipa::path(get, path = "/v1/keys", tag = "keys", params(KeyListQuery),
-    responses((status = 200, body = KeyList), (status = 404, body = crate::openapi::ProblemDoc), (status = 422, body = crate::openapi::ProblemDoc)),
+#[utoipa::path(get, path = "/v1/keys", tag = "keys", operation_id = "list_keys", params(KeyListQuery),
+    responses(
+        (status = 200, body = KeyList), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 422, response = Unprocessable),
+    ),
     security(("bearer" = [])))]
 pub async fn list_keys(
     State(s): State<AppState>,
@@ -355,34 +284,41 @@ pub async fn list_keys(
         .then(|| keys.last().map(|k| k.id.to_string()))
         .flatten();
     Ok(Json(KeyList {
-        data: keys.iter().map(KeyOut::from).collect(),
+        data: keys,
         next_cursor,
     }))
 }
 
 /// Get a key.
-#[utoipa::path(get, path = "/v1/keys/{key_id}", tag = "keys", params(("key_id" = String, Path)),
-    responses((status = 200, body = KeyOut), (status = 404, body = crate::openapi::ProblemDoc)),
+#[utoipa::path(get, path = "/v1/keys/{key_id}", tag = "keys", operation_id = "get_key", params(KeyPath),
+    responses(
+        (status = 200, body = KeyView), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 422, response = Unprocessable),
+    ),
     security(("bearer" = [])))]
 pub async fn get_key(
     State(s): State<AppState>,
     Caller(who): Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<KeyOut>> {
+) -> ApiResult<Json<KeyView>> {
     let key = s.app.key(&who, &id).await?;
-    Ok(Json(KeyOut::from(&s.app.view(&key).await?)))
+    Ok(Json(s.app.view(&key).await?))
 }
 
 /// Change a key's name, description, grants, organization access or expiry.
-#[utoipa::path(patch, path = "/v1/keys/{key_id}", tag = "keys", params(("key_id" = String, Path)), request_body = KeyPatch,
-    responses((status = 200, body = KeyOut), (status = 403, body = crate::openapi::ProblemDoc), (status = 404, body = crate::openapi::ProblemDoc), (status = 409, body = crate::openapi::ProblemDoc), (status = 422, body = crate::openapi::ProblemDoc)),
+#[utoipa::path(patch, path = "/v1/keys/{key_id}", tag = "keys", operation_id = "update_key", params(KeyPath), request_body = KeyPatch,
+    responses(
+        (status = 200, body = KeyView), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+    ),
     security(("bearer" = [])))]
 pub async fn patch_key(
     State(s): State<AppState>,
     Caller(who): Caller,
     Path(id): Path<String>,
     Json(body): Json<KeyPatch>,
-) -> ApiResult<Json<KeyOut>> {
+) -> ApiResult<Json<KeyView>> {
     let key = s.app.key(&who, &id).await?;
     let now = s.app.now();
     let patch = KeyPatchInput {
@@ -397,40 +333,50 @@ pub async fn patch_key(
             Some(Some(t)) => Some(Some(parse_time("expires_at", &t, now)?)),
         },
     };
-    Ok(Json(KeyOut::from(
-        &s.app.update_key(&who, &key, patch).await?,
-    )))
+    Ok(Json(s.app.update_key(&who, &key, patch).await?))
 }
 
 /// Revoke a key: it stops working at once and can be reactivated.
-#[utoipa::path(post, path = "/v1/keys/{key_id}/revoke", tag = "keys", params(("key_id" = String, Path)),
-    responses((status = 200, body = KeyOut), (status = 404, body = crate::openapi::ProblemDoc), (status = 409, body = crate::openapi::ProblemDoc)),
+#[utoipa::path(post, path = "/v1/keys/{key_id}/revoke", tag = "keys", operation_id = "revoke_key", params(KeyPath),
+    responses(
+        (status = 200, body = KeyView), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+    ),
     security(("bearer" = [])))]
 pub async fn revoke_key(
     State(s): State<AppState>,
     Caller(who): Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<KeyOut>> {
+) -> ApiResult<Json<KeyView>> {
     let key = s.app.key(&who, &id).await?;
-    Ok(Json(KeyOut::from(&s.app.revoke_key(&who, &key).await?)))
+    Ok(Json(s.app.revoke_key(&who, &key).await?))
 }
 
 /// Reactivate a revoked key.
-#[utoipa::path(post, path = "/v1/keys/{key_id}/reactivate", tag = "keys", params(("key_id" = String, Path)),
-    responses((status = 200, body = KeyOut), (status = 404, body = crate::openapi::ProblemDoc), (status = 409, body = crate::openapi::ProblemDoc)),
+#[utoipa::path(post, path = "/v1/keys/{key_id}/reactivate", tag = "keys", operation_id = "reactivate_key", params(KeyPath),
+    responses(
+        (status = 200, body = KeyView), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+    ),
     security(("bearer" = [])))]
 pub async fn reactivate_key(
     State(s): State<AppState>,
     Caller(who): Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<KeyOut>> {
+) -> ApiResult<Json<KeyView>> {
     let key = s.app.key(&who, &id).await?;
-    Ok(Json(KeyOut::from(&s.app.reactivate_key(&who, &key).await?)))
+    Ok(Json(s.app.reactivate_key(&who, &key).await?))
 }
 
 /// Rotate a key: a new key with the same settings; the old one works for the grace period.
-#[utoipa::path(post, path = "/v1/keys/{key_id}/rotate", tag = "keys", params(("key_id" = String, Path)), request_body(content = Option<RotateIn>),
-    responses((status = 201, body = RotatedOut), (status = 404, body = crate::openapi::ProblemDoc), (status = 409, body = crate::openapi::ProblemDoc), (status = 422, body = crate::openapi::ProblemDoc)),
+#[utoipa::path(post, path = "/v1/keys/{key_id}/rotate", tag = "keys", operation_id = "rotate_key", params(KeyPath), request_body(content = Option<RotateIn>),
+    responses(
+        (status = 201, body = RotatedView, headers(("location" = String, description = "The new key's URL"))),
+        (status = 403, response = Forbidden), (status = 404, response = NotFound),
+        (status = 409, response = Conflict), (status = 422, response = Unprocessable),
+    ),
     security(("bearer" = [])))]
 pub async fn rotate_key(
     State(s): State<AppState>,
@@ -438,41 +384,42 @@ pub async fn rotate_key(
     Path(id): Path<String>,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
-    // The body is optional: an empty one means the default grace period.
+    // The body is optional: an empty one, or `null`, means the default grace period.
     let body: RotateIn = if body.iter().all(u8::is_ascii_whitespace) {
         RotateIn::default()
     } else {
-        serde_json::from_slice(&body)
+        serde_json::from_slice::<Option<RotateIn>>(&body)
             .map_err(|e| ApiError::invalid_request(format!("the JSON body does not fit: {e}")))?
+            .unwrap_or_default()
     };
     let grace = lifecycle::grace_period(body.grace_period.as_deref())
         .map_err(|e| ApiError::validation("grace_period", e.to_string()))?;
     let key = s.app.key(&who, &id).await?;
     let r = s.app.rotate_key(&who, &key, grace).await?;
     let location = format!("/v1/keys/{}", r.new.key.id);
-    let out = RotatedOut {
-        old: KeyOut::from(&r.old),
-        new: CreatedKeyOut::from(&r.new),
-    };
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
-        Json(out),
+        Json(r.view()),
     )
         .into_response())
 }
 
 /// Delete a key for good. The record stays, as `deleted`, for the audit log.
-#[utoipa::path(delete, path = "/v1/keys/{key_id}", tag = "keys", params(("key_id" = String, Path)),
-    responses((status = 200, body = KeyOut), (status = 404, body = crate::openapi::ProblemDoc), (status = 409, body = crate::openapi::ProblemDoc)),
+#[utoipa::path(delete, path = "/v1/keys/{key_id}", tag = "keys", operation_id = "delete_key", params(KeyPath),
+    responses(
+        (status = 200, body = KeyView), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+    ),
     security(("bearer" = [])))]
 pub async fn delete_key(
     State(s): State<AppState>,
     Caller(who): Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<KeyOut>> {
+) -> ApiResult<Json<KeyView>> {
     let key = s.app.key(&who, &id).await?;
-    Ok(Json(KeyOut::from(&s.app.delete_key(&who, &key).await?)))
+    Ok(Json(s.app.delete_key(&who, &key).await?))
 }
 
 pub fn router() -> Router<AppState> {

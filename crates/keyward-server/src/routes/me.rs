@@ -2,20 +2,22 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Json};
-use crate::routes::keys::KeyOut;
+use crate::openapi::Forbidden;
+use crate::problems;
 use crate::routes::orgs::OrgOut;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
-use keyward_app::Who;
+use keyward_app::views::KeyView;
+use keyward_app::{schema, Who};
 use keyward_core::Role;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MeOut {
-    pub key: KeyOut,
+    pub key: KeyView,
     pub organization: OrgOut,
     /// What the key may do now, one line per grant as `PROJECT:ENVIRONMENT:LEVEL`
     /// (`:RESOURCES` when limited), catalog scopes by name, and `org:LEVEL` for
@@ -33,25 +35,28 @@ pub struct MeOut {
 pub struct ActsFor {
     pub user_id: String,
     /// Their role in the organization now; `null` once they are no longer a member.
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::role_or_null)]
     pub role: Option<Role>,
 }
 
 /// Who am I? For an API key: the key, its organization and its permissions.
-#[utoipa::path(get, path = "/v1/me", tag = "keys",
-    responses((status = 200, body = MeOut), (status = 401, body = crate::openapi::ProblemDoc)),
+#[utoipa::path(get, path = "/v1/me", tag = "keys", operation_id = "get_me",
+    responses((status = 200, body = MeOut), (status = 403, response = Forbidden)),
     security(("bearer" = [])))]
 pub async fn me(State(s): State<AppState>, Caller(who): Caller) -> ApiResult<Json<MeOut>> {
+    // A well-formed request from a known caller that is not a key: refused, not bad.
     let Who::Key(key, bound) = &who.who else {
-        return Err(ApiError::invalid_request(
+        return Err(ApiError::new(
+            &problems::FORBIDDEN,
             "/v1/me describes API keys; this request used an admin token, which may do anything",
-        ));
+        )
+        .with("required_permission", "api_key"));
     };
     let view = s.app.view(key).await?;
     let org = s.app.org(&who, key.org_id.as_str()).await?;
     let power = s.app.power(key, bound).await?;
     Ok(Json(MeOut {
-        key: KeyOut::from(&view),
+        key: view,
         organization: OrgOut::from(&org),
         permissions: power.permissions,
         withheld: power.withheld,

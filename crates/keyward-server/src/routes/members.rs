@@ -2,13 +2,14 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiResult, Json, Path};
+use crate::openapi::{Conflict, Forbidden, NotFound, Unprocessable};
 
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::Router;
-use keyward_app::MemberInput;
+use keyward_app::{schema, MemberInput};
 use keyward_core::{Level, MemberAccess, Role, Timestamp, User};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -16,7 +17,10 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserIn {
+    #[schema(schema_with = schema::email)]
     pub email: String,
+    /// Left out when blank.
+    #[schema(schema_with = schema::display_name_or_null)]
     pub display_name: Option<String>,
 }
 
@@ -46,7 +50,7 @@ impl From<&User> for UserOut {
 pub struct ProjectAccessIn {
     /// Project name or id.
     pub project: String,
-    #[schema(value_type = String, example = "write")]
+    #[schema(schema_with = schema::level, example = "write")]
     pub level: Level,
 }
 
@@ -54,7 +58,7 @@ pub struct ProjectAccessIn {
 #[serde(deny_unknown_fields)]
 pub struct MemberIn {
     /// `owner`, `admin` or `member`.
-    #[schema(value_type = String, example = "member")]
+    #[schema(schema_with = schema::role, example = "member")]
     pub role: Role,
     /// For members: their level on each project they may use.
     #[serde(default)]
@@ -64,14 +68,14 @@ pub struct MemberIn {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProjectAccessOut {
     pub project_id: String,
-    #[schema(value_type = String)]
+    #[schema(schema_with = schema::level)]
     pub level: Level,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MemberOut {
     pub user: UserOut,
-    #[schema(value_type = String)]
+    #[schema(schema_with = schema::role)]
     pub role: Role,
     pub projects: Vec<ProjectAccessOut>,
 }
@@ -99,8 +103,11 @@ pub struct MemberList {
 }
 
 /// Create a person (operator only). Add them to organizations as members.
-#[utoipa::path(post, path = "/v1/users", tag = "members", request_body = UserIn,
-    responses((status = 201, body = UserOut), (status = 403, body = crate::openapi::ProblemDoc), (status = 409, body = crate::openapi::ProblemDoc), (status = 422, body = crate::openapi::ProblemDoc)),
+#[utoipa::path(post, path = "/v1/users", tag = "members", operation_id = "create_user", request_body = UserIn,
+    responses(
+        (status = 201, body = UserOut), (status = 403, response = Forbidden),
+        (status = 409, response = Conflict), (status = 422, response = Unprocessable),
+    ),
     security(("bearer" = [])))]
 pub async fn create_user(
     State(s): State<AppState>,
@@ -115,9 +122,12 @@ pub async fn create_user(
 }
 
 /// List an organization's members with their roles and project levels.
-#[utoipa::path(get, path = "/v1/orgs/{org}/members", tag = "members",
+#[utoipa::path(get, path = "/v1/orgs/{org}/members", tag = "members", operation_id = "list_members",
     params(("org" = String, Path, description = "Organization id or name")),
-    responses((status = 200, body = MemberList), (status = 403, body = crate::openapi::ProblemDoc), (status = 404, body = crate::openapi::ProblemDoc)),
+    responses(
+        (status = 200, body = MemberList), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
     security(("bearer" = [])))]
 pub async fn list_members(
     State(s): State<AppState>,
@@ -133,9 +143,13 @@ pub async fn list_members(
 
 /// Add a person to an organization, or change their role and project levels.
 /// Takes effect on the next check of their user-bound keys.
-#[utoipa::path(put, path = "/v1/orgs/{org}/members/{user}", tag = "members", request_body = MemberIn,
+#[utoipa::path(put, path = "/v1/orgs/{org}/members/{user}", tag = "members", operation_id = "set_member", request_body = MemberIn,
     params(("org" = String, Path, description = "Organization id or name"), ("user" = String, Path, description = "User id or e-mail address")),
-    responses((status = 200, body = MemberOut), (status = 403, body = crate::openapi::ProblemDoc), (status = 404, body = crate::openapi::ProblemDoc), (status = 409, body = crate::openapi::ProblemDoc)),
+    responses(
+        (status = 200, body = MemberOut), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+    ),
     security(("bearer" = [])))]
 pub async fn set_member(
     State(s): State<AppState>,
@@ -159,9 +173,12 @@ pub async fn set_member(
 
 /// Remove a person from an organization. Their user-bound keys there stop working at
 /// the next check.
-#[utoipa::path(delete, path = "/v1/orgs/{org}/members/{user}", tag = "members",
+#[utoipa::path(delete, path = "/v1/orgs/{org}/members/{user}", tag = "members", operation_id = "remove_member",
     params(("org" = String, Path, description = "Organization id or name"), ("user" = String, Path, description = "User id or e-mail address")),
-    responses((status = 204), (status = 403, body = crate::openapi::ProblemDoc), (status = 404, body = crate::openapi::ProblemDoc), (status = 409, body = crate::openapi::ProblemDoc)),
+    responses(
+        (status = 204, description = "Removed"), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 409, response = Conflict),
+    ),
     security(("bearer" = [])))]
 pub async fn remove_member(
     State(s): State<AppState>,

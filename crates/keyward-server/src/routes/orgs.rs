@@ -2,17 +2,20 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiResult, Json, Path};
+use crate::openapi::{Conflict, Forbidden, NotFound, Unprocessable};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
+use keyward_app::schema;
 use keyward_core::{Environment, Kind, Organization, Project, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrgOut {
+    #[schema(schema_with = schema::org_id)]
     pub id: String,
     pub name: String,
     pub plan: String,
@@ -35,9 +38,11 @@ impl From<&Organization> for OrgOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrgIn {
-    /// Unique across the server, ignoring case; at most 100 characters.
+    /// Unique across the server, ignoring case.
+    #[schema(schema_with = schema::org_name)]
     pub name: String,
     /// The plan; the configured default when left out.
+    #[schema(schema_with = schema::plan_or_null)]
     pub plan: Option<String>,
 }
 
@@ -45,7 +50,7 @@ pub struct OrgIn {
 pub struct EnvOut {
     pub id: String,
     pub name: String,
-    #[schema(value_type = String, example = "live")]
+    #[schema(schema_with = schema::kind, example = "live")]
     pub kind: Kind,
     #[serde(with = "keyward_core::timestamp::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -89,7 +94,8 @@ impl ProjectOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectIn {
-    /// Unique in the organization, ignoring case.
+    /// Unique in the organization, ignoring case; neither `*` nor starting with `proj_`.
+    #[schema(schema_with = schema::project_name)]
     pub name: String,
 }
 
@@ -97,8 +103,9 @@ pub struct ProjectIn {
 #[serde(deny_unknown_fields)]
 pub struct EnvIn {
     /// Lowercase letters, digits and '-', such as `staging`.
+    #[schema(schema_with = schema::env_name)]
     pub name: String,
-    #[schema(value_type = String, example = "test")]
+    #[schema(schema_with = schema::kind, example = "test")]
     pub kind: Kind,
 }
 
@@ -119,8 +126,8 @@ pub struct EnvList {
 
 /// List the organizations the caller can see: all of them for the operator, its own
 /// for a key.
-#[utoipa::path(get, path = "/v1/orgs", tag = "organizations",
-    responses((status = 200, body = OrgList), (status = 401, description = "No or bad credentials", body = crate::openapi::ProblemDoc)),
+#[utoipa::path(get, path = "/v1/orgs", tag = "organizations", operation_id = "list_orgs",
+    responses((status = 200, body = OrgList)),
     security(("bearer" = [])))]
 pub async fn list_orgs(State(s): State<AppState>, Caller(who): Caller) -> ApiResult<Json<OrgList>> {
     let orgs = s.app.list_orgs(&who).await?;
@@ -130,8 +137,11 @@ pub async fn list_orgs(State(s): State<AppState>, Caller(who): Caller) -> ApiRes
 }
 
 /// Create an organization (operator only).
-#[utoipa::path(post, path = "/v1/orgs", tag = "organizations", request_body = OrgIn,
-    responses((status = 201, body = OrgOut), (status = 403, body = crate::openapi::ProblemDoc), (status = 409, body = crate::openapi::ProblemDoc), (status = 422, body = crate::openapi::ProblemDoc)),
+#[utoipa::path(post, path = "/v1/orgs", tag = "organizations", operation_id = "create_org", request_body = OrgIn,
+    responses(
+        (status = 201, body = OrgOut), (status = 403, response = Forbidden),
+        (status = 409, response = Conflict), (status = 422, response = Unprocessable),
+    ),
     security(("bearer" = [])))]
 pub async fn create_org(
     State(s): State<AppState>,
@@ -146,9 +156,9 @@ pub async fn create_org(
 }
 
 /// Get an organization by id or name.
-#[utoipa::path(get, path = "/v1/orgs/{org}", tag = "organizations",
+#[utoipa::path(get, path = "/v1/orgs/{org}", tag = "organizations", operation_id = "get_org",
     params(("org" = String, Path, description = "Organization id or name")),
-    responses((status = 200, body = OrgOut), (status = 404, body = crate::openapi::ProblemDoc)),
+    responses((status = 200, body = OrgOut), (status = 404, response = NotFound)),
     security(("bearer" = [])))]
 pub async fn get_org(
     State(s): State<AppState>,
@@ -159,9 +169,12 @@ pub async fn get_org(
 }
 
 /// List an organization's projects with their environments.
-#[utoipa::path(get, path = "/v1/orgs/{org}/projects", tag = "projects",
+#[utoipa::path(get, path = "/v1/orgs/{org}/projects", tag = "projects", operation_id = "list_projects",
     params(("org" = String, Path, description = "Organization id or name")),
-    responses((status = 200, body = ProjectList), (status = 404, body = crate::openapi::ProblemDoc)),
+    responses(
+        (status = 200, body = ProjectList), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
     security(("bearer" = [])))]
 pub async fn list_projects(
     State(s): State<AppState>,
@@ -179,9 +192,13 @@ pub async fn list_projects(
 }
 
 /// Create a project; it starts with `production` (live) and `preview` (test).
-#[utoipa::path(post, path = "/v1/orgs/{org}/projects", tag = "projects", request_body = ProjectIn,
+#[utoipa::path(post, path = "/v1/orgs/{org}/projects", tag = "projects", operation_id = "create_project", request_body = ProjectIn,
     params(("org" = String, Path, description = "Organization id or name")),
-    responses((status = 201, body = ProjectOut), (status = 404, body = crate::openapi::ProblemDoc), (status = 409, body = crate::openapi::ProblemDoc)),
+    responses(
+        (status = 201, body = ProjectOut), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+    ),
     security(("bearer" = [])))]
 pub async fn create_project(
     State(s): State<AppState>,
@@ -205,9 +222,12 @@ async fn project_of(
 }
 
 /// Get a project by id or name.
-#[utoipa::path(get, path = "/v1/orgs/{org}/projects/{project}", tag = "projects",
+#[utoipa::path(get, path = "/v1/orgs/{org}/projects/{project}", tag = "projects", operation_id = "get_project",
     params(("org" = String, Path, description = "Organization id or name"), ("project" = String, Path, description = "Project id or name")),
-    responses((status = 200, body = ProjectOut), (status = 404, body = crate::openapi::ProblemDoc)),
+    responses(
+        (status = 200, body = ProjectOut), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
     security(("bearer" = [])))]
 pub async fn get_project(
     State(s): State<AppState>,
@@ -219,9 +239,12 @@ pub async fn get_project(
 }
 
 /// List a project's environments.
-#[utoipa::path(get, path = "/v1/orgs/{org}/projects/{project}/environments", tag = "projects",
+#[utoipa::path(get, path = "/v1/orgs/{org}/projects/{project}/environments", tag = "projects", operation_id = "list_environments",
     params(("org" = String, Path, description = "Organization id or name"), ("project" = String, Path, description = "Project id or name")),
-    responses((status = 200, body = EnvList), (status = 404, body = crate::openapi::ProblemDoc)),
+    responses(
+        (status = 200, body = EnvList), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
     security(("bearer" = [])))]
 pub async fn list_environments(
     State(s): State<AppState>,
@@ -235,9 +258,13 @@ pub async fn list_environments(
 }
 
 /// Add an environment of a kind to a project.
-#[utoipa::path(post, path = "/v1/orgs/{org}/projects/{project}/environments", tag = "projects", request_body = EnvIn,
+#[utoipa::path(post, path = "/v1/orgs/{org}/projects/{project}/environments", tag = "projects", operation_id = "create_environment", request_body = EnvIn,
     params(("org" = String, Path, description = "Organization id or name"), ("project" = String, Path, description = "Project id or name")),
-    responses((status = 201, body = EnvOut), (status = 404, body = crate::openapi::ProblemDoc), (status = 409, body = crate::openapi::ProblemDoc)),
+    responses(
+        (status = 201, body = EnvOut), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+    ),
     security(("bearer" = [])))]
 pub async fn create_environment(
     State(s): State<AppState>,

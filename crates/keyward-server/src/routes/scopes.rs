@@ -6,6 +6,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
+use keyward_app::schema;
 use keyward_core::Level;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -15,7 +16,7 @@ pub struct ScopeOut {
     /// `resource:action`, such as `forms:read`.
     pub name: String,
     /// The level the scope grants on its resource.
-    #[schema(value_type = String)]
+    #[schema(schema_with = schema::level)]
     pub level: Level,
 }
 
@@ -27,8 +28,8 @@ pub struct ScopeList {
 }
 
 /// List the scopes keys can be given.
-#[utoipa::path(get, path = "/v1/scopes", tag = "keys",
-    responses((status = 200, body = ScopeList), (status = 401, body = crate::openapi::ProblemDoc)),
+#[utoipa::path(get, path = "/v1/scopes", tag = "keys", operation_id = "list_scopes",
+    responses((status = 200, body = ScopeList)),
     security(("bearer" = [])))]
 pub async fn list(State(s): State<AppState>, _caller: Caller) -> Json<ScopeList> {
     let catalog = &s.app.settings().catalog;

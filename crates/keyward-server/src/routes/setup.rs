@@ -3,6 +3,7 @@
 
 use crate::auth::ClientAddress;
 use crate::error::{ApiResult, Json};
+use crate::openapi::{Conflict, Forbidden, Unprocessable};
 use crate::routes::orgs::OrgOut;
 use crate::state::AppState;
 use axum::extract::State;
@@ -38,8 +39,11 @@ pub struct SetupOut {
 }
 
 /// Create the owner account with the one-time setup token.
-#[utoipa::path(post, path = "/v1/setup", tag = "setup", request_body = SetupIn,
-    responses((status = 201, body = SetupOut), (status = 403, description = "The link is invalid or already used", body = crate::openapi::ProblemDoc), (status = 422, body = crate::openapi::ProblemDoc)))]
+#[utoipa::path(post, path = "/v1/setup", tag = "setup", operation_id = "complete_setup", request_body = SetupIn,
+    responses(
+        (status = 201, body = SetupOut), (status = 403, response = Forbidden),
+        (status = 409, response = Conflict), (status = 422, response = Unprocessable),
+    ))]
 pub async fn complete(
     State(s): State<AppState>,
     ClientAddress(from): ClientAddress,

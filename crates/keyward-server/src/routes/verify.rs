@@ -5,12 +5,14 @@
 
 use crate::auth::OperatorToken;
 use crate::error::{ApiError, ApiResult, Json};
+use crate::openapi::{Forbidden, Unprocessable};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use keyward_app::schema;
 use keyward_core::{
     ApiKey, Asked, Grant, KeyId, Kind, Level, OrgAccess, OrgId, Outcome, Presented, Scope,
     Timestamp, UserId,
@@ -31,10 +33,10 @@ pub struct VerifyIn {
     /// Environment name, such as `production`.
     pub environment: Option<String>,
     /// The request's HTTP method; or give `level`.
-    #[schema(example = "GET")]
+    #[schema(schema_with = schema::method_or_null, example = "GET")]
     pub method: Option<String>,
     /// The level needed: `read`, `write` or `manage`.
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::level_or_null)]
     pub level: Option<Level>,
     /// A resource of the scope catalog, such as `forms`.
     pub resource: Option<String>,
@@ -48,7 +50,7 @@ pub struct VerifyOut<'a> {
     /// One of `valid`, `missing`, `malformed`, `unknown`, `expired`, `revoked`,
     /// `wrong_environment`, `insufficient_permission`, `ip_not_allowed`,
     /// `no_api_access`, `rate_limited`, `quota_exceeded`.
-    #[schema(value_type = String)]
+    #[schema(schema_with = outcome)]
     pub outcome: Outcome,
     /// The HTTP status to answer the client with.
     pub status: u16,
@@ -65,19 +67,19 @@ pub struct VerifyOut<'a> {
 /// Who the key is, as the operator's API needs it to serve the request.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VerifiedKey<'a> {
-    #[schema(value_type = String)]
+    #[schema(schema_with = schema::key_id)]
     pub id: &'a KeyId,
-    #[schema(value_type = String)]
+    #[schema(schema_with = schema::org_id)]
     pub org_id: &'a OrgId,
     pub name: &'a str,
-    #[schema(value_type = String)]
+    #[schema(schema_with = schema::kind)]
     pub kind: Kind,
     /// Grants as stored: `project` is a project id or `*`.
     #[schema(value_type = Vec<Object>)]
     pub grants: &'a [Grant],
     #[schema(value_type = Vec<String>)]
     pub scopes: &'a [Scope],
-    #[schema(value_type = String)]
+    #[schema(schema_with = schema::org_access)]
     pub org_access: OrgAccess,
     /// The user the key acts as; `null` for a service key.
     #[schema(value_type = Option<String>)]
@@ -103,9 +105,17 @@ impl<'a> From<&'a ApiKey> for VerifiedKey<'a> {
     }
 }
 
+/// Every check outcome, as the verify API names it.
+fn outcome() -> utoipa::openapi::schema::Object {
+    schema::one_of(Outcome::ALL.map(Outcome::as_str))
+}
+
 /// Check a key against a request.
-#[utoipa::path(post, path = "/v1/keys/verify", tag = "verify", request_body = VerifyIn,
-    responses((status = 200, body = VerifyOut), (status = 400, body = crate::openapi::ProblemDoc), (status = 401, body = crate::openapi::ProblemDoc), (status = 403, body = crate::openapi::ProblemDoc)),
+#[utoipa::path(post, path = "/v1/keys/verify", tag = "verify", operation_id = "verify_key", request_body = VerifyIn,
+    responses(
+        (status = 200, body = VerifyOut), (status = 403, response = Forbidden),
+        (status = 422, response = Unprocessable),
+    ),
     security(("bearer" = [])))]
 pub async fn verify(
     State(s): State<AppState>,

@@ -137,8 +137,8 @@ async fn me_is_for_keys_and_verify_is_for_operators() {
     let t = TestApp::spawn().await;
     let org = t.org("Acme").await;
     let (_, key) = t.key(&org, json!({ "org_access": "manage" })).await;
-    let r = t.admin(Method::GET, "/v1/me", None).await.expect(400);
-    assert_eq!(r.problem(), "invalid-request");
+    let r = t.admin(Method::GET, "/v1/me", None).await.expect(403);
+    assert_eq!(r.problem(), "forbidden");
     let r = t
         .call(
             Method::POST,

@@ -9,7 +9,6 @@ use keyward_core::echo::echo;
 use keyward_core::timestamp::{format, parse_time, relative};
 use keyward_core::Timestamp;
 use keyward_core::{lifecycle, GrantSpec, KeyStatus, Kind, OrgAccess};
-use serde::Serialize;
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -208,21 +207,6 @@ fn show(k: &KeyView, now: Timestamp) {
     print_fields(&fields);
 }
 
-#[derive(Serialize)]
-struct CreatedOut<'a> {
-    /// The full key. Shown this once.
-    key: &'a str,
-    #[serde(flatten)]
-    view: &'a KeyView,
-}
-
-fn created_out(c: &CreatedKey) -> CreatedOut<'_> {
-    CreatedOut {
-        key: c.secret.expose_secret(),
-        view: &c.key,
-    }
-}
-
 fn print_created(c: &CreatedKey, now: Timestamp) {
     show(&c.key, now);
     outln!();
@@ -261,7 +245,7 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
             };
             let created = app.create_key(&who, &org.id, input).await?;
             if json {
-                print_json(&created_out(&created));
+                print_json(&created.view());
             } else {
                 print_created(&created, app.now());
             }
@@ -376,9 +360,7 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
             ))?;
             let rotated = app.rotate_key(&actor, &key, grace).await?;
             if json {
-                print_json(
-                    &serde_json::json!({ "old": rotated.old, "new": created_out(&rotated.new) }),
-                );
+                print_json(&rotated.view());
             } else {
                 outln!(
                     "Key {} is replaced by {}; it works until {}.\n",
