@@ -92,6 +92,35 @@ load() {
 
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
+# flood PID URL: valid-key verify throughput (32 connections) alone, then while a second
+# client floods the same server with well-formed keys that exist nowhere, at a bounded
+# rate (8 connections, one request per ms each: about 8,000/s) and unbounded (32
+# connections); three rounds, alone and flooded in turn. Rows of flood.tsv: kind, round,
+# valid-key requests/s, the flooder's requests/s.
+flood() {
+    local pid=$1 url=$2 r kind raw
+    printf 'kind\tround\tvalid_per_s\tflood_per_s\n' > "$OUT/flood.tsv"
+    "$KB" unknown --count 100000 --out "$OUT/unknown-keys.txt"
+    for r in 1 2 3; do
+        raw=$OUT/wrk-flood-alone-$r.txt
+        wrk -t1 -c32 -d"${DUR}s" -s bench/verify.lua "$url" > "$raw" 2>&1
+        printf 'alone\t%s\t%s\t\n' "$r" "$(awk '/Requests\/sec/ {print $2}' "$raw")" | tee -a "$OUT/flood.tsv" >&2
+        for kind in bounded unbounded; do
+            local c=32 delay=0
+            [ "$kind" = bounded ] && { c=8; delay=1; }
+            KEYS_FILE=$OUT/unknown-keys.txt DELAY_MS=$delay \
+                wrk -t1 -c"$c" -d"$((DUR + 2))s" -s bench/flood.lua "$url" > "$OUT/wrk-flooder-$kind-$r.txt" 2>&1 &
+            local flooder=$!
+            sleep 1
+            raw=$OUT/wrk-flood-$kind-$r.txt
+            wrk -t1 -c32 -d"${DUR}s" -s bench/verify.lua "$url" > "$raw" 2>&1
+            wait "$flooder" || true
+            printf '%s\t%s\t%s\t%s\n' "$kind" "$r" "$(awk '/Requests\/sec/ {print $2}' "$raw")" \
+                "$(awk '/Requests\/sec/ {print $2}' "$OUT/wrk-flooder-$kind-$r.txt")" | tee -a "$OUT/flood.tsv" >&2
+        done
+    done
+}
+
 # ---- fixtures and in-process figures ---------------------------------------------
 for n in 1000 "$BIG"; do
     log "fixture: $n keys"
@@ -121,6 +150,7 @@ for n in 1000 "$BIG"; do
     grep -q '^invalid_answers 0$' "$OUT/validate-$n.txt" || { echo "keyward gave invalid answers: $(cat "$OUT/validate-$n.txt")" >&2; exit 1; }
     load keyward "$n" "$pid" http://127.0.0.1:18201 bench/verify.lua
     echo "keyward_rss_mb_after_load_$n $(rss_mb "$pid")" | tee -a "$OUT/memory.txt"
+    if [ "$n" = 1000 ]; then flood "$pid" http://127.0.0.1:18201; fi
     stop "$pid"
 done
 

@@ -69,6 +69,24 @@ n = rps("nginx-map", 1000, 32)
 if k1 and n:
     lines.append(f"- keyward / nginx plaintext map: {k1 / n:.2f}")
 print("\n".join(lines))
+flood_file = out / "flood.tsv"
+if flood_file.exists():
+    import statistics
+    fl = list(csv.DictReader(open(flood_file), delimiter="\t"))
+
+    def median(kind, col):
+        vals = [float(r[col]) for r in fl if r["kind"] == kind and r[col]]
+        return statistics.median(vals) if vals else None
+
+    alone = median("alone", "valid_per_s")
+    print("\n## Valid keys while unknown keys flood the server (1,000 keys, 32 connections)\n")
+    print("| flood | valid-key requests/s (median of 3) | vs no flood | flood requests/s |")
+    print("| --- | --- | --- | --- |")
+    print(f"| none | {alone:.0f} | 1.00 | - |" if alone else "| none | ? | | |")
+    for kind in ("bounded", "unbounded"):
+        v, f = median(kind, "valid_per_s"), median(kind, "flood_per_s")
+        if v and alone:
+            print(f"| {kind} | {v:.0f} | {v / alone:.2f} | {f:.0f} |")
 mem = figures("memory.txt")
 if mem:
     print("\n## Memory after load\n")

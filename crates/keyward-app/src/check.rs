@@ -3,7 +3,7 @@
 //! otherwise, and puts what it read into the cache behind the fence that keeps a read
 //! taken before a change from outliving that change.
 
-use crate::cache::{Freshness, OrgTargets};
+use crate::cache::{Freshness, OrgTargets, Refresh};
 use crate::error::{AppError, AppResult};
 use crate::{Keyward, Principal};
 use keyward_core::check::{self, Context, Lookup, ResolvedTarget};
@@ -17,6 +17,11 @@ use std::time::Duration;
 /// The longest a read of the change log may take before the cache gives up on it for
 /// this check and reads the store directly; the next check tries again.
 const CHANGE_LOG_READ_LIMIT: Duration = Duration::from_secs(2);
+
+/// A key id missing from the known ids is answered `unknown` only once the change log
+/// was read this recently: a key made elsewhere a moment ago is seen, and a flood of
+/// made-up ids costs at most one read of the log per this interval.
+const MISS_RECHECK: time::Duration = time::Duration::milliseconds(5);
 
 /// The check's lookups, for one check at `now`.
 struct Fetch<'a> {
@@ -32,6 +37,15 @@ impl Lookup for Fetch<'_> {
         if self.app.fresh(self.now).await {
             if let Some(hit) = cache.key(&id) {
                 return Ok(hit);
+            }
+            if cache.known.may_exist(&id) == Some(false) {
+                if let Some(refresh) = cache.refresh_since(self.now - MISS_RECHECK, self.now).await
+                {
+                    self.app.read_changes(refresh).await;
+                }
+                if cache.known.may_exist(&id) == Some(false) {
+                    return Ok(None);
+                }
             }
         }
         let ticket = cache.begin();
@@ -85,11 +99,16 @@ impl Keyward {
     /// trust has run out (once per `cache_ttl`), dropping what changed elsewhere. A
     /// read that fails or hangs only sends this check to the store.
     pub(crate) async fn fresh(&self, now: Timestamp) -> bool {
-        let refresh = match self.cache.freshness(now) {
-            Freshness::Trusted => return true,
-            Freshness::Untrusted => return false,
-            Freshness::Due(refresh) => refresh,
-        };
+        match self.cache.freshness(now) {
+            Freshness::Trusted => true,
+            Freshness::Untrusted => false,
+            Freshness::Due(refresh) => self.read_changes(refresh).await,
+        }
+    }
+
+    /// Reads the change log from where `refresh` says and drops what changed; false
+    /// when the read failed or took too long (the cache then stays untrusted).
+    async fn read_changes(&self, refresh: Refresh<'_>) -> bool {
         let read = tokio::time::timeout(
             CHANGE_LOG_READ_LIMIT,
             self.store.changes_since(refresh.cursor()),
@@ -148,5 +167,37 @@ impl Keyward {
             }
             _ => Err(verdict),
         })
+    }
+}
+
+impl Keyward {
+    /// Builds (or rebuilds) the filter of key ids that exist, so that made-up keys are
+    /// answered without a store read: the change log position first, then every id,
+    /// then, holding the right to read the log, what changed since that position.
+    /// `keyward serve` calls it at start and whenever the filter stepped aside.
+    pub async fn build_known_ids(&self) -> AppResult<usize> {
+        if !self.cache.enabled() {
+            return Ok(0);
+        }
+        let start = self.store.changes_since(None).await?.cursor;
+        let ids = self.store.key_ids().await?;
+        // No other read of the log may apply changes to the filter between its install
+        // and its catch-up.
+        let _reading = self.cache.hold_log().await;
+        self.cache.known.install(&ids, start);
+        let since = self.store.changes_since(Some(start)).await?;
+        let created: Option<Vec<KeyId>> = since.changes.as_ref().map(|changes| {
+            changes
+                .iter()
+                .filter_map(|c| match c {
+                    keyward_store::Change::Key(id) => Some(*id),
+                    _ => None,
+                })
+                .collect()
+        });
+        self.cache
+            .known
+            .followed(Some(start), since.cursor, created.as_deref());
+        Ok(ids.len())
     }
 }

@@ -63,6 +63,18 @@ impl UsageNotes {
 }
 
 impl Keyward {
+    /// What `keyward serve` does every [`FLUSH_EVERY`]: writes the last uses noted,
+    /// and builds the filter of known key ids when it is missing (at start, or after it
+    /// stepped aside). Each part's failure is returned after the other part ran.
+    pub async fn housekeeping(&self) -> AppResult<()> {
+        let flushed = self.flush_usage().await.map(|_| ());
+        let built = match self.cache.known.wanted() {
+            true => self.build_known_ids().await.map(|_| ()),
+            false => Ok(()),
+        };
+        flushed.and(built)
+    }
+
     /// Writes the keys' last uses noted since the last flush; how many keys it wrote.
     /// On failure the notes are put back, to be written next time.
     pub async fn flush_usage(&self) -> AppResult<usize> {

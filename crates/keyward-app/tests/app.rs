@@ -817,3 +817,71 @@ async fn last_use_is_written_in_batches_without_touching_the_cache() {
     assert_eq!(k.last_used_at, Some(w.app.now()));
     assert_eq!(k.last_used_ip.as_deref(), Some("203.0.113.7"));
 }
+
+/// A flood of made-up, well-formed keys costs no store read each: the ids that exist
+/// are known in memory. A key created here, or by another process a moment ago, is
+/// still found at once.
+#[tokio::test]
+async fn made_up_keys_are_answered_without_a_store_read_and_new_keys_still_work() {
+    let faults = Faults::new();
+    let w = world_with(faults.clone()).await;
+    let before = w
+        .app
+        .create_key(&actor(), &w.org, input(Kind::Live, &["*:*:read"]))
+        .await
+        .unwrap();
+    assert_eq!(w.app.build_known_ids().await.unwrap(), 1);
+    let reads = faults.key_reads();
+    for _ in 0..200 {
+        let made_up = keyward_core::GeneratedKey::generate(
+            &Prefix::default(),
+            Kind::Live,
+            &mut rand_core::OsRng,
+        );
+        assert_eq!(
+            outcome(&w, made_up.secret.expose_secret(), &get("production")).await,
+            Outcome::Unknown
+        );
+    }
+    assert!(
+        faults.key_reads() - reads <= 2,
+        "{} store reads",
+        faults.key_reads() - reads
+    );
+    assert_eq!(
+        outcome(&w, before.secret.expose_secret(), &get("production")).await,
+        Outcome::Valid
+    );
+    // Made here: known at once.
+    let here = w
+        .app
+        .create_key(&actor(), &w.org, input(Kind::Live, &["*:*:read"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome(&w, here.secret.expose_secret(), &get("production")).await,
+        Outcome::Valid
+    );
+    // Made by another process on the same database: found at once, the change log
+    // being read again for an id not known yet.
+    let other = Keyward::new(
+        keyward_store::open(&format!(
+            "sqlite://{}",
+            w.dir.path().join("keyward.db").display()
+        ))
+        .await
+        .unwrap(),
+        w.app.settings().clone(),
+        w.clock.clone(),
+    );
+    let elsewhere = other
+        .create_key(&actor(), &w.org, input(Kind::Live, &["*:*:read"]))
+        .await
+        .unwrap();
+    w.clock.advance(Duration::milliseconds(10));
+    assert_eq!(
+        outcome(&w, elsewhere.secret.expose_secret(), &get("production")).await,
+        Outcome::Valid,
+        "a key made elsewhere a moment ago"
+    );
+}

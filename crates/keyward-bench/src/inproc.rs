@@ -56,6 +56,21 @@ pub fn run(data_dir: &Path, sample: &Path, pepper: &str) -> anyhow::Result<()> {
         "the sample key is not valid: {}",
         first.outcome
     );
+    // Instruction counts (valgrind) of just the cached check: INPROC_CALLS checks, no
+    // timing, nothing else.
+    if let Ok(n) = std::env::var("INPROC_CALLS") {
+        let n: usize = n.parse()?;
+        rt.block_on(async {
+            for _ in 0..n {
+                black_box(
+                    app.check(Presented::field(black_box(key)), &request)
+                        .await
+                        .ok(),
+                );
+            }
+        });
+        return Ok(());
+    }
     let check_ns = median(
         (0..BATCHES)
             .map(|_| {

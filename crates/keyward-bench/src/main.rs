@@ -5,6 +5,7 @@
 //! * `inproc`: the in-process check of a cached key against its own raw parts (one
 //!   HMAC-SHA-256 and one hash-map lookup) measured side by side, and the cold check
 //!   (no cache) on SQLite;
+//! * `unknown`: well-formed keys that exist nowhere, to flood a server with;
 //! * `bare-hyper`: a hyper server that answers a fixed 200, the HTTP ceiling.
 #![forbid(unsafe_code)]
 
@@ -48,6 +49,14 @@ enum Command {
         #[arg(long, env = "KEYWARD_PEPPER")]
         pepper: String,
     },
+    /// Well-formed keys that exist nowhere (right prefix, shape and checksum, random
+    /// ids), for flooding a server with lookups of unknown keys.
+    Unknown {
+        #[arg(long, default_value_t = 100_000)]
+        count: usize,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// A hyper server answering 200 with a fixed body: the HTTP ceiling.
     BareHyper {
         #[arg(long)]
@@ -71,6 +80,20 @@ fn main() -> anyhow::Result<()> {
             sample,
             pepper,
         } => inproc::run(&data_dir, &sample, &pepper),
+        Command::Unknown { count, out } => {
+            use std::io::Write;
+            let mut file = std::io::BufWriter::new(std::fs::File::create(&out)?);
+            for _ in 0..count {
+                let key = keyward_core::GeneratedKey::generate(
+                    &keyward_core::Prefix::default(),
+                    keyward_core::Kind::Live,
+                    &mut rand_core::OsRng,
+                );
+                writeln!(file, "{}", key.secret.expose_secret())?;
+            }
+            file.flush()?;
+            Ok(())
+        }
         Command::BareHyper { listen, workers } => {
             runtime(workers)?.block_on(baseline::serve(listen))
         }

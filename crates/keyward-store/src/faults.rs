@@ -11,6 +11,7 @@ use std::time::Duration;
 #[derive(Debug, Default)]
 pub struct Faults {
     key_read_delay_us: AtomicU64,
+    key_reads: AtomicU64,
     stall_change_reads: AtomicBool,
     /// State of a small xorshift generator: delays vary per read, so that reads begun
     /// together finish in a different order than they began.
@@ -34,7 +35,13 @@ impl Faults {
         self.stall_change_reads.store(on, Ordering::SeqCst);
     }
 
+    /// How many keys were read from the store so far.
+    pub fn key_reads(&self) -> u64 {
+        self.key_reads.load(Ordering::SeqCst)
+    }
+
     pub(crate) async fn after_key_read(&self) {
+        self.key_reads.fetch_add(1, Ordering::SeqCst);
         let max = self.key_read_delay_us.load(Ordering::SeqCst);
         if max > 0 {
             let mut x = self

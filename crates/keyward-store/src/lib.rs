@@ -173,6 +173,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn key(&self, id: &KeyId) -> Result<Option<ApiKey>>;
     async fn list_keys(&self, query: &KeyQuery) -> Result<Vec<ApiKey>>;
+    /// The id of every key, deleted ones included.
+    async fn key_ids(&self) -> Result<Vec<KeyId>>;
     /// How many keys exist at all, deleted ones included.
     async fn count_keys(&self) -> Result<u64>;
     /// Applies `write` in one transaction.

@@ -16,9 +16,11 @@
 //!   `ttl`, even if a read of the log hangs or its request is cancelled.
 
 mod fence;
+mod known;
 mod targets;
 
 pub use fence::{Ticket, Touched};
+pub use known::KnownIds;
 pub use targets::OrgTargets;
 
 use fence::Fence;
@@ -29,8 +31,8 @@ use keyward_store::{Change, Changes};
 use quick_cache::sync::Cache;
 use quick_cache::{UnitWeighter, Weighter};
 use std::mem::size_of;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
 /// Weighs entries by the bytes they hold, roughly: enough to keep the cache within its
 /// memory budget whatever the keys' names, grants and scopes.
@@ -88,28 +90,24 @@ impl<K, V: Weigh> Weighter<K, V> for ByBytes {
 pub enum Freshness<'a> {
     Trusted,
     /// Trust ran out and this caller reads the change log: hand what it read to
-    /// [`CheckCache::refreshed`]. Dropping it unread lets the next caller try.
+    /// [`CheckCache::refreshed`]. Dropping it unread (a cancelled request) lets the
+    /// next caller try.
     Due(Refresh<'a>),
     /// Trust ran out and another caller is reading the log (or the cache is off): go
     /// to the store.
     Untrusted,
 }
 
+/// The right to read the change log: one reader at a time holds it.
 pub struct Refresh<'a> {
-    cache: &'a CheckCache,
+    cursor: tokio::sync::MutexGuard<'a, Option<i64>>,
     started: Timestamp,
 }
 
 impl Refresh<'_> {
     /// Where to read the change log from.
     pub fn cursor(&self) -> Option<i64> {
-        *self.cache.cursor.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl Drop for Refresh<'_> {
-    fn drop(&mut self) {
-        self.cache.refreshing.store(false, Ordering::Release);
+        *self.cursor
     }
 }
 
@@ -121,13 +119,16 @@ pub struct CheckCache {
     orgs: Cache<OrgId, Arc<OrgTargets>, ByBytes>,
     admin_tokens: Cache<KeyId, Option<Arc<AdminToken>>, UnitWeighter>,
     fence: Fence,
+    /// Key ids that exist, to answer made-up ones without a store read.
+    pub known: KnownIds,
     ttl_ms: i64,
     /// Until when (Unix ms) lookups may trust the cache.
     trusted_until: AtomicI64,
-    /// One caller at a time reads the change log.
-    refreshing: AtomicBool,
-    /// The change log position read up to; `None` before the first read.
-    cursor: Mutex<Option<i64>>,
+    /// When (Unix ms) the last successful read of the change log began.
+    read_at: AtomicI64,
+    /// The change log position read up to (`None` before the first read), behind the
+    /// lock that lets one caller at a time read the log.
+    cursor: tokio::sync::Mutex<Option<i64>>,
 }
 
 /// How a byte budget is shared: most of it for keys.
@@ -152,10 +153,11 @@ impl CheckCache {
             orgs: Cache::with_weighter(items.min(10_000), share(ORGS_SHARE), ByBytes),
             admin_tokens: Cache::new(items.min(1024)),
             fence: Fence::default(),
+            known: KnownIds::default(),
             ttl_ms,
             trusted_until: AtomicI64::new(i64::MIN),
-            refreshing: AtomicBool::new(false),
-            cursor: Mutex::new(None),
+            read_at: AtomicI64::new(i64::MIN),
+            cursor: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -166,18 +168,57 @@ impl CheckCache {
         if to_millis(now) < self.trusted_until.load(Ordering::Acquire) {
             return Freshness::Trusted;
         }
-        if self.refreshing.swap(true, Ordering::AcqRel) {
-            return Freshness::Untrusted;
+        match self.cursor.try_lock() {
+            Ok(cursor) => Freshness::Due(Refresh {
+                cursor,
+                started: now,
+            }),
+            Err(_) => Freshness::Untrusted,
         }
-        Freshness::Due(Refresh {
-            cache: self,
+    }
+
+    /// The right to read the change log at `now`, waiting for a read under way; `None`
+    /// when a read that began at or after `since` has succeeded (nothing to add).
+    pub async fn refresh_since(&self, since: Timestamp, now: Timestamp) -> Option<Refresh<'_>> {
+        let since = to_millis(since);
+        if self.read_at.load(Ordering::Acquire) >= since {
+            return None;
+        }
+        let cursor = self.cursor.lock().await;
+        if self.read_at.load(Ordering::Acquire) >= since {
+            return None;
+        }
+        Some(Refresh {
+            cursor,
             started: now,
         })
     }
 
+    /// The right to read the change log, for something other than a refresh (building
+    /// the known ids), waiting for a read under way.
+    pub async fn hold_log(&self) -> tokio::sync::MutexGuard<'_, Option<i64>> {
+        self.cursor.lock().await
+    }
+
+    /// Whether the cache is on at all.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
     /// Applies what the change log said since the refresh's cursor, and trusts the
     /// cache until `ttl` after the refresh began.
-    pub fn refreshed(&self, refresh: Refresh<'_>, read: Changes) {
+    pub fn refreshed(&self, mut refresh: Refresh<'_>, read: Changes) {
+        let created: Option<Vec<KeyId>> = read.changes.as_ref().map(|changes| {
+            changes
+                .iter()
+                .filter_map(|c| match c {
+                    Change::Key(id) => Some(*id),
+                    _ => None,
+                })
+                .collect()
+        });
+        self.known
+            .followed(*refresh.cursor, read.cursor, created.as_deref());
         match read.changes {
             Some(changes) => {
                 for change in changes {
@@ -191,11 +232,11 @@ impl CheckCache {
             }
             None => self.invalidate(Touched::Everything),
         }
-        *self.cursor.lock().unwrap_or_else(|p| p.into_inner()) = Some(read.cursor);
-        self.trusted_until.store(
-            to_millis(refresh.started).saturating_add(self.ttl_ms),
-            Ordering::Release,
-        );
+        *refresh.cursor = Some(read.cursor);
+        let started = to_millis(refresh.started);
+        self.read_at.fetch_max(started, Ordering::AcqRel);
+        self.trusted_until
+            .fetch_max(started.saturating_add(self.ttl_ms), Ordering::AcqRel);
     }
 
     /// After a change to `scope` committed, before it is acknowledged.
@@ -206,6 +247,8 @@ impl CheckCache {
                 Touched::Key(id) => {
                     self.keys.remove(id);
                     self.unknown_keys.remove(id);
+                    // It may be a key just made here: known from now on.
+                    self.known.add(id);
                 }
                 Touched::Member(Some(org), user) => {
                     self.members.remove(&(org.clone(), user.clone()));

@@ -141,6 +141,8 @@ impl TestApp {
             .secret
             .expose_secret()
             .to_owned();
+        // As keyward serve does: made-up keys are answered from the known ids.
+        app.build_known_ids().await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let url = format!("http://{addr}");

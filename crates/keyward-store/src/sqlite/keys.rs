@@ -184,3 +184,15 @@ pub(super) async fn record_uses(pool: &SqlitePool, uses: &[KeyUse]) -> Result<()
     }
     tx.commit().await.map_err(backend)
 }
+
+pub(super) async fn ids(pool: &SqlitePool) -> Result<Vec<KeyId>> {
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM api_keys")
+        .fetch_all(pool)
+        .await
+        .map_err(backend)?;
+    ids.iter()
+        .map(|id| {
+            KeyId::parse(id).map_err(|_| StoreError::Backend("corrupt key id in api_keys".into()))
+        })
+        .collect()
+}

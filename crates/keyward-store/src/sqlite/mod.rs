@@ -182,6 +182,10 @@ impl Store for SqliteStore {
         key
     }
 
+    async fn key_ids(&self) -> Result<Vec<KeyId>> {
+        keys::ids(&self.pool).await
+    }
+
     async fn record_key_uses(&self, uses: &[KeyUse]) -> Result<()> {
         keys::record_uses(&self.pool, uses).await
     }

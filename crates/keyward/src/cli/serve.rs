@@ -42,10 +42,11 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// Writes the keys' last uses noted so far; a failure is logged and retried next time.
-async fn flush_usage(app: &Keyward) {
-    if let Err(e) = app.flush_usage().await {
-        tracing::warn!(error = %e, "could not record when keys were last used; will retry");
+/// Writes the keys' last uses noted so far and keeps the filter of known key ids
+/// built; a failure is logged and retried next time.
+async fn housekeeping(app: &Keyward) {
+    if let Err(e) = app.housekeeping().await {
+        tracing::warn!(error = %e, "housekeeping failed (last uses, known key ids); will retry");
     }
 }
 
@@ -77,7 +78,8 @@ pub async fn run(app: &Keyward, config: &Config) -> Result<(), Failure> {
         );
     }
     let state = AppState { app: app.clone() };
-    // Keys' "last used" is noted in memory by every valid check and written in batches.
+    // Keys' "last used" is noted in memory by every valid check and written in
+    // batches; the filter of known key ids is built at once and kept built.
     let flusher = tokio::spawn({
         let app = app.clone();
         async move {
@@ -85,7 +87,7 @@ pub async fn run(app: &Keyward, config: &Config) -> Result<(), Failure> {
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 every.tick().await;
-                flush_usage(&app).await;
+                housekeeping(&app).await;
             }
         }
     });
@@ -93,7 +95,9 @@ pub async fn run(app: &Keyward, config: &Config) -> Result<(), Failure> {
     flusher.abort();
     // Every connection is closed by now: write the last uses noted, then fold the
     // write-ahead log into the database file, so that the file alone is a complete copy.
-    flush_usage(app).await;
+    if let Err(e) = app.flush_usage().await {
+        tracing::warn!(error = %e, "could not record when keys were last used");
+    }
     app.store()
         .close()
         .await
