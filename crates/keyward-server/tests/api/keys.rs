@@ -357,7 +357,18 @@ async fn revoke_reactivate_rotate_and_delete_follow_the_lifecycle() {
     t.admin(Method::DELETE, &format!("/v1/keys/{new_id}"), None)
         .await
         .expect(200);
-    assert_eq!(verify(new_key).await, "revoked");
+    assert_eq!(verify(new_key.clone()).await, "revoked");
+    // A deleted key's 401 says it is gone for good, not to ask for a reactivation.
+    let r = t
+        .call(Method::GET, "/v1/me", &new_key, None)
+        .await
+        .expect(401);
+    assert_eq!(r.body["outcome"], "revoked");
+    let detail = r.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("deleted") && detail.contains("cannot be reactivated"),
+        "{detail}"
+    );
     t.admin(Method::DELETE, &format!("/v1/keys/{new_id}"), None)
         .await
         .expect(409);

@@ -738,3 +738,60 @@ fn invitations_are_made_accepted_and_withdrawn_from_the_command_line() {
     ]);
     assert_eq!(events.as_array().unwrap().len(), 2);
 }
+
+/// Changing the key prefix keeps earlier keys working: the setting is a list, new keys
+/// get the first prefix and keys with the others still check.
+#[test]
+fn keys_issued_under_an_earlier_prefix_keep_working_after_a_change() {
+    let e = Env::new();
+    e.setup();
+    let (_, old) = e.create(&["--grant", "*:*:read"]);
+    assert!(old.starts_with("kw_live_"));
+    let config = e.data().join("keyward.toml");
+    std::fs::write(&config, "key_prefix = [\"fxk\", \"kw\"]\n").unwrap();
+    let c = config.to_str().unwrap();
+    let new = e.json(&[
+        "--config", c, "keys", "create", "--org", "Acme", "--name", "n", "--grant", "*:*:read",
+    ]);
+    let new = new["key"].as_str().unwrap().to_owned();
+    assert!(new.starts_with("fxk_live_"), "{new}");
+    for key in [&old, &new] {
+        let out = e
+            .command(&[
+                "--config",
+                c,
+                "check",
+                key,
+                "--project",
+                "Website",
+                "--environment",
+                "production",
+                "--method",
+                "GET",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    // The same list from the environment; and dropping a prefix retires its keys.
+    let out = e
+        .command(&[
+            "check",
+            &old,
+            "--project",
+            "Website",
+            "--environment",
+            "production",
+            "--method",
+            "GET",
+        ])
+        .env("KEYWARD_KEY_PREFIX", "fxk")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("malformed"));
+}
