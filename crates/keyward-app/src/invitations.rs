@@ -17,7 +17,6 @@ use keyward_core::{
 };
 use rand_core::OsRng;
 use serde_json::json;
-use std::collections::BTreeMap;
 
 /// An invitation just made: the only time its token exists outside the invitee's hands.
 #[derive(Debug)]
@@ -47,15 +46,7 @@ impl Keyward {
         who.require_sees(org)?;
         who.require(org, Level::Manage, "inviting members")?;
         let email = crate::operator::email(email)?;
-        let mut projects = BTreeMap::new();
-        for (reference, level) in &input.projects {
-            let project = self.project(org, reference).await?;
-            projects.insert(project.id, *level);
-        }
-        let access = MemberAccess {
-            role: input.role,
-            projects,
-        };
+        let access = self.member_access(org, &input).await?;
         self.may_touch_member(who, org, None, Some(&access)).await?;
         // Within the organization, say so when the address is already a member's; about
         // anyone else, say nothing.

@@ -129,6 +129,23 @@ impl Keyward {
         Ok(self.store.list_members(org).await?)
     }
 
+    /// A role and project levels as asked for, with the projects found in `org`.
+    pub(crate) async fn member_access(
+        &self,
+        org: &OrgId,
+        input: &MemberInput,
+    ) -> AppResult<MemberAccess> {
+        let mut projects = BTreeMap::new();
+        for (reference, level) in &input.projects {
+            let project = self.project(org, reference).await?;
+            projects.insert(project.id, *level);
+        }
+        Ok(MemberAccess {
+            role: input.role,
+            projects,
+        })
+    }
+
     /// The person `user` names and what they hold in `org`. Only the operator, who runs
     /// the platform, may name someone who is not a member (to add them directly, on
     /// their behalf); anyone else gets the same "not a member" whether or not the
@@ -164,15 +181,7 @@ impl Keyward {
         who.require_sees(org)?;
         who.require(org, Level::Manage, "managing members")?;
         let (user, before) = self.member_of(who, org, user).await?;
-        let mut projects = BTreeMap::new();
-        for (reference, level) in &input.projects {
-            let project = self.project(org, reference).await?;
-            projects.insert(project.id, *level);
-        }
-        let access = MemberAccess {
-            role: input.role,
-            projects,
-        };
+        let access = self.member_access(org, &input).await?;
         self.may_touch_member(who, org, before.as_ref(), Some(&access))
             .await?;
         let action = if before.is_some() {

@@ -8,8 +8,8 @@ use super::{backend, opt_ms};
 use crate::{Conflict, Result, StoreError};
 use keyward_core::timestamp::{from_millis, to_millis};
 use keyward_core::{
-    Actor, AuditEvent, Invitation, InvitationId, KeyHash, Level, MemberAccess, OrgId, ProjectId,
-    Role, Timestamp, User, UserId,
+    Actor, AuditEvent, Invitation, InvitationId, Level, MemberAccess, OrgId, ProjectId, Role,
+    Timestamp, User, UserId,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
@@ -32,8 +32,6 @@ fn from_row(row: &SqliteRow) -> Result<Invitation> {
     let projects: BTreeMap<String, Level> =
         serde_json::from_str(&row.try_get::<String, _>("projects").map_err(backend)?)
             .map_err(|_| corrupt("projects"))?;
-    let digest: Vec<u8> = row.try_get("secret_hash").map_err(backend)?;
-    let version: i64 = row.try_get("pepper_version").map_err(backend)?;
     Ok(Invitation {
         id: InvitationId::from_trusted(row.try_get("id").map_err(backend)?),
         org_id: OrgId::from_trusted(row.try_get("org_id").map_err(backend)?),
@@ -49,10 +47,7 @@ fn from_row(row: &SqliteRow) -> Result<Invitation> {
         invited_by: Actor::decode(&row.try_get::<String, _>("invited_by").map_err(backend)?),
         created_at: from_millis(row.try_get("created_at").map_err(backend)?),
         expires_at: from_millis(row.try_get("expires_at").map_err(backend)?),
-        hash: KeyHash {
-            pepper_version: u32::try_from(version).map_err(|_| corrupt("pepper version"))?,
-            digest: digest.try_into().map_err(|_| corrupt("hash"))?,
-        },
+        hash: super::operator::hash_from(row)?,
         accepted_at: get_ms("accepted_at")?,
         accepted_by: row
             .try_get::<Option<String>, _>("accepted_by")

@@ -9,7 +9,9 @@ use keyward_core::{AuditEvent, KeyHash, KeyId, KeyName, Organization, Timestamp,
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
-fn hash_from(row: &SqliteRow) -> Result<KeyHash> {
+/// A keyed hash and its pepper version, from the `secret_hash` and `pepper_version`
+/// columns every table of secrets has.
+pub(super) fn hash_from(row: &SqliteRow) -> Result<KeyHash> {
     let digest: Vec<u8> = row.try_get("secret_hash").map_err(backend)?;
     let version: i64 = row.try_get("pepper_version").map_err(backend)?;
     Ok(KeyHash {

@@ -67,15 +67,7 @@ pub(super) async fn insert_project(
         .await
         .map_err(backend)?;
     for e in envs {
-        sqlx::query("INSERT INTO environments (id, project_id, name, kind, created_at) VALUES (?, ?, ?, ?, ?)")
-            .bind(e.id.as_str())
-            .bind(e.project_id.as_str())
-            .bind(e.name.as_str())
-            .bind(e.kind.as_str())
-            .bind(to_millis(e.created_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        insert_environment_row(&mut tx, e).await?;
     }
     insert_event(&mut tx, event).await?;
     tx.commit().await.map_err(backend)
@@ -144,6 +136,12 @@ pub(super) async fn insert_environment(
     event: &AuditEvent,
 ) -> Result<()> {
     let mut tx = pool.begin().await.map_err(backend)?;
+    insert_environment_row(&mut tx, e).await?;
+    insert_event(&mut tx, event).await?;
+    tx.commit().await.map_err(backend)
+}
+
+async fn insert_environment_row(conn: &mut SqliteConnection, e: &Environment) -> Result<()> {
     sqlx::query(
         "INSERT INTO environments (id, project_id, name, kind, created_at) VALUES (?, ?, ?, ?, ?)",
     )
@@ -152,11 +150,10 @@ pub(super) async fn insert_environment(
     .bind(e.name.as_str())
     .bind(e.kind.as_str())
     .bind(to_millis(e.created_at))
-    .execute(&mut *tx)
+    .execute(conn)
     .await
     .map_err(backend)?;
-    insert_event(&mut tx, event).await?;
-    tx.commit().await.map_err(backend)
+    Ok(())
 }
 
 /// Every project of `org` with its environments, in one query.

@@ -52,16 +52,10 @@ pub async fn run(app: &Keyward, a: CheckArgs, json: bool) -> Result<(), Failure>
         a.resource.as_deref(),
     )
     .map_err(|e| Failure::usage(format!("--{}: {}", e.field, e.message)))?;
-    let key = if a.key.expose_secret() == "-" {
-        let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
-            .map_err(|e| Failure::usage(format!("cannot read the key from standard input: {e}")))?;
-        line.trim().to_owned()
-    } else {
-        a.key.expose_secret().trim().to_owned()
-    };
-    let verdict = app.check(Presented::field(&key), &asked).await?;
+    let key = crate::cli::secret_or_stdin(a.key, "key")?;
+    let verdict = app
+        .check(Presented::field(key.expose_secret()), &asked)
+        .await?;
     // A check from the command line is a use of the key too.
     app.flush_usage().await?;
     let detail = verdict.detail().into_owned();

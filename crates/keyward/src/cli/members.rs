@@ -347,15 +347,7 @@ pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result
             }
         }
         MemberCommand::Accept { token } => {
-            let token = if token.expose_secret() == "-" {
-                let mut line = String::new();
-                std::io::stdin().read_line(&mut line).map_err(|e| {
-                    Failure::usage(format!("cannot read the token from standard input: {e}"))
-                })?;
-                SecretString::from(line)
-            } else {
-                token
-            };
+            let token = crate::cli::secret_or_stdin(token, "token")?;
             let (user, org_id, access) = app.accept_invitation(&who, token.expose_secret()).await?;
             let org = app.org(&who, org_id.as_str()).await?;
             if json {

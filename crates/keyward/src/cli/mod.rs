@@ -83,6 +83,20 @@ pub fn secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(s))
 }
 
+/// The secret given, or, for `-`, the first line of standard input (which keeps it out
+/// of shell history and the process list), trimmed.
+pub fn secret_or_stdin(given: SecretString, what: &str) -> Result<SecretString, Failure> {
+    use secrecy::ExposeSecret;
+    if given.expose_secret() != "-" {
+        return Ok(SecretString::from(given.expose_secret().trim()));
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| Failure::usage(format!("cannot read the {what} from standard input: {e}")))?;
+    Ok(SecretString::from(line.trim()))
+}
+
 pub fn parse() -> Cli {
     let error = match Cli::try_parse() {
         Ok(cli) => return cli,
