@@ -8,7 +8,7 @@ use crate::error::{AppError, AppResult};
 use crate::{Keyward, Principal};
 use keyward_core::check::{self, Context, Lookup, ResolvedTarget};
 use keyward_core::{
-    ApiKey, Asked, KeyId, MemberAccess, OrgId, Presented, Timestamp, UserId, Verdict,
+    ApiKey, Asked, KeyId, MemberAccess, OrgId, Plan, Presented, Timestamp, UserId, Verdict,
 };
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -27,6 +27,24 @@ const MISS_RECHECK: time::Duration = time::Duration::milliseconds(5);
 struct Fetch<'a> {
     app: &'a Keyward,
     now: Timestamp,
+}
+
+impl Fetch<'_> {
+    /// The organization as the check needs it: its plan, projects and environments.
+    async fn organization(&self, org: &OrgId) -> AppResult<Arc<OrgTargets>> {
+        let cache = &self.app.cache;
+        if self.app.fresh(self.now).await {
+            if let Some(hit) = cache.org(org) {
+                return Ok(hit);
+            }
+        }
+        let ticket = cache.begin();
+        let plan = self.app.store.find_org(org.as_str()).await?.map(|o| o.plan);
+        let tree = self.app.store.project_tree(org).await?;
+        let entry = Arc::new(OrgTargets::new(plan, tree));
+        cache.put_org(ticket, org, &entry);
+        Ok(entry)
+    }
 }
 
 impl Lookup for Fetch<'_> {
@@ -67,30 +85,22 @@ impl Lookup for Fetch<'_> {
         Ok(found)
     }
 
+    async fn plan(&self, org: &OrgId) -> AppResult<Option<Arc<Plan>>> {
+        let entry = self.organization(org).await?;
+        Ok(entry
+            .plan
+            .as_deref()
+            .and_then(|name| self.app.settings.plans.get(name))
+            .cloned())
+    }
+
     async fn target(
         &self,
         org: &OrgId,
         project: &str,
         environment: &str,
     ) -> AppResult<Option<Arc<ResolvedTarget>>> {
-        {
-            let cache = &self.app.cache;
-            let cached = match self.app.fresh(self.now).await {
-                true => cache.org(org),
-                false => None,
-            };
-            let targets = match cached {
-                Some(hit) => hit,
-                None => {
-                    let ticket = cache.begin();
-                    let tree = self.app.store.project_tree(org).await?;
-                    let targets = Arc::new(OrgTargets::new(tree));
-                    cache.put_org(ticket, org, &targets);
-                    targets
-                }
-            };
-            Ok(targets.find(project, environment))
-        }
+        Ok(self.organization(org).await?.find(project, environment))
     }
 }
 
@@ -142,6 +152,7 @@ impl Keyward {
         let now = self.now();
         let ctx = Context {
             now,
+            from,
             prefixes: &self.settings.prefixes,
             peppers: &self.settings.peppers,
             catalog: &self.settings.catalog,

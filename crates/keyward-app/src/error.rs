@@ -30,6 +30,14 @@ pub enum AppError {
         required_permission: String,
         message: String,
     },
+    /// The organization's plan allows no more keys (or no API access at all).
+    #[error("the organization's plan '{plan}' allows {limit} keys and it holds {held}: delete or let expire a key, or move the organization to a larger plan")]
+    PlanLimit {
+        plan: String,
+        limit: u32,
+        held: u64,
+        api_access: bool,
+    },
     /// A name or id already taken.
     #[error("{0}")]
     Conflict(String),

@@ -11,9 +11,10 @@ use keyward_core::lifecycle::{self, KeyPatch, NewKey, Transition};
 use keyward_core::Scope;
 use keyward_core::{
     ApiKey, ApiKeySecret, AuditAction, AuditEvent, Description, EnvScope, GeneratedKey, Grant,
-    GrantSpec, KeyId, KeyName, KeyStatus, Kind, Level, OrgAccess, OrgId, ProjectScope, Timestamp,
+    GrantSpec, KeyId, KeyName, KeyStatus, Kind, Level, OrgAccess, OrgId, ProjectScope, RateLimit,
+    Timestamp,
 };
-use keyward_store::{KeyCursor, KeyQuery, KeyWrite};
+use keyward_store::{KeyCursor, KeyLimit, KeyQuery, KeyWrite};
 use rand_core::OsRng;
 use serde_json::{json, Value};
 use time::Duration;
@@ -34,6 +35,12 @@ pub struct KeyInput {
     pub expires_at: Option<Timestamp>,
     /// For a person: make a service key rather than one bound to them.
     pub service: bool,
+    /// Networks (CIDRs or addresses) the key may be used from; empty: anywhere.
+    pub ip_allowlist: Vec<String>,
+    /// The operator's own data about the key (a JSON object, or null).
+    pub metadata: serde_json::Value,
+    /// The key's own rate limits; `None`: its plan's.
+    pub rate_limits: Option<Vec<RateLimit>>,
 }
 
 /// A change to a key as asked for; `None` leaves a field as it is.
@@ -48,6 +55,12 @@ pub struct KeyPatchInput {
     pub org_access: Option<OrgAccess>,
     /// `Some(None)` removes the expiry.
     pub expires_at: Option<Option<Timestamp>>,
+    /// Replaces the allow-list (an empty list: anywhere).
+    pub ip_allowlist: Option<Vec<String>>,
+    /// Replaces the metadata (`null` removes it).
+    pub metadata: Option<serde_json::Value>,
+    /// `Some(None)` goes back to the plan's limits.
+    pub rate_limits: Option<Option<Vec<RateLimit>>>,
 }
 
 /// A key just made: the only time its secret exists outside the client's hands.
@@ -265,6 +278,10 @@ impl Keyward {
             org_access: input.org_access,
         };
         who.require_within(org, &self.settings.catalog, power)?;
+        let plan = self.plan_of(org).await?;
+        let ip_allowlist = self.parse_allowlist(who, &input.ip_allowlist)?;
+        let metadata = Self::parse_metadata(input.metadata)?;
+        self.check_limits(who, &plan, input.rate_limits.as_deref())?;
         // A person's keys act as them unless they ask for a service key; a key's keys
         // answer to the same person it does, so they can never outgrow it.
         let owner = match &who.who {
@@ -281,6 +298,9 @@ impl Keyward {
             org_access: input.org_access,
             owner,
             expires_at: input.expires_at,
+            ip_allowlist,
+            metadata,
+            rate_limits: input.rate_limits,
         };
         let generated =
             GeneratedKey::generate(self.settings.prefixes.current(), input.kind, &mut OsRng);
@@ -301,9 +321,23 @@ impl Keyward {
             .write_keys(KeyWrite {
                 inserts: vec![t.key.clone()],
                 events: vec![audit],
+                limit: plan.key_limit().map(|max| KeyLimit {
+                    org: org.clone(),
+                    max,
+                    now,
+                }),
                 ..KeyWrite::default()
             })
-            .await;
+            .await
+            .map_err(|e| match e {
+                keyward_store::StoreError::KeyLimit { held } => AppError::PlanLimit {
+                    plan: plan.name.clone(),
+                    limit: plan.key_limit().unwrap_or_default(),
+                    held,
+                    api_access: plan.api_access,
+                },
+                other => other.into(),
+            });
         // The id may be cached as unknown. After the write (whatever its result, which
         // may be unknown), before the answer.
         self.cache.invalidate(Touched::Key(t.key.id));
@@ -448,6 +482,20 @@ impl Keyward {
                 .transpose()?,
             org_access: input.org_access,
             expires_at: input.expires_at,
+            ip_allowlist: input
+                .ip_allowlist
+                .as_deref()
+                .map(|l| self.parse_allowlist(who, l))
+                .transpose()?,
+            metadata: input.metadata.map(Self::parse_metadata).transpose()?,
+            rate_limits: match input.rate_limits {
+                None => None,
+                Some(limits) => {
+                    let plan = self.plan_of(&key.org_id).await?;
+                    self.check_limits(who, &plan, limits.as_deref())?;
+                    Some(limits)
+                }
+            },
         };
         let t = lifecycle::update(key, patch, &self.settings.policy, self.now())?;
         who.require_within_key(&t.key, &self.settings.catalog)?;
@@ -504,6 +552,7 @@ impl Keyward {
                 inserts: vec![r.new.clone()],
                 updates: vec![r.old.clone()],
                 events,
+                limit: None,
             })
             .await;
         self.cache.invalidate(Touched::Key(r.old.id));

@@ -9,6 +9,7 @@ mod check;
 pub mod clock;
 mod error;
 mod invitations;
+mod key_settings;
 mod keys;
 mod members;
 mod operator;
@@ -30,7 +31,7 @@ pub use power::PowerView;
 pub use principal::{Principal, Who};
 
 use keyward_core::lifecycle::Policy;
-use keyward_core::{Catalog, PepperSet, Prefixes};
+use keyward_core::{Catalog, PepperSet, Plans, Prefixes};
 use keyward_store::Store;
 use std::sync::Arc;
 
@@ -43,6 +44,8 @@ pub struct Settings {
     pub policy: Policy,
     /// The operator's scope catalog.
     pub catalog: Catalog,
+    /// The plans the operator offers.
+    pub plans: Plans,
     /// The plan new organizations get when none is named.
     pub default_plan: String,
     /// How many keys (and as many memberships and organizations) the check cache
@@ -70,6 +73,7 @@ impl Settings {
             peppers,
             policy: Policy::default(),
             catalog: Catalog::formfex(),
+            plans: Plans::formfex(),
             default_plan: Self::DEFAULT_PLAN.to_owned(),
             cache_capacity: Self::DEFAULT_CACHE_CAPACITY,
             cache_memory: Self::DEFAULT_CACHE_MEMORY,

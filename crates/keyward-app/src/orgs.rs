@@ -12,22 +12,19 @@ use rand_core::OsRng;
 use serde_json::json;
 
 /// A plan name: the operator's configuration defines what each plan allows.
-/// A regex of exactly the plan names [`plan_name`] accepts.
-#[cfg_attr(not(feature = "openapi"), allow(dead_code))]
-pub const PLAN_PATTERN: &str = "^[a-z0-9_-]{1,32}$";
-
-fn plan_name(s: &str) -> AppResult<String> {
-    let ok = (1..=32).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if ok {
-        Ok(s.to_owned())
-    } else {
+impl Keyward {
+    /// A plan this server offers, by name.
+    fn offered_plan(&self, s: &str) -> AppResult<String> {
+        let s = s.trim();
+        if self.settings.plans.get(s).is_some() {
+            return Ok(s.to_owned());
+        }
         Err(AppError::invalid(
             "plan",
             format!(
-                "'{}' is not a valid plan name: use 1 to 32 lowercase letters, digits, '-' and '_'",
-                keyward_core::echo::echo(s, 40)
+                "'{}' is not a plan of this server; use one of: {}",
+                keyward_core::echo::echo(s, 40),
+                self.settings.plans.names().join(", ")
             ),
         ))
     }
@@ -49,7 +46,7 @@ impl Keyward {
             });
         }
         let name = OrgName::parse(name).map_err(|e| AppError::invalid("name", e))?;
-        let plan = plan_name(plan.unwrap_or(&self.settings.default_plan))?;
+        let plan = self.offered_plan(plan.unwrap_or(&self.settings.default_plan))?;
         let now = self.now();
         let org = Organization {
             id: OrgId::generate(&mut OsRng),
@@ -64,6 +61,31 @@ impl Keyward {
         Ok(org)
     }
 
+    /// Moves an organization to another plan: the operator's alone (it is billing).
+    /// A smaller plan keeps the keys the organization holds working, and refuses new
+    /// ones until it is within the plan's limit; a plan without API access refuses
+    /// every check at once.
+    pub async fn set_org_plan(
+        &self,
+        who: &Principal,
+        org: &OrgId,
+        plan: &str,
+    ) -> AppResult<Organization> {
+        crate::members::require_operator(who, "change an organization's plan")?;
+        let plan = self.offered_plan(plan)?;
+        let before = self.org(who, org.as_str()).await?;
+        let event = who
+            .event(Some(org), AuditAction::OrgUpdated, self.now())
+            .details(json!({ "before": { "plan": before.plan }, "after": { "plan": plan } }));
+        let written = self.store.set_org_plan(org, &plan, &event).await;
+        // The plan decides every check of the organization's keys.
+        self.cache.invalidate(Touched::Org(org.clone()));
+        if !written? {
+            return Err(AppError::not_found("organization", org.as_str()));
+        }
+        Ok(Organization { plan, ..before })
+    }
+
     /// An organization by id or name, if `who` may see it.
     pub async fn org(&self, who: &Principal, id_or_name: &str) -> AppResult<Organization> {
         self.store
@@ -76,6 +98,14 @@ impl Keyward {
     pub async fn list_orgs(&self, who: &Principal) -> AppResult<Vec<Organization>> {
         let mut orgs = self.store.list_orgs().await?;
         orgs.retain(|o| who.sees(&o.id));
+        Ok(orgs)
+    }
+
+    /// Organizations on a plan this server does not define: their keys are refused
+    /// (`no_api_access`) until the plan is defined again or they are moved.
+    pub async fn orgs_on_undefined_plans(&self) -> AppResult<Vec<Organization>> {
+        let mut orgs = self.store.list_orgs().await?;
+        orgs.retain(|o| self.settings.plans.get(&o.plan).is_none());
         Ok(orgs)
     }
 

@@ -4,11 +4,11 @@
 //! request and response types use them through `#[schema(schema_with = …)]`.
 
 use keyward_core::key::KEY_ID_LEN;
-use keyward_core::Catalog;
 use keyward_core::{
     AuditAction, Description, EnvName, KeyName, KeyStatus, Kind, Level, OrgId, OrgName, ProjectId,
     ProjectName, Resource, Role,
 };
+use keyward_core::{Catalog, Plans};
 use utoipa::openapi::schema::{
     Array, ArrayBuilder, KnownFormat, Object, ObjectBuilder, SchemaFormat, SchemaType, Type,
 };
@@ -165,9 +165,26 @@ pub fn project_name() -> Object {
     ))
 }
 
-/// A plan name, or `null` for the default plan.
-pub fn plan_or_null() -> Object {
-    or_null(matching(crate::orgs::PLAN_PATTERN))
+/// A plan of `plans`, by name; white space around it is ignored.
+pub fn plan(plans: &Plans) -> Object {
+    let names = plans.names();
+    let escaped: Vec<String> = names.iter().map(|n| escape(n)).collect();
+    let ws = keyward_core::names::WHITE_SPACE;
+    string()
+        .pattern(Some(format!("^[{ws}]*(?:{})[{ws}]*$", escaped.join("|"))))
+        .description(Some(format!("One of: {}.", names.join(", "))))
+        .build()
+}
+
+/// The operator's plans decide the names: the `Plan` schema is filled in from them
+/// (`keyward_server::openapi::document_for`). `null`: the default plan, or no change.
+pub fn plan_or_null() -> utoipa::openapi::Schema {
+    utoipa::openapi::Schema::OneOf(
+        utoipa::openapi::OneOfBuilder::new()
+            .item(utoipa::openapi::Ref::from_schema_name("Plan"))
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .build(),
+    )
 }
 
 pub fn env_name() -> Object {

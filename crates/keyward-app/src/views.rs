@@ -99,6 +99,33 @@ pub struct KeyView {
     #[serde(with = "keyward_core::timestamp::rfc3339::option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub last_used_at: Option<Timestamp>,
+    /// The networks the key may be used from, normalised; empty: anywhere.
+    pub ip_allowlist: Vec<String>,
+    /// The operator's own data about the key, returned with every verify answer.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub metadata: Option<serde_json::Value>,
+    /// The key's own rate limits; `null`: its organization's plan's.
+    pub rate_limits: Option<Vec<RateLimitView>>,
+}
+
+/// A named rate limit: `limit` requests per `period`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RateLimitView {
+    pub name: String,
+    pub limit: u32,
+    /// Such as `10s`, `1m`, `1h`.
+    pub period: String,
+}
+
+impl From<&keyward_core::RateLimit> for RateLimitView {
+    fn from(l: &keyward_core::RateLimit) -> Self {
+        RateLimitView {
+            name: l.name.clone(),
+            limit: l.limit,
+            period: keyward_core::duration::format(l.period),
+        }
+    }
 }
 
 /// A key just created or rotated: the full key, shown this once, beside the key's view.
@@ -145,6 +172,12 @@ impl KeyView {
             rotated_from: key.rotated_from,
             rotated_to: key.rotated_to,
             last_used_at: key.last_used_at,
+            ip_allowlist: key.ip_allowlist.to_strings(),
+            metadata: key.metadata.as_ref().map(keyward_core::Metadata::to_value),
+            rate_limits: key
+                .rate_limits
+                .as_ref()
+                .map(|l| l.iter().map(RateLimitView::from).collect()),
         }
     }
 

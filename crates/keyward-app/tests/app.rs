@@ -68,6 +68,9 @@ fn input(kind: Kind, grants: &[&str]) -> KeyInput {
         org_access: OrgAccess::NONE,
         expires_at: None,
         service: false,
+        ip_allowlist: vec![],
+        metadata: serde_json::Value::Null,
+        rate_limits: None,
     }
 }
 

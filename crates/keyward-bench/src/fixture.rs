@@ -57,6 +57,9 @@ pub async fn run(
                 org_access: OrgAccess::NONE,
                 owner: None,
                 expires_at: None,
+                ip_allowlist: Default::default(),
+                metadata: None,
+                rate_limits: None,
             };
             let t = lifecycle::create(
                 spec,

@@ -63,6 +63,8 @@ impl Serialize for Actor {
 pub enum AuditAction {
     #[serde(rename = "org.created")]
     OrgCreated,
+    #[serde(rename = "org.updated")]
+    OrgUpdated,
     #[serde(rename = "project.created")]
     ProjectCreated,
     #[serde(rename = "environment.created")]
@@ -98,8 +100,9 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 17] = [
+    pub const ALL: [AuditAction; 18] = [
         AuditAction::OrgCreated,
+        AuditAction::OrgUpdated,
         AuditAction::ProjectCreated,
         AuditAction::EnvironmentCreated,
         AuditAction::MemberAdded,
@@ -121,6 +124,7 @@ impl AuditAction {
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::OrgCreated => "org.created",
+            AuditAction::OrgUpdated => "org.updated",
             AuditAction::ProjectCreated => "project.created",
             AuditAction::EnvironmentCreated => "environment.created",
             AuditAction::MemberAdded => "member.added",

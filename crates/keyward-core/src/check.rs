@@ -7,14 +7,16 @@
 //! 2. shape, prefix, kind, checksum → `malformed` (no store access at all)
 //! 3. no such key id, or the keyed hash does not match → `unknown`
 //! 4. revoked or deleted → `revoked`; past its expiry → `expired`
-//! 5. (client address, plan: with the allow-lists and plans)
+//! 5. client address outside the key's allow-list → `ip_not_allowed`; the
+//!    organization's plan without API access → `no_api_access`
 //! 6. environment of the other kind → `wrong_environment`
 //! 7. no grant covers the request at the level needed → `insufficient_permission`
 //! 8. (rate limit, quota: with the limits)
 //! 9. `valid`
 //!
-//! The check does no I/O itself: it asks a [`Lookup`] for the key, then whom a
-//! user-bound key answers to, then the project and environment named, and the caller
+//! The check does no I/O itself: it asks a [`Lookup`] for the key, then its
+//! organization's plan, then whom a user-bound key answers to, then the project and
+//! environment named, and the caller
 //! (a cache in front of a store, or a map in tests) fetches them. Nothing else decides.
 
 use crate::access::{Bound, MemberAccess};
@@ -24,12 +26,14 @@ use crate::ids::{OrgId, UserId};
 use crate::key::{KeyId, MalformedKey, ParsedKey, Prefixes, SecretRef};
 use crate::level::Level;
 use crate::model::{ApiKey, KeyStatus};
+use crate::plan::Plan;
 use crate::scope::Catalog;
 use crate::timestamp::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 mod permission;
@@ -277,6 +281,13 @@ pub trait Lookup {
         id: KeyId,
     ) -> impl Future<Output = Result<Option<Arc<ApiKey>>, Self::Error>> + Send;
 
+    /// The plan of `org` now; `None` when the organization has a plan the operator no
+    /// longer offers (which the check treats as no API access: it fails closed).
+    fn plan(
+        &self,
+        org: &OrgId,
+    ) -> impl Future<Output = Result<Option<Arc<Plan>>, Self::Error>> + Send;
+
     /// What `user` holds in `org` now; `None` if not a member.
     fn member(
         &self,
@@ -298,6 +309,9 @@ pub trait Lookup {
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
     pub now: Timestamp,
+    /// The address the request came from, when known: checked against the key's
+    /// allow-list.
+    pub from: Option<IpAddr>,
     pub prefixes: &'a Prefixes,
     pub peppers: &'a PepperSet,
     /// The operator's scope catalog, to expand the key's scopes.
@@ -399,6 +413,23 @@ pub async fn check<L: Lookup>(
         return Ok(Verdict {
             outcome,
             why,
+            key: Some(key),
+            bound: None,
+        });
+    }
+    // 5.
+    let refused = if !key.ip_allowlist.allows(ctx.from) {
+        Some(Outcome::IpNotAllowed)
+    } else {
+        match lookup.plan(&key.org_id).await? {
+            Some(plan) if plan.api_access => None,
+            _ => Some(Outcome::NoApiAccess),
+        }
+    };
+    if let Some(outcome) = refused {
+        return Ok(Verdict {
+            outcome,
+            why: Why::Outcome,
             key: Some(key),
             bound: None,
         });

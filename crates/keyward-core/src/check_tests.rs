@@ -204,6 +204,63 @@ fn revoked_deleted_and_expired_keys_never_pass() {
     );
 }
 
+/// Step 5: the address and the plan come after the key is known to be usable, and
+/// before the request is judged: a refused address or plan says nothing of permissions.
+#[test]
+fn the_address_then_the_plan_are_checked_before_the_request() {
+    let o = org();
+    let (mut key, text) = testing::key(
+        &o.id,
+        Kind::Live,
+        vec![grant(None, None, Level::Read)],
+        OrgAccess::NONE,
+    );
+    key.ip_allowlist = crate::allowlist::IpAllowlist::parse(&["203.0.113.0/24"]).unwrap();
+    let mut w = world(&o, &key);
+    let write = asked("Website", "production", Level::Write);
+    let read = asked("Website", "production", Level::Read);
+    assert_eq!(
+        w.check_from(text, &read, "203.0.113.9").outcome,
+        Outcome::Valid
+    );
+    let v = w.check_from(text, &write, "198.51.100.1");
+    assert_eq!(v.outcome, Outcome::IpNotAllowed, "before the permission");
+    assert!(
+        !v.detail().contains("203.0.113"),
+        "names nothing of the list: {}",
+        v.detail()
+    );
+    assert_eq!(
+        w.check(text, &read).outcome,
+        Outcome::IpNotAllowed,
+        "an unknown address"
+    );
+    w.plan = Some(std::sync::Arc::new(
+        crate::plan::Plans::formfex()
+            .get("free")
+            .unwrap()
+            .as_ref()
+            .clone(),
+    ));
+    assert_eq!(
+        w.check_from(text, &write, "203.0.113.9").outcome,
+        Outcome::NoApiAccess
+    );
+    assert_eq!(
+        w.check_from(text, &read, "198.51.100.1").outcome,
+        Outcome::IpNotAllowed,
+        "the address first"
+    );
+    let revoked = lifecycle::revoke(&key, now()).unwrap().key;
+    assert_eq!(
+        world(&o, &revoked)
+            .check_from(text, &read, "198.51.100.1")
+            .outcome,
+        Outcome::Revoked,
+        "step 4 first"
+    );
+}
+
 #[test]
 fn an_unresolved_project_is_covered_by_no_grant() {
     let o = org();

@@ -49,6 +49,21 @@ pub fn format(d: Duration) -> String {
     out
 }
 
+/// Serde for a duration written as text: `10s`, `1h`, `1d12h`.
+pub mod serde_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format(*d))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        super::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 /// `d` in its largest whole unit, rounded down, for a glance: `45s`, `5m`, `3h`, `89d`.
 /// Hours up to two days, so "in 30h" is not shown as "in 1d".
 pub fn approximate(d: Duration) -> String {

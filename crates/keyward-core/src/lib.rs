@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod allowlist;
 pub mod audit;
 pub mod base62;
 pub mod check;
@@ -18,8 +19,11 @@ pub mod key;
 pub mod kind;
 pub mod level;
 pub mod lifecycle;
+pub mod limits;
+pub mod metadata;
 pub mod model;
 pub mod names;
+pub mod plan;
 pub mod scope;
 #[cfg(test)]
 mod testing;
@@ -27,6 +31,7 @@ pub mod timestamp;
 pub mod token;
 
 pub use access::{Bound, Effective, MemberAccess, Withheld};
+pub use allowlist::IpAllowlist;
 pub use audit::{Actor, AuditAction, AuditEvent};
 pub use check::{Asked, Denial, Outcome, Presented, ResolvedTarget, Verdict};
 pub use grant::{EnvRef, EnvScope, Grant, GrantSpec, ProjectRef, ProjectScope, Resource};
@@ -36,7 +41,10 @@ pub use invitation::{Invitation, InvitationState, InvitationToken};
 pub use key::{ApiKeySecret, GeneratedKey, KeyId, ParsedKey, Prefix, Prefixes};
 pub use kind::Kind;
 pub use level::{Level, OrgAccess};
+pub use limits::RateLimit;
+pub use metadata::Metadata;
 pub use model::{ApiKey, Environment, KeyStatus, Organization, Project, Role, User};
 pub use names::{Description, EnvName, KeyName, OrgName, ProjectName};
+pub use plan::{Plan, Plans};
 pub use scope::{Catalog, Scope};
 pub use timestamp::Timestamp;

@@ -2,6 +2,7 @@
 //! the key as it must be saved, with the audit action and details that describe the
 //! change, or the reason the change is not allowed. The store applies both at once.
 
+use crate::allowlist::IpAllowlist;
 use crate::audit::{Actor, AuditAction};
 use crate::duration;
 use crate::grant::Grant;
@@ -10,6 +11,8 @@ use crate::ids::UserId;
 use crate::key::KeyId;
 use crate::kind::Kind;
 use crate::level::OrgAccess;
+use crate::limits::RateLimit;
+use crate::metadata::Metadata;
 use crate::model::{ApiKey, KeyStatus};
 use crate::names::{Description, KeyName};
 use crate::scope::Scope;
@@ -39,7 +42,7 @@ impl Default for Policy {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LifecycleError {
-    #[error("a key needs at least one grant, scope, or organization access above 'none'; add --grant PROJECT:ENVIRONMENT:LEVEL, --scope RESOURCE:ACTION or --org-access LEVEL")]
+    #[error("a key needs at least one grant (PROJECT:ENVIRONMENT:LEVEL), scope (RESOURCE:ACTION), or organization access above 'none'")]
     NoAccess,
     #[error("expires_at: {at} is not in the future; give a later time")]
     ExpiryNotInFuture { at: String },
@@ -125,6 +128,10 @@ pub struct NewKey {
     pub org_access: OrgAccess,
     pub owner: Option<UserId>,
     pub expires_at: Option<Timestamp>,
+    pub ip_allowlist: IpAllowlist,
+    pub metadata: Option<Metadata>,
+    /// `None`: the plan's limits.
+    pub rate_limits: Option<Vec<RateLimit>>,
 }
 
 /// A change to apply: the key as it must be saved, and how to audit it.
@@ -137,6 +144,10 @@ pub struct Transition {
 
 fn grants_json(grants: &[Grant]) -> Value {
     serde_json::to_value(grants).unwrap_or(Value::Null)
+}
+
+fn metadata_json(m: Option<&Metadata>) -> Value {
+    m.map_or(Value::Null, Metadata::to_value)
 }
 
 fn expiry_json(at: Option<Timestamp>) -> Value {
@@ -164,6 +175,9 @@ pub fn create(
         "org_access": spec.org_access,
         "owner": spec.owner,
         "expires_at": expiry_json(spec.expires_at),
+        "ip_allowlist": spec.ip_allowlist.to_strings(),
+        "metadata": metadata_json(spec.metadata.as_ref()),
+        "rate_limits": spec.rate_limits,
     });
     let key = ApiKey {
         id,
@@ -186,6 +200,9 @@ pub fn create(
         revision: 1,
         last_used_at: None,
         last_used_ip: None,
+        ip_allowlist: spec.ip_allowlist,
+        metadata: spec.metadata,
+        rate_limits: spec.rate_limits,
     };
     Ok(Transition {
         key,
@@ -318,6 +335,11 @@ pub struct KeyPatch {
     pub scopes: Option<Vec<Scope>>,
     pub org_access: Option<OrgAccess>,
     pub expires_at: Option<Option<Timestamp>>,
+    pub ip_allowlist: Option<IpAllowlist>,
+    /// `Some(None)` removes the metadata.
+    pub metadata: Option<Option<Metadata>>,
+    /// `Some(None)` goes back to the plan's limits.
+    pub rate_limits: Option<Option<Vec<RateLimit>>>,
 }
 
 pub fn update(
@@ -372,6 +394,26 @@ pub fn update(
             expiry_json(expires_at),
         );
         next.expires_at = expires_at;
+    }
+    if let Some(list) = patch.ip_allowlist {
+        changed(
+            "ip_allowlist",
+            json!(key.ip_allowlist.to_strings()),
+            json!(list.to_strings()),
+        );
+        next.ip_allowlist = list;
+    }
+    if let Some(metadata) = patch.metadata {
+        changed(
+            "metadata",
+            metadata_json(key.metadata.as_ref()),
+            metadata_json(metadata.as_ref()),
+        );
+        next.metadata = metadata;
+    }
+    if let Some(limits) = patch.rate_limits {
+        changed("rate_limits", json!(key.rate_limits), json!(limits));
+        next.rate_limits = limits;
     }
     if next.grants.is_empty() && next.scopes.is_empty() && next.org_access == OrgAccess::NONE {
         return Err(LifecycleError::NoAccess);

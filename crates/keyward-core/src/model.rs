@@ -116,6 +116,12 @@ pub struct ApiKey {
     pub revision: i64,
     pub last_used_at: Option<Timestamp>,
     pub last_used_ip: Option<String>,
+    /// The networks the key may be used from; empty: anywhere.
+    pub ip_allowlist: crate::allowlist::IpAllowlist,
+    /// The operator's own data about the key, returned with every verify answer.
+    pub metadata: Option<crate::metadata::Metadata>,
+    /// The key's own rate limits; `None`: its organization's plan's.
+    pub rate_limits: Option<Vec<crate::limits::RateLimit>>,
 }
 
 impl ApiKey {

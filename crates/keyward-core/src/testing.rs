@@ -37,6 +37,7 @@ static PREFIXES: OnceLock<Prefixes> = OnceLock::new();
 pub fn ctx_at(at: Timestamp) -> Context<'static> {
     Context {
         now: at,
+        from: None,
         prefixes: PREFIXES.get_or_init(Prefixes::default),
         peppers: PEPPERS.get_or_init(peppers),
         catalog: CATALOG.get_or_init(Catalog::formfex),
@@ -86,6 +87,9 @@ pub fn key(
         org_access,
         owner: None,
         expires_at: None,
+        ip_allowlist: Default::default(),
+        metadata: None,
+        rate_limits: None,
     };
     let hash = peppers().hash(&generated.secret);
     let created = lifecycle::create(
@@ -110,6 +114,8 @@ pub struct World {
     pub keys: HashMap<KeyId, Arc<ApiKey>>,
     pub members: HashMap<(OrgId, UserId), Arc<MemberAccess>>,
     pub targets: Vec<Arc<ResolvedTarget>>,
+    /// Every organization's plan; `None` (the default) means one with API access.
+    pub plan: Option<Arc<crate::plan::Plan>>,
     /// A faulty lookup that resolves projects of any organization: the check itself
     /// must still never let a grant reach across organizations.
     pub across_orgs: bool,
@@ -131,12 +137,20 @@ impl World {
 
     /// Runs the check of `text` against `asked` at `at`.
     pub fn check_at(&self, text: &str, asked: &Asked, at: Timestamp) -> Verdict {
-        let verdict = ready(check::check(
-            self,
-            Presented::field(text),
-            asked,
-            &ctx_at(at),
-        ));
+        self.check_with(text, asked, ctx_at(at))
+    }
+
+    /// Runs the check of `text`, from `from`.
+    pub fn check_from(&self, text: &str, asked: &Asked, from: &str) -> Verdict {
+        let ctx = Context {
+            from: Some(from.parse().unwrap()),
+            ..ctx_at(now())
+        };
+        self.check_with(text, asked, ctx)
+    }
+
+    fn check_with(&self, text: &str, asked: &Asked, ctx: Context<'_>) -> Verdict {
+        let verdict = ready(check::check(self, Presented::field(text), asked, &ctx));
         match verdict {
             Ok(v) => v,
             Err(never) => match never {},
@@ -156,6 +170,22 @@ impl Lookup for World {
         id: KeyId,
     ) -> impl Future<Output = Result<Option<Arc<ApiKey>>, Infallible>> + Send {
         std::future::ready(Ok(self.keys.get(&id).cloned()))
+    }
+
+    fn plan(
+        &self,
+        _org: &OrgId,
+    ) -> impl Future<Output = Result<Option<Arc<crate::plan::Plan>>, Infallible>> + Send {
+        let plan = self.plan.clone().unwrap_or_else(|| {
+            Arc::new(crate::plan::Plan {
+                name: "test".into(),
+                api_access: true,
+                max_keys: None,
+                rate_limits: vec![],
+                monthly_quota: None,
+            })
+        });
+        std::future::ready(Ok(Some(plan)))
     }
 
     fn member(

@@ -60,24 +60,28 @@ fn record_caller(principal: &Principal) {
     span.record("caller", principal.actor().encode().as_str());
 }
 
-/// The address of the client this request came from: the peer of the connection.
-/// (Forwarding headers from trusted proxies come with the allow-lists.)
-pub fn client_address(parts: &Parts) -> Option<IpAddr> {
-    parts
+/// The address of the client this request came from: the peer of the connection,
+/// or, when that peer is a trusted proxy, the client it names (see [`crate::forwarded`]).
+pub fn client_address(parts: &Parts, state: &AppState) -> Option<IpAddr> {
+    let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| peer.ip().to_canonical())
+        .map(|ConnectInfo(peer)| peer.ip());
+    state.proxies.client(peer, &parts.headers)
 }
 
 /// The client's address, for requests whose handler records it without a caller
 /// (the first-run setup). Never fails: `None` when the server was not told.
 pub struct ClientAddress(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddress(client_address(parts)))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(client_address(parts, state)))
     }
 }
 
@@ -92,6 +96,7 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let creds = credentials(&parts.headers);
+        let from = client_address(parts, state);
         // Step 1 of the check, once: the key path below is handed what was picked.
         let presented = Presented::pick(creds.iter().copied());
         let admin = match presented {
@@ -133,14 +138,14 @@ impl FromRequestParts<AppState> for Caller {
                 None => Principal::operator(Actor::AdminToken(token.id.to_string())),
             }
         } else {
-            match state.app.caller(presented, client_address(parts)).await? {
+            match state.app.caller(presented, from).await? {
                 Ok(principal) => principal,
                 Err(verdict) => {
                     return Err(ApiError::from_outcome(verdict.outcome, verdict.detail()));
                 }
             }
         };
-        let principal = match client_address(parts) {
+        let principal = match from {
             Some(ip) => principal.from_address(ip),
             None => principal,
         };

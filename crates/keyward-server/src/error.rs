@@ -93,6 +93,21 @@ impl From<AppError> for ApiError {
             } => ApiError::forbidden(&required_permission, &message),
             AppError::Conflict(message) => ApiError::new(&problems::CONFLICT, message),
             AppError::Concurrent => ApiError::new(&problems::CONFLICT, e.to_string()),
+            AppError::PlanLimit {
+                ref plan,
+                limit,
+                held,
+                api_access,
+            } => {
+                let detail = match api_access {
+                    false => format!("the organization's plan '{plan}' does not include API access, so it can hold no keys; move it to a plan that does"),
+                    true => e.to_string(),
+                };
+                ApiError::new(&problems::PLAN_LIMIT, detail)
+                    .with("plan", plan.as_str())
+                    .with("limit", limit)
+                    .with("keys", held)
+            }
             AppError::Lifecycle(l) => lifecycle(l),
             AppError::Storage(source) => {
                 tracing::error!(error = %source, cause = ?std::error::Error::source(&source), "storage failure");

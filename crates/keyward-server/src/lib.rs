@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod forwarded;
 pub mod limits;
 pub mod openapi;
 pub mod problems;
@@ -26,6 +27,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
+pub use forwarded::TrustedProxies;
 pub use limits::ServerLimits;
 pub use serve::launch;
 pub use state::AppState;

@@ -12,7 +12,7 @@ use crate::problems::{self, Problem};
 use crate::routes::{audit, health, invitations, keys, me, members, orgs, scopes, setup, verify};
 use axum::http::StatusCode;
 use keyward_app::schema;
-use keyward_core::Catalog;
+use keyward_core::{Catalog, Plans};
 use serde::Serialize;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::link::LinkBuilder;
@@ -287,7 +287,7 @@ impl Modify for Security {
         license(name = "Apache-2.0")
     ),
     paths(
-        orgs::list_orgs, orgs::create_org, orgs::get_org,
+        orgs::list_orgs, orgs::create_org, orgs::get_org, orgs::update_org,
         orgs::list_projects, orgs::create_project, orgs::get_project,
         orgs::list_environments, orgs::create_environment,
         keys::list_keys, keys::create_key, keys::get_key, keys::patch_key, keys::delete_key,
@@ -316,28 +316,32 @@ impl Modify for Security {
 )]
 pub struct ApiDoc;
 
-/// The scopes keys may be given: those of the operator's catalog.
-struct Scopes<'a>(&'a Catalog);
+/// What the operator configures: the scopes keys may be given (the catalog's) and the
+/// plans organizations may be on.
+struct Configured<'a>(&'a Catalog, &'a Plans);
 
-impl Modify for Scopes<'_> {
+impl Modify for Configured<'_> {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         let components = doc.components.get_or_insert_with(Default::default);
         components
             .schemas
             .insert("Scope".to_owned(), schema::scope(self.0).into());
+        components
+            .schemas
+            .insert("Plan".to_owned(), schema::plan(self.1).into());
     }
 }
 
-/// The document as committed: with the default scope catalog.
+/// The document as committed: with the default scope catalog and plans.
 pub fn document() -> String {
-    document_for(&Catalog::formfex())
+    document_for(&Catalog::formfex(), &Plans::formfex())
 }
 
-/// The document as a server with this scope catalog serves it at `/openapi.json`:
-/// pretty JSON with a final newline.
-pub fn document_for(catalog: &Catalog) -> String {
+/// The document as a server with this scope catalog and these plans serves it at
+/// `/openapi.json`: pretty JSON with a final newline.
+pub fn document_for(catalog: &Catalog, plans: &Plans) -> String {
     let mut doc = ApiDoc::openapi();
-    Scopes(catalog).modify(&mut doc);
+    Configured(catalog, plans).modify(&mut doc);
     let json = doc.to_pretty_json().unwrap_or_default();
     // utoipa 5.5 writes a link's `operationId` as `operation_id`, which readers of the
     // document ignore. No other key is spelled so: the operations' own ids are
@@ -345,4 +349,27 @@ pub fn document_for(catalog: &Catalog) -> String {
     let mut json = json.replace("\"operation_id\": ", "\"operationId\": ");
     json.push('\n');
     json
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyward_core::Plan;
+
+    #[test]
+    fn the_served_document_names_the_operators_own_plans() {
+        let plans = Plans::new(vec![Plan {
+            name: "team-2026".into(),
+            api_access: true,
+            max_keys: None,
+            rate_limits: Vec::new(),
+            monthly_quota: None,
+        }])
+        .unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_str(&document_for(&Catalog::formfex(), &plans)).unwrap();
+        let plan = &doc["components"]["schemas"]["Plan"];
+        assert_eq!(plan["description"], "One of: team-2026.");
+        assert!(plan["pattern"].as_str().unwrap().contains("(?:team-2026)"));
+    }
 }

@@ -55,6 +55,8 @@ problems! {
         "Too many requests with this key. Wait `retry_after` seconds.");
     QUOTA_EXCEEDED = ("quota-exceeded", TOO_MANY_REQUESTS, "Monthly quota exceeded",
         "The organization's monthly request quota is spent.");
+    PLAN_LIMIT = ("plan-limit", FORBIDDEN, "Plan limit reached",
+        "The organization already holds as many keys as its plan allows (none, on a plan without API access). `plan`, `limit` and `keys` say which plan, its limit and how many keys count against it; delete keys, let them expire, or move the organization to a larger plan.");
     FORBIDDEN = ("forbidden", FORBIDDEN, "Not allowed",
         "The caller is known but may not do this: the detail says what is lacking, such as organization access or an operator token.");
     KEY_IN_QUERY = ("key-in-query", BAD_REQUEST, "API key in the URL",

@@ -39,6 +39,10 @@ pub enum StoreError {
         "the record was changed at the same time by someone else; nothing was written, try again"
     )]
     Stale,
+    /// The organization already holds as many keys as its plan allows (`held` before
+    /// this write); nothing was written.
+    #[error("the organization holds {held} keys, as many as its plan allows; nothing was written")]
+    KeyLimit { held: u64 },
     /// The change would leave an organization without an owner; nothing was written.
     #[error("an organization must keep at least one owner; nothing was written")]
     LastOwner,
@@ -141,6 +145,17 @@ pub struct KeyWrite {
     pub inserts: Vec<ApiKey>,
     pub updates: Vec<ApiKey>,
     pub events: Vec<AuditEvent>,
+    /// The plan's limit on keys, checked inside the transaction after the inserts.
+    pub limit: Option<KeyLimit>,
+}
+
+/// At most `max` keys of `org` may count against its plan at `now` (see
+/// [`Store::count_held_keys`]); else [`StoreError::KeyLimit`] and nothing is written.
+#[derive(Debug, Clone)]
+pub struct KeyLimit {
+    pub org: OrgId,
+    pub max: u32,
+    pub now: Timestamp,
 }
 
 #[async_trait]
@@ -175,6 +190,11 @@ pub trait Store: Send + Sync + 'static {
     async fn list_keys(&self, query: &KeyQuery) -> Result<Vec<ApiKey>>;
     /// The id of every key, deleted ones included.
     async fn key_ids(&self) -> Result<Vec<KeyId>>;
+    /// The keys of `org` that count against its plan's limit at `now`: neither deleted
+    /// nor expired, nor replaced by a rotation.
+    async fn count_held_keys(&self, org: &OrgId, now: Timestamp) -> Result<u64>;
+    /// Sets `org`'s plan, with `event`; `false` if there is no such organization.
+    async fn set_org_plan(&self, org: &OrgId, plan: &str, event: &AuditEvent) -> Result<bool>;
     /// How many keys exist at all, deleted ones included.
     async fn count_keys(&self) -> Result<u64>;
     /// Applies `write` in one transaction.

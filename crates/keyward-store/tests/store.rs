@@ -108,6 +108,9 @@ fn new_key(org: &OrgId, grants: Vec<Grant>, created: i64) -> ApiKey {
         org_access: OrgAccess(Some(Level::Read)),
         owner: None,
         expires_at: Some(at(86_400_000)),
+        ip_allowlist: Default::default(),
+        metadata: None,
+        rate_limits: None,
     };
     lifecycle::create(
         spec,
@@ -255,6 +258,7 @@ async fn a_stale_update_writes_nothing_at_all() {
                 inserts: vec![other.clone()],
                 updates: vec![deleted_from_stale],
                 events: vec![event(&o.id, AuditAction::KeyDeleted, Some(&key))],
+                limit: None,
             })
             .await
             .unwrap_err();

@@ -4,8 +4,8 @@
 
 use anyhow::{bail, Context, Result};
 use keyward_core::lifecycle::Policy;
-use keyward_core::{duration, Catalog, Level, Prefixes};
-use keyward_server::ServerLimits;
+use keyward_core::{duration, Catalog, Level, Plan, Plans, Prefixes};
+use keyward_server::{ServerLimits, TrustedProxies};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,9 +31,26 @@ struct FileConfig {
     idle_timeout: Option<String>,
     max_connections: Option<usize>,
     shutdown_deadline: Option<String>,
+    /// The reverse proxies whose X-Forwarded-For is believed, as CIDRs.
+    trusted_proxies: Option<OneOrMany>,
     /// The scope catalog: `resource = ["action", ...]` (levels by action name) or
     /// `resource = { action = "level", ... }`.
     scopes: Option<BTreeMap<String, Actions>>,
+    /// The plans offered, by name; given, they replace the defaults.
+    plans: Option<BTreeMap<String, PlanFile>>,
+}
+
+/// A plan as the config file writes it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanFile {
+    api_access: bool,
+    /// Left out: no limit.
+    max_keys: Option<u32>,
+    /// Left out: no quota.
+    monthly_quota: Option<u64>,
+    #[serde(default)]
+    rate_limits: Vec<keyward_core::RateLimit>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,11 +90,13 @@ pub struct Config {
     /// The address people reach the server at, for printed links.
     pub public_url: String,
     pub catalog: Catalog,
+    pub plans: Plans,
     pub cache_capacity: usize,
     pub cache_memory: u64,
     pub cache_ttl: time::Duration,
     /// Timeouts and the connection limit of `keyward serve`.
     pub limits: ServerLimits,
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl std::fmt::Debug for Config {
@@ -274,6 +293,44 @@ pub fn load(
         )?,
     };
 
+    let trusted_proxies = match pick(
+        None,
+        "KEYWARD_TRUSTED_PROXIES",
+        file.trusted_proxies.map(OneOrMany::joined),
+    )? {
+        Some((v, from)) => {
+            let entries: Vec<&str> = v.split(',').filter(|e| !e.trim().is_empty()).collect();
+            TrustedProxies::parse(&entries).with_context(|| {
+                format!("trusted_proxies from {from} (the networks of your reverse proxies, such as '10.0.0.0/8' or '127.0.0.1')")
+            })?
+        }
+        None => TrustedProxies::default(),
+    };
+
+    let plans = match file.plans {
+        None => Plans::formfex(),
+        Some(plans) => Plans::new(
+            plans
+                .into_iter()
+                .map(|(name, p)| Plan {
+                    name,
+                    api_access: p.api_access,
+                    max_keys: p.max_keys,
+                    rate_limits: p.rate_limits,
+                    monthly_quota: p.monthly_quota,
+                })
+                .collect(),
+        )
+        .context("the config file's [plans]")?,
+    };
+    if plans.get(&default_plan).is_none() {
+        bail!(
+            "default_plan '{}' is not one of the plans: {}",
+            keyward_core::echo::echo(&default_plan, 40),
+            plans.names().join(", ")
+        );
+    }
+
     let catalog = match file.scopes {
         None => Catalog::formfex(),
         Some(resources) => {
@@ -328,9 +385,11 @@ pub fn load(
         listen,
         public_url,
         catalog,
+        plans,
         cache_capacity,
         cache_memory,
         cache_ttl,
         limits,
+        trusted_proxies,
     })
 }

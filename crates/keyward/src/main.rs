@@ -113,6 +113,7 @@ async fn run(args: cli::Cli) -> Result<(), Failure> {
         catalog: config.catalog.clone(),
         cache_capacity: config.cache_capacity,
         cache_memory: config.cache_memory,
+        plans: config.plans.clone(),
         cache_ttl: config.cache_ttl,
         default_plan: config.default_plan.clone(),
     };

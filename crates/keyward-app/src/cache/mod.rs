@@ -1,5 +1,5 @@
 //! The check cache, so that a valid key costs no database access: keys by id, unknown
-//! key ids, the access of user-bound keys' creators, organizations' projects and
+//! key ids, the access of user-bound keys' creators, organizations' plans, projects and
 //! environments, and admin tokens. Entries are bounded in count and in bytes, in
 //! quick_cache caches (S3-FIFO eviction, sharded, scan resistant); unknown ids live in a
 //! cache of their own, so a flood of made-up ids cannot push known keys out.

@@ -14,6 +14,8 @@ const LONGEST_NAME: usize = 400;
 
 #[derive(Debug, Default)]
 pub struct OrgTargets {
+    /// The organization's plan, by name; `None` when the organization is gone.
+    pub plan: Option<String>,
     /// Each project's environments, resolved once.
     projects: Vec<Vec<Arc<ResolvedTarget>>>,
     /// Project name, ASCII-lowercased, to its index.
@@ -24,8 +26,12 @@ pub struct OrgTargets {
 }
 
 impl OrgTargets {
-    pub fn new(tree: Vec<(Project, Vec<Environment>)>) -> Self {
-        let mut out = OrgTargets::default();
+    pub fn new(plan: Option<String>, tree: Vec<(Project, Vec<Environment>)>) -> Self {
+        let mut out = OrgTargets {
+            bytes: plan.as_ref().map_or(0, String::len),
+            plan,
+            ..OrgTargets::default()
+        };
         for (index, (project, envs)) in tree.into_iter().enumerate() {
             let reference = ProjectRef {
                 id: project.id,
@@ -103,7 +109,7 @@ mod tests {
             created_at: Timestamp::UNIX_EPOCH,
         };
         let id = project.id.to_string();
-        let t = OrgTargets::new(vec![(project, vec![env])]);
+        let t = OrgTargets::new(Some("pro".into()), vec![(project, vec![env])]);
         assert!(
             t.find("WÉBSITE", "production").is_none(),
             "only ASCII folds"

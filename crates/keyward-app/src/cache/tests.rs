@@ -32,6 +32,9 @@ fn key(org: &OrgId, name_len: usize, grants: usize) -> Arc<ApiKey> {
         org_access: OrgAccess::NONE,
         owner: None,
         expires_at: None,
+        ip_allowlist: Default::default(),
+        metadata: None,
+        rate_limits: None,
     };
     let t = lifecycle::create(
         spec,

@@ -73,7 +73,7 @@ async fn index() -> Html<&'static str> {
 async fn openapi_json(State(s): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        openapi::document_for(&s.app.settings().catalog),
+        openapi::document_for(&s.app.settings().catalog, &s.app.settings().plans),
     )
 }
 

@@ -127,6 +127,75 @@ pub struct KeyIn {
     /// service key instead of one bound to them.
     #[serde(default)]
     pub service: bool,
+    /// IPv4 and IPv6 networks (CIDRs, or single addresses) the key may be used from,
+    /// at most 100; empty (the default): anywhere.
+    #[serde(default)]
+    #[schema(example = json!(["203.0.113.0/24", "2001:db8::/32"]))]
+    pub ip_allowlist: Vec<String>,
+    /// Your own data about the key (a JSON object of at most 4 KiB), returned with every
+    /// verify answer.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: serde_json::Value,
+    /// The key's own rate limits, all of which must admit a request; left out or `null`:
+    /// its organization's plan's. Only the operator may set them looser than the plan's.
+    #[serde(default)]
+    pub rate_limits: Option<Vec<RateLimitIn>>,
+}
+
+/// A named rate limit: `limit` requests per `period`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitIn {
+    /// 1 to 32 lowercase letters, digits, `-` and `_`, such as `burst`.
+    #[schema(example = "burst")]
+    pub name: String,
+    /// Requests per period, 1 to 1,000,000,000.
+    /// (A JSON number: `100` and `100.0` are the same.)
+    #[schema(value_type = u32, minimum = 1, maximum = 1_000_000_000, example = 100)]
+    pub limit: serde_json::Number,
+    /// 1s to 31d, such as `10s`, `1m`, `1h`.
+    #[schema(example = "10s")]
+    pub period: String,
+}
+
+/// A limit given as a JSON number: whole (`100.0` too), and no more than a `u32`
+/// holds; the core checks the range.
+fn whole(n: &serde_json::Number, name: &str) -> ApiResult<u32> {
+    let value = n.as_u64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
+            .map(|f| f as u64)
+    });
+    value.and_then(|v| u32::try_from(v).ok()).ok_or_else(|| {
+        ApiError::validation(
+            "rate_limits",
+            format!(
+                "rate limit '{}': the limit must be a whole number from 1 to 1,000,000,000",
+                keyward_core::echo::echo(name, 40)
+            ),
+        )
+    })
+}
+
+/// Rate limits as the API takes them, checked by the core's rules.
+fn rate_limits(given: Option<Vec<RateLimitIn>>) -> ApiResult<Option<Vec<keyward_core::RateLimit>>> {
+    given
+        .map(|list| {
+            list.into_iter()
+                .map(|l| {
+                    let period = keyward_core::duration::parse(&l.period).map_err(|e| {
+                        ApiError::validation("rate_limits", format!("rate_limits: {e}"))
+                    })?;
+                    Ok(keyward_core::RateLimit::per(
+                        &l.name,
+                        whole(&l.limit, &l.name)?,
+                        period,
+                    ))
+                })
+                .collect()
+        })
+        .transpose()
 }
 
 fn live() -> Kind {
@@ -162,6 +231,15 @@ pub struct KeyPatch {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub expires_at: Option<Option<String>>,
+    /// Replaces the allow-list; `[]`: anywhere.
+    pub ip_allowlist: Option<Vec<String>>,
+    /// Replaces the metadata; `null` removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Option<serde_json::Value>>,
+    /// Replaces the key's own rate limits; `null`: back to the plan's.
+    #[serde(default, deserialize_with = "double_option")]
+    pub rate_limits: Option<Option<Vec<RateLimitIn>>>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -257,6 +335,9 @@ pub async fn create_key(
         org_access: body.org_access,
         expires_at,
         service: body.service,
+        ip_allowlist: body.ip_allowlist,
+        metadata: body.metadata,
+        rate_limits: rate_limits(body.rate_limits)?,
     };
     let c = s.app.create_key(&who, &org, input).await?;
     Ok(created(&c))
@@ -331,6 +412,12 @@ pub async fn patch_key(
             None => None,
             Some(None) => Some(None),
             Some(Some(t)) => Some(Some(parse_time("expires_at", &t, now)?)),
+        },
+        ip_allowlist: body.ip_allowlist,
+        metadata: body.metadata.map(|m| m.unwrap_or(serde_json::Value::Null)),
+        rate_limits: match body.rate_limits {
+            None => None,
+            Some(limits) => Some(rate_limits(limits)?),
         },
     };
     Ok(Json(s.app.update_key(&who, &key, patch).await?))

@@ -46,6 +46,17 @@ pub struct OrgIn {
     pub plan: Option<String>,
 }
 
+/// A change to an organization: for now, its plan (the operator's alone).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrgPatch {
+    /// A plan this server offers. A smaller plan keeps the keys the organization holds
+    /// working and refuses new ones until it is within the limit; a plan without API
+    /// access refuses every check at once.
+    #[schema(schema_with = schema::plan_or_null)]
+    pub plan: Option<String>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EnvOut {
     pub id: String,
@@ -168,6 +179,28 @@ pub async fn get_org(
     Ok(Json(OrgOut::from(&s.app.org(&who, &org).await?)))
 }
 
+/// Change an organization's plan (operator only).
+#[utoipa::path(patch, path = "/v1/orgs/{org}", tag = "organizations", operation_id = "update_org", request_body = OrgPatch,
+    params(("org" = String, Path, description = "Organization id or name")),
+    responses(
+        (status = 200, body = OrgOut), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 422, response = Unprocessable),
+    ),
+    security(("bearer" = [])))]
+pub async fn update_org(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path(org): Path<String>,
+    Json(body): Json<OrgPatch>,
+) -> ApiResult<Json<OrgOut>> {
+    let found = s.app.org(&who, &org).await?;
+    let updated = match body.plan {
+        Some(plan) => s.app.set_org_plan(&who, &found.id, &plan).await?,
+        None => found,
+    };
+    Ok(Json(OrgOut::from(&updated)))
+}
+
 /// List an organization's projects with their environments.
 #[utoipa::path(get, path = "/v1/orgs/{org}/projects", tag = "projects", operation_id = "list_projects",
     params(("org" = String, Path, description = "Organization id or name")),
@@ -283,7 +316,7 @@ pub async fn create_environment(
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/orgs", get(list_orgs).post(create_org))
-        .route("/v1/orgs/{org}", get(get_org))
+        .route("/v1/orgs/{org}", get(get_org).patch(update_org))
         .route(
             "/v1/orgs/{org}/projects",
             get(list_projects).post(create_project),

@@ -40,6 +40,11 @@ pub struct VerifyIn {
     pub level: Option<Level>,
     /// A resource of the scope catalog, such as `forms`.
     pub resource: Option<String>,
+    /// The address the request came from (IPv4 or IPv6), checked against the key's
+    /// allow-list and recorded as its last use. Left out, a key with an allow-list is
+    /// refused (`ip_not_allowed`).
+    #[schema(example = "203.0.113.7")]
+    pub ip: Option<String>,
 }
 
 // Borrows from the check's result, so answering copies nothing.
@@ -87,6 +92,9 @@ pub struct VerifiedKey<'a> {
     #[serde(with = "keyward_core::timestamp::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<Timestamp>,
+    /// Your own data about the key, as set on it; `null` when none.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
 
 impl<'a> From<&'a ApiKey> for VerifiedKey<'a> {
@@ -101,6 +109,7 @@ impl<'a> From<&'a ApiKey> for VerifiedKey<'a> {
             org_access: k.org_access,
             owner: k.owner.as_ref(),
             expires_at: k.expires_at,
+            metadata: k.metadata.as_ref().map(keyward_core::Metadata::as_map),
         }
     }
 }
@@ -130,9 +139,24 @@ pub async fn verify(
         body.resource.as_deref(),
     )
     .map_err(|e| ApiError::validation(e.field, e.message))?;
+    let from = body
+        .ip
+        .as_deref()
+        .map(|ip| {
+            ip.trim().parse::<std::net::IpAddr>().map_err(|_| {
+                ApiError::validation(
+                    "ip",
+                    format!(
+                        "ip: '{}' is not an IPv4 or IPv6 address",
+                        keyward_core::echo::echo(ip, 60)
+                    ),
+                )
+            })
+        })
+        .transpose()?;
     let verdict = s
         .app
-        .check(Presented::field(body.key.expose_secret()), &asked)
+        .check_from(Presented::field(body.key.expose_secret()), &asked, from)
         .await?;
     let out = VerifyOut {
         valid: verdict.outcome.is_valid(),

@@ -4,7 +4,7 @@
 
 use keyward_app::{Keyward, ManualClock, Principal, Settings};
 use keyward_core::{Actor, PepperSet};
-use keyward_server::{AppState, ServerLimits};
+use keyward_server::{AppState, ServerLimits, TrustedProxies};
 use keyward_store::faults::Faults;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
@@ -123,6 +123,20 @@ impl TestApp {
     }
 
     pub async fn spawn_configured(limits: ServerLimits, faults: Arc<Faults>) -> TestApp {
+        TestApp::spawn_all(limits, faults, TrustedProxies::default()).await
+    }
+
+    /// A server that believes `X-Forwarded-For` from these proxies.
+    pub async fn spawn_behind(proxies: &[&str]) -> TestApp {
+        let proxies = TrustedProxies::parse(proxies).unwrap();
+        TestApp::spawn_all(ServerLimits::default(), Arc::default(), proxies).await
+    }
+
+    async fn spawn_all(
+        limits: ServerLimits,
+        faults: Arc<Faults>,
+        proxies: TrustedProxies,
+    ) -> TestApp {
         capture_logs();
         let dir = tempfile::tempdir().unwrap();
         let store = keyward_store::open_with_faults(
@@ -147,7 +161,7 @@ impl TestApp {
         let addr = listener.local_addr().unwrap();
         let url = format!("http://{addr}");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState { app: app.clone() };
+        let state = AppState::new(app.clone(), proxies);
         let served = tokio::spawn(keyward_server::launch(state, listener, limits, async {
             rx.await.ok();
         }));

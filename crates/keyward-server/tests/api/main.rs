@@ -12,6 +12,7 @@ mod limits;
 mod model;
 mod orgs;
 mod permissions;
+mod plans;
 mod race;
 mod request_log;
 mod setup;

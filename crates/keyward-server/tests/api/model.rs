@@ -316,6 +316,9 @@ async fn run(w: World) -> Result<(), TestCaseError> {
             org_access: OrgAccess(k.org_access.map(lvl)),
             owner: k.owner.map(|u| users[u].id.clone()),
             expires_at: None,
+            ip_allowlist: Default::default(),
+            metadata: None,
+            rate_limits: None,
         };
         let hash = app.settings().peppers.hash(&generated.secret);
         let Ok(created) = keyward_core::lifecycle::create(

@@ -756,6 +756,9 @@ async fn a_grant_on_another_organizations_project_never_works() {
         org_access: OrgAccess::NONE,
         owner: None,
         expires_at: None,
+        ip_allowlist: Default::default(),
+        metadata: None,
+        rate_limits: None,
     };
     let created = keyward_core::lifecycle::create(
         spec,

@@ -39,12 +39,24 @@ fn scopes_json(k: &ApiKey) -> String {
     serde_json::to_string(&names).unwrap_or_else(|_| "[]".into())
 }
 
+/// The columns of what issue 9 added: allow-list, metadata, rate limits.
+fn extras_json(k: &ApiKey) -> (String, Option<String>, Option<String>) {
+    (
+        serde_json::to_string(&k.ip_allowlist.to_strings()).unwrap_or_else(|_| "[]".into()),
+        k.metadata.as_ref().map(|m| m.to_value().to_string()),
+        k.rate_limits
+            .as_ref()
+            .and_then(|l| serde_json::to_string(l).ok()),
+    )
+}
+
 async fn insert_key(tx: &mut Transaction<'_, Sqlite>, k: &ApiKey) -> Result<()> {
     sqlx::query(
         "INSERT INTO api_keys (id, org_id, name, description, kind, org_access, owner_user_id,
             created_by, created_at, expires_at, status, status_changed_at, rotated_from,
-            rotated_to, pepper_version, secret_hash, revision, last_used_at, last_used_ip, scopes)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rotated_to, pepper_version, secret_hash, revision, last_used_at, last_used_ip, scopes,
+            ip_allowlist, metadata, rate_limits)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(k.id.as_str())
     .bind(k.org_id.as_str())
@@ -66,6 +78,9 @@ async fn insert_key(tx: &mut Transaction<'_, Sqlite>, k: &ApiKey) -> Result<()> 
     .bind(opt_ms(k.last_used_at))
     .bind(k.last_used_ip.as_deref())
     .bind(scopes_json(k))
+    .bind(extras_json(k).0)
+    .bind(extras_json(k).1)
+    .bind(extras_json(k).2)
     .execute(&mut **tx)
     .await
     .map_err(backend)?;
@@ -76,7 +91,8 @@ async fn update_key(tx: &mut Transaction<'_, Sqlite>, k: &ApiKey) -> Result<()> 
     let done = sqlx::query(
         "UPDATE api_keys SET name = ?, description = ?, org_access = ?, expires_at = ?,
             status = ?, status_changed_at = ?, rotated_to = ?, pepper_version = ?,
-            secret_hash = ?, revision = ?, scopes = ?
+            secret_hash = ?, revision = ?, scopes = ?, ip_allowlist = ?, metadata = ?,
+            rate_limits = ?
          WHERE id = ? AND revision = ?",
     )
     .bind(k.name.as_str())
@@ -90,6 +106,9 @@ async fn update_key(tx: &mut Transaction<'_, Sqlite>, k: &ApiKey) -> Result<()> 
     .bind(&k.hash.digest[..])
     .bind(k.revision)
     .bind(scopes_json(k))
+    .bind(extras_json(k).0)
+    .bind(extras_json(k).1)
+    .bind(extras_json(k).2)
     .bind(k.id.as_str())
     .bind(k.revision - 1)
     .execute(&mut **tx)
@@ -154,12 +173,25 @@ pub(super) async fn count_keys(pool: &SqlitePool) -> Result<u64> {
 }
 
 pub(super) async fn write_keys(pool: &SqlitePool, write: KeyWrite) -> Result<()> {
-    let mut tx = pool.begin().await.map_err(backend)?;
+    // A write that counts keys against a limit must see every other writer's keys.
+    let mut tx = match write.limit {
+        Some(_) => pool.begin_with("BEGIN IMMEDIATE").await,
+        None => pool.begin().await,
+    }
+    .map_err(backend)?;
     for k in &write.inserts {
         insert_key(&mut tx, k).await?;
     }
     for k in &write.updates {
         update_key(&mut tx, k).await?;
+    }
+    if let Some(limit) = &write.limit {
+        let held = count_held(&mut tx, &limit.org, limit.now).await?;
+        if held > u64::from(limit.max) {
+            return Err(StoreError::KeyLimit {
+                held: held - write.inserts.len() as u64,
+            });
+        }
     }
     for e in &write.events {
         insert_event(&mut tx, e).await?;
@@ -195,4 +227,35 @@ pub(super) async fn ids(pool: &SqlitePool) -> Result<Vec<KeyId>> {
             KeyId::parse(id).map_err(|_| StoreError::Backend("corrupt key id in api_keys".into()))
         })
         .collect()
+}
+
+/// The keys of `org` that count against its plan's limit at `now`: neither deleted nor
+/// expired, nor replaced by a rotation.
+async fn count_held(
+    tx: &mut Transaction<'_, Sqlite>,
+    org: &keyward_core::OrgId,
+    now: keyward_core::Timestamp,
+) -> Result<u64> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM api_keys
+         WHERE org_id = ? AND status != 'deleted' AND rotated_to IS NULL
+           AND (expires_at IS NULL OR expires_at > ?)",
+    )
+    .bind(org.as_str())
+    .bind(to_millis(now))
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(backend)?;
+    Ok(n as u64)
+}
+
+pub(super) async fn count_held_keys(
+    pool: &SqlitePool,
+    org: &keyward_core::OrgId,
+    now: keyward_core::Timestamp,
+) -> Result<u64> {
+    let mut tx = pool.begin().await.map_err(backend)?;
+    let n = count_held(&mut tx, org, now).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(n)
 }

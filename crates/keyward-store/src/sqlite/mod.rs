@@ -182,6 +182,14 @@ impl Store for SqliteStore {
         key
     }
 
+    async fn count_held_keys(&self, org: &OrgId, now: Timestamp) -> Result<u64> {
+        keys::count_held_keys(&self.pool, org, now).await
+    }
+
+    async fn set_org_plan(&self, org: &OrgId, plan: &str, event: &AuditEvent) -> Result<bool> {
+        orgs::set_plan(&self.pool, org, plan, event).await
+    }
+
     async fn key_ids(&self) -> Result<Vec<KeyId>> {
         keys::ids(&self.pool).await
     }

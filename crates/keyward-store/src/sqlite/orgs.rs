@@ -185,3 +185,24 @@ pub(super) async fn project_tree(
     }
     Ok(out)
 }
+
+pub(super) async fn set_plan(
+    pool: &SqlitePool,
+    org: &OrgId,
+    plan: &str,
+    event: &AuditEvent,
+) -> Result<bool> {
+    let mut tx = pool.begin().await.map_err(backend)?;
+    let done = sqlx::query("UPDATE organizations SET plan = ? WHERE id = ?")
+        .bind(plan)
+        .bind(org.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    insert_event(&mut tx, event).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(true)
+}

@@ -16,7 +16,7 @@ use std::collections::{BTreeSet, HashMap};
 pub(super) const KEY_COLUMNS: &str = "id, org_id, name, description, kind, org_access, \
     owner_user_id, created_by, created_at, expires_at, status, status_changed_at, \
     rotated_from, rotated_to, pepper_version, secret_hash, revision, last_used_at, last_used_ip, \
-    scopes";
+    scopes, ip_allowlist, metadata, rate_limits";
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("corrupt row in the database: {what}").into())
@@ -118,6 +118,21 @@ pub(super) fn key_from_row(row: &SqliteRow) -> Result<ApiKey> {
             digest,
         },
         revision: get(row, "revision")?,
+        ip_allowlist: keyward_core::IpAllowlist::parse(
+            &serde_json::from_str::<Vec<String>>(&get::<String>(row, "ip_allowlist")?)
+                .map_err(corrupt)?,
+        )
+        .map_err(corrupt)?,
+        metadata: get::<Option<String>>(row, "metadata")?
+            .map(|m| {
+                serde_json::from_str(&m)
+                    .map_err(corrupt)
+                    .and_then(|v| keyward_core::Metadata::parse(v).map_err(corrupt))
+            })
+            .transpose()?,
+        rate_limits: get::<Option<String>>(row, "rate_limits")?
+            .map(|l| serde_json::from_str(&l).map_err(corrupt))
+            .transpose()?,
         last_used_at: opt_ts(row, "last_used_at")?,
         last_used_ip: get(row, "last_used_ip")?,
     })

@@ -158,6 +158,11 @@ fn summary(e: &AuditEvent, emails: &HashMap<String, String>) -> String {
     };
     match e.action {
         AuditAction::OrgCreated => format!("{}, plan {}", text(&d["name"]), text(&d["plan"])),
+        AuditAction::OrgUpdated => format!(
+            "plan {} → {}",
+            text(&d["before"]["plan"]),
+            text(&d["after"]["plan"])
+        ),
         AuditAction::ProjectCreated => text(&d["name"]),
         AuditAction::EnvironmentCreated => {
             format!("{} ({})", text(&d["environment"]), text(&d["kind"]))

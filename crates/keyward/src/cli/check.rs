@@ -31,6 +31,9 @@ pub struct CheckArgs {
     /// Check access to organization resources (projects, members, keys) instead.
     #[arg(long, conflicts_with_all = ["project", "environment", "resource"])]
     org_level: bool,
+    /// The address the request came from, checked against the key's allow-list.
+    #[arg(long)]
+    ip: Option<String>,
 }
 
 pub async fn run(app: &Keyward, a: CheckArgs, json: bool) -> Result<(), Failure> {
@@ -52,9 +55,20 @@ pub async fn run(app: &Keyward, a: CheckArgs, json: bool) -> Result<(), Failure>
         a.resource.as_deref(),
     )
     .map_err(|e| Failure::usage(format!("--{}: {}", e.field, e.message)))?;
+    let from =
+        a.ip.as_deref()
+            .map(|ip| {
+                ip.trim().parse::<std::net::IpAddr>().map_err(|_| {
+                    Failure::usage(format!(
+                        "--ip: '{}' is not an IPv4 or IPv6 address, such as 203.0.113.7",
+                        keyward_core::echo::echo(ip, 60)
+                    ))
+                })
+            })
+            .transpose()?;
     let key = crate::cli::secret_or_stdin(a.key, "key")?;
     let verdict = app
-        .check(Presented::field(key.expose_secret()), &asked)
+        .check_from(Presented::field(key.expose_secret()), &asked, from)
         .await?;
     // A check from the command line is a use of the key too.
     app.flush_usage().await?;
@@ -70,6 +84,7 @@ pub async fn run(app: &Keyward, a: CheckArgs, json: bool) -> Result<(), Failure>
             "key_id": key.map(|k| k.id),
             "org_id": key.map(|k| &k.org_id),
             "name": key.map(|k| k.name.as_str()),
+            "metadata": key.and_then(|k| k.metadata.as_ref()).map(keyward_core::Metadata::to_value),
         }));
     } else {
         let mut fields = vec![("outcome", verdict.outcome.to_string()), ("detail", detail)];

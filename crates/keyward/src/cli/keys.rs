@@ -8,7 +8,7 @@ use keyward_app::{CreatedKey, KeyInput, KeyPatchInput, Keyward};
 use keyward_core::echo::echo;
 use keyward_core::timestamp::{format, parse_time, relative};
 use keyward_core::Timestamp;
-use keyward_core::{lifecycle, GrantSpec, KeyStatus, Kind, OrgAccess};
+use keyward_core::{lifecycle, GrantSpec, KeyStatus, Kind, OrgAccess, RateLimit};
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -99,6 +99,18 @@ pub struct CreateArgs {
     /// With --as-user: make a service key instead of one bound to the person.
     #[arg(long, requires = "as_user")]
     service: bool,
+    /// A network (CIDR such as 203.0.113.0/24, or an address) the key may be used from.
+    /// Repeatable [default: anywhere].
+    #[arg(long = "allow-ip", value_name = "CIDR")]
+    allow_ips: Vec<String>,
+    /// Your own data about the key, a JSON object of at most 4 KiB, returned with every
+    /// verify answer.
+    #[arg(long, value_name = "JSON", value_parser = parse_metadata)]
+    metadata: Option<serde_json::Value>,
+    /// A rate limit NAME=LIMIT/PERIOD, such as burst=100/10s. Repeatable; all must
+    /// admit a request [default: the plan's].
+    #[arg(long = "rate-limit", value_name = "NAME=LIMIT/PERIOD", value_parser = parse_rate_limit)]
+    rate_limits: Vec<RateLimit>,
 }
 
 #[derive(Debug, Args)]
@@ -135,6 +147,51 @@ pub struct UpdateArgs {
     /// Removes the key's expiry.
     #[arg(long)]
     no_expiry: bool,
+    /// Replaces the networks the key may be used from. Repeatable.
+    #[arg(
+        long = "allow-ip",
+        value_name = "CIDR",
+        conflicts_with = "allow_anywhere"
+    )]
+    allow_ips: Vec<String>,
+    /// Lets the key be used from anywhere again.
+    #[arg(long)]
+    allow_anywhere: bool,
+    /// Replaces the key's metadata (a JSON object).
+    #[arg(long, value_name = "JSON", value_parser = parse_metadata, conflicts_with = "clear_metadata")]
+    metadata: Option<serde_json::Value>,
+    /// Removes the key's metadata.
+    #[arg(long)]
+    clear_metadata: bool,
+    /// Replaces the key's rate limits: NAME=LIMIT/PERIOD, such as burst=100/10s.
+    /// Repeatable.
+    #[arg(long = "rate-limit", value_name = "NAME=LIMIT/PERIOD", value_parser = parse_rate_limit, conflicts_with = "plan_rate_limits")]
+    rate_limits: Vec<RateLimit>,
+    /// Gives the key its plan's rate limits again.
+    #[arg(long)]
+    plan_rate_limits: bool,
+}
+
+fn parse_metadata(s: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(s)
+        .map_err(|e| format!("not JSON ({e}); give an object such as '{{\"customer\": \"c_1\"}}'"))
+}
+
+/// `NAME=LIMIT/PERIOD`: burst=100/10s.
+fn parse_rate_limit(s: &str) -> Result<RateLimit, String> {
+    let form = || {
+        format!(
+            "'{}' is not NAME=LIMIT/PERIOD, such as burst=100/10s",
+            echo(s, 40)
+        )
+    };
+    let (name, rest) = s.split_once('=').ok_or_else(form)?;
+    let (limit, period) = rest.split_once('/').ok_or_else(form)?;
+    let limit: u32 = limit.trim().parse().map_err(|_| form())?;
+    let period = keyward_core::duration::parse(period).map_err(|e| e.to_string())?;
+    let l = RateLimit::per(name.trim(), limit, period);
+    l.check().map_err(|e| e.to_string())?;
+    Ok(l)
 }
 
 fn parse_kind(s: &str) -> Result<Kind, String> {
@@ -198,6 +255,27 @@ fn show(k: &KeyView, now: Timestamp) {
             k.last_used_at.map_or("never".into(), |t| when(t, now)),
         ),
     ];
+    fields.push((
+        "allowed from",
+        match k.ip_allowlist.is_empty() {
+            true => "anywhere".into(),
+            false => k.ip_allowlist.join(", "),
+        },
+    ));
+    fields.push((
+        "rate limits",
+        match &k.rate_limits {
+            None => "the plan's".into(),
+            Some(limits) => limits
+                .iter()
+                .map(|l| format!("{} {} per {}", l.name, l.limit, l.period))
+                .collect::<Vec<_>>()
+                .join(", "),
+        },
+    ));
+    if let Some(metadata) = &k.metadata {
+        fields.push(("metadata", metadata.to_string()));
+    }
     if let Some(from) = &k.rotated_from {
         fields.push(("rotated from", from.to_string()));
     }
@@ -242,6 +320,9 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
                 org_access: a.org_access,
                 expires_at,
                 service: a.service,
+                ip_allowlist: a.allow_ips,
+                metadata: a.metadata.unwrap_or(serde_json::Value::Null),
+                rate_limits: Some(a.rate_limits).filter(|l| !l.is_empty()),
             };
             let created = app.create_key(&who, &org.id, input).await?;
             if json {
@@ -328,6 +409,18 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
                 },
                 org_access: a.org_access,
                 expires_at,
+                ip_allowlist: match a.allow_anywhere {
+                    true => Some(Vec::new()),
+                    false => Some(a.allow_ips).filter(|l| !l.is_empty()),
+                },
+                metadata: match a.clear_metadata {
+                    true => Some(serde_json::Value::Null),
+                    false => a.metadata,
+                },
+                rate_limits: match a.plan_rate_limits {
+                    true => Some(None),
+                    false => Some(a.rate_limits).filter(|l| !l.is_empty()).map(Some),
+                },
             };
             let view = app.update_key(&actor, &key, patch).await?;
             print_view(&view, json, app.now());

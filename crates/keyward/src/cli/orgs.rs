@@ -21,6 +21,16 @@ pub enum OrgCommand {
     },
     /// List organizations.
     List,
+    /// Move an organization to another plan. Its keys keep working if the
+    /// new plan allows API access; a plan with fewer keys than it holds
+    /// refuses new keys until enough are deleted.
+    Update {
+        /// The organization, by name or id.
+        org: String,
+        /// The new plan, one of those configured under [plans].
+        #[arg(long)]
+        plan: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +107,15 @@ pub async fn org(app: &Keyward, command: OrgCommand, json: bool) -> Result<(), F
     match command {
         OrgCommand::Create { name, plan } => {
             let org = app.create_org(&operator(), &name, plan.as_deref()).await?;
+            if json {
+                print_json(&org_json(&org));
+            } else {
+                org_rows(&[org], app.now());
+            }
+        }
+        OrgCommand::Update { org, plan } => {
+            let org = app.org(&operator(), &org).await?;
+            let org = app.set_org_plan(&operator(), &org.id, &plan).await?;
             if json {
                 print_json(&org_json(&org));
             } else {

@@ -68,6 +68,19 @@ pub async fn run(app: &Keyward, config: &Config) -> Result<(), Failure> {
     if let Some(token) = app.begin_setup().await? {
         outln!("  first-run setup (works once): {url}/setup#token={token}");
     }
+    let stranded = app.orgs_on_undefined_plans().await?;
+    if !stranded.is_empty() {
+        let names: Vec<String> = stranded
+            .iter()
+            .take(10)
+            .map(|o| format!("{} ({})", o.name, o.plan))
+            .collect();
+        tracing::warn!(
+            organizations = stranded.len(),
+            "organizations on plans this config does not define have every check refused: define the plans or move them with `keyward orgs update ORG --plan P`: {}",
+            names.join(", ")
+        );
+    }
     let limits = config.limits;
     tracing::info!(listen = %config.listen, ?limits, "serving");
     let most = ServerLimits::default_max_connections();
@@ -77,7 +90,7 @@ pub async fn run(app: &Keyward, config: &Config) -> Result<(), Failure> {
             "the open-file limit leaves room for about {most} connections: raise it (ulimit -n, systemd's LimitNOFILE) or lower max_connections"
         );
     }
-    let state = AppState { app: app.clone() };
+    let state = AppState::new(app.clone(), config.trusted_proxies.clone());
     // Keys' "last used" is noted in memory by every valid check and written in
     // batches; the filter of known key ids is built at once and kept built.
     let flusher = tokio::spawn({

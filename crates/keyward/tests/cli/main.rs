@@ -306,7 +306,7 @@ fn bad_input_is_refused_with_a_message_naming_the_field_and_nothing_is_written()
         ),
         (
             with(&[]),
-            "at least one grant, scope, or organization access",
+            "at least one grant (PROJECT:ENVIRONMENT:LEVEL), scope (RESOURCE:ACTION), or organization access",
         ),
         (
             vec![
@@ -794,4 +794,127 @@ fn keys_issued_under_an_earlier_prefix_keep_working_after_a_change() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("malformed"));
+}
+
+#[test]
+fn plans_allow_lists_and_metadata_from_the_command_line() {
+    fn strs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    let e = Env::new();
+    let config = e.data().join("keyward.toml");
+    std::fs::write(
+        &config,
+        r#"default_plan = "small"
+
+[plans.small]
+api_access = true
+max_keys = 2
+rate_limits = [{ name = "default", limit = 5, period = "1m" }]
+
+[plans.off]
+api_access = false
+"#,
+    )
+    .unwrap();
+    let c = config.to_str().unwrap();
+    let org = e.json(&["--config", c, "org", "create", "Acme"]);
+    assert_eq!(org["plan"], "small");
+    e.json(&[
+        "--config", c, "project", "create", "--org", "Acme", "Website",
+    ]);
+    let create = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec![
+            "--config",
+            c,
+            "keys",
+            "create",
+            "--org",
+            "Acme",
+            "--name",
+            "ci",
+            "--grant",
+            "Website:production:read",
+        ];
+        args.extend_from_slice(extra);
+        args.into_iter().map(str::to_owned).collect()
+    };
+    let run = |v: Vec<String>| e.json(&strs(&v));
+
+    let made = run(create(&[
+        "--allow-ip",
+        "203.0.113.7/24",
+        "--metadata",
+        r#"{"customer":"cus_1"}"#,
+        "--rate-limit",
+        "default=2/1m",
+    ]));
+    assert_eq!(made["ip_allowlist"], serde_json::json!(["203.0.113.0/24"]));
+    assert_eq!(made["metadata"]["customer"], "cus_1");
+    assert_eq!(made["rate_limits"][0]["limit"], 2);
+    let key = made["key"].as_str().unwrap().to_owned();
+    let check = |ip: &str| {
+        let out = e.run(&[
+            "--config",
+            c,
+            "--json",
+            "check",
+            &key,
+            "--project",
+            "Website",
+            "--environment",
+            "production",
+            "--method",
+            "GET",
+            "--ip",
+            ip,
+        ]);
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    assert_eq!(check("203.0.113.200")["outcome"], "valid");
+    assert_eq!(check("203.0.113.200")["metadata"]["customer"], "cus_1");
+    assert_eq!(check("198.51.100.1")["outcome"], "ip_not_allowed");
+    let err = e.fails(
+        &[
+            "--config",
+            c,
+            "check",
+            &key,
+            "--project",
+            "Website",
+            "--environment",
+            "production",
+            "--method",
+            "GET",
+            "--ip",
+            "not-an-ip",
+        ],
+        2,
+    );
+    assert!(err.contains("--ip") && err.contains("not-an-ip"), "{err}");
+
+    run(create(&[]));
+    let err = e.fails(&strs(&create(&[])), 2);
+    assert!(err.contains("small") && err.contains('2'), "{err}");
+
+    let moved = e.json(&["--config", c, "org", "update", "Acme", "--plan", "off"]);
+    assert_eq!(moved["plan"], "off");
+    assert_eq!(check("203.0.113.200")["outcome"], "no_api_access");
+    let err = e.fails(
+        &["--config", c, "org", "update", "Acme", "--plan", "gold"],
+        2,
+    );
+    assert!(err.contains("gold") && err.contains("small"), "{err}");
+
+    // A plan the file does not define, or a bad one, is refused at start.
+    std::fs::write(&config, "default_plan = \"gold\"\n").unwrap();
+    let err = e.fails(&["--config", c, "org", "list"], 2);
+    assert!(err.contains("gold") && err.contains("starter"), "{err}");
+    std::fs::write(
+        &config,
+        "[plans.x]\napi_access = true\nrate_limits = [{ name = \"default\", limit = 0, period = \"1m\" }]\n",
+    )
+    .unwrap();
+    let err = e.fails(&["--config", c, "org", "list"], 2);
+    assert!(err.contains("plan 'x'") && err.contains("limit"), "{err}");
 }
