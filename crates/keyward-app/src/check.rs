@@ -6,7 +6,8 @@
 use crate::cache::{Freshness, OrgTargets, Refresh};
 use crate::error::{AppError, AppResult};
 use crate::{Keyward, Principal};
-use keyward_core::check::{self, Context, Lookup, ResolvedTarget};
+use keyward_core::check::{self, Context, Lookup, ResolvedTarget, Spending};
+use keyward_core::limits::RateLimit;
 use keyward_core::{
     ApiKey, Asked, KeyId, MemberAccess, OrgId, Plan, Presented, Timestamp, UserId, Verdict,
 };
@@ -102,6 +103,17 @@ impl Lookup for Fetch<'_> {
     ) -> AppResult<Option<Arc<ResolvedTarget>>> {
         Ok(self.organization(org).await?.find(project, environment))
     }
+
+    async fn spend(
+        &self,
+        key: &ApiKey,
+        limits: &[RateLimit],
+        quota: Option<u64>,
+        cost: u32,
+        now: Timestamp,
+    ) -> AppResult<Spending> {
+        self.app.spend(key, limits, quota, cost, now).await
+    }
 }
 
 impl Keyward {
@@ -149,10 +161,23 @@ impl Keyward {
         asked: &Asked,
         from: Option<IpAddr>,
     ) -> AppResult<Verdict> {
+        self.check_costing(presented, asked, from, 1).await
+    }
+
+    /// [`check_from`](Self::check_from) for a request that costs `cost` against the
+    /// key's rate limits and its organization's quota (0: spends nothing).
+    pub async fn check_costing(
+        &self,
+        presented: Presented<'_>,
+        asked: &Asked,
+        from: Option<IpAddr>,
+        cost: u32,
+    ) -> AppResult<Verdict> {
         let now = self.now();
         let ctx = Context {
             now,
             from,
+            cost,
             prefixes: &self.settings.prefixes,
             peppers: &self.settings.peppers,
             catalog: &self.settings.catalog,
@@ -164,20 +189,22 @@ impl Keyward {
         Ok(verdict)
     }
 
-    /// The caller a request's key stands for (steps 1 to 5 of the check), or the
-    /// verdict that refuses it. Permission is asked later, per operation.
+    /// The caller a request's key stands for (steps 1 to 5 of the check, then the
+    /// key's limits), with the verdict; no caller when the verdict refuses it.
+    /// Permission is asked later, per operation.
     pub async fn caller(
         &self,
         presented: Presented<'_>,
         from: Option<IpAddr>,
-    ) -> AppResult<Result<Principal, Verdict>> {
+    ) -> AppResult<(Verdict, Option<Principal>)> {
         let verdict = self.check_from(presented, &Asked::Identity, from).await?;
-        Ok(match (&verdict.key, &verdict.bound) {
+        let principal = match (&verdict.key, &verdict.bound) {
             (Some(key), Some(bound)) if verdict.outcome.is_valid() => {
-                Ok(Principal::key(key.clone(), bound.clone()))
+                Some(Principal::key(key.clone(), bound.clone()))
             }
-            _ => Err(verdict),
-        })
+            _ => None,
+        };
+        Ok((verdict, principal))
     }
 }
 

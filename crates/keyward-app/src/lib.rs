@@ -11,6 +11,7 @@ mod error;
 mod invitations;
 mod key_settings;
 mod keys;
+mod limiter;
 mod members;
 mod operator;
 mod orgs;
@@ -27,6 +28,7 @@ pub use invitations::CreatedInvitation;
 pub use keys::{CreatedKey, KeyInput, KeyPatchInput, Rotated};
 pub use members::MemberInput;
 pub use operator::{CreatedToken, SetupInput};
+pub use orgs::OrgSummary;
 pub use power::PowerView;
 pub use principal::{Principal, Who};
 
@@ -94,6 +96,7 @@ pub struct Inner {
     clock: Arc<dyn Clock>,
     cache: cache::CheckCache,
     usage: usage::UsageNotes,
+    limiter: limiter::Limiter,
 }
 
 impl std::ops::Deref for Keyward {
@@ -115,6 +118,7 @@ impl Keyward {
             settings,
             clock,
             usage: usage::UsageNotes::default(),
+            limiter: limiter::Limiter::default(),
         }))
     }
 

@@ -101,6 +101,24 @@ impl Keyward {
         Ok(orgs)
     }
 
+    /// An organization with where it stands against its plan: the keys it holds and
+    /// its monthly quota.
+    pub async fn org_summary(&self, who: &Principal, id_or_name: &str) -> AppResult<OrgSummary> {
+        let org = self.org(who, id_or_name).await?;
+        let held = self.store.count_held_keys(&org.id, self.now()).await?;
+        let plan = self.settings.plans.get(&org.plan).cloned();
+        let quota = match &plan {
+            Some(_) => self.quota_standing(who, &org.id).await?,
+            None => None,
+        };
+        Ok(OrgSummary {
+            org,
+            keys_held: held,
+            key_limit: plan.as_ref().and_then(|p| p.key_limit()),
+            quota,
+        })
+    }
+
     /// Organizations on a plan this server does not define: their keys are refused
     /// (`no_api_access`) until the plan is defined again or they are moved.
     pub async fn orgs_on_undefined_plans(&self) -> AppResult<Vec<Organization>> {
@@ -224,4 +242,15 @@ impl Keyward {
         let envs = self.store.list_environments(&project.id).await?;
         Ok((project, envs))
     }
+}
+
+/// An organization and where it stands against its plan.
+#[derive(Debug, Clone)]
+pub struct OrgSummary {
+    pub org: Organization,
+    /// Keys that count against the plan's limit (not deleted, expired or rotated away).
+    pub keys_held: u64,
+    /// `None`: no limit, or a plan this server does not define.
+    pub key_limit: Option<u32>,
+    pub quota: Option<keyward_core::quota::QuotaStanding>,
 }

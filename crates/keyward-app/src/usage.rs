@@ -67,6 +67,7 @@ impl Keyward {
     /// and builds the filter of known key ids when it is missing (at start, or after it
     /// stepped aside). Each part's failure is returned after the other part ran.
     pub async fn housekeeping(&self) -> AppResult<()> {
+        self.limiter.prune(self.now());
         let flushed = self.flush_usage().await.map(|_| ());
         let built = match self.cache.known.wanted() {
             true => self.build_known_ids().await.map(|_| ()),
@@ -78,12 +79,15 @@ impl Keyward {
     /// Writes the keys' last uses noted since the last flush; how many keys it wrote.
     /// On failure the notes are put back, to be written next time.
     pub async fn flush_usage(&self) -> AppResult<usize> {
+        // The quota's spending first: it is what a crash would cost the operator. Its
+        // failure is returned after the last uses were written too.
+        let quota = self.flush_quota().await;
         let uses = self.usage.take();
         if uses.is_empty() {
-            return Ok(0);
+            return quota.map(|_| 0);
         }
         match self.store.record_key_uses(&uses).await {
-            Ok(()) => Ok(uses.len()),
+            Ok(()) => quota.map(|_| uses.len()),
             Err(e) => {
                 for u in uses {
                     self.usage

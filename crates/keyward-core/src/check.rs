@@ -11,13 +11,18 @@
 //!    organization's plan without API access → `no_api_access`
 //! 6. environment of the other kind → `wrong_environment`
 //! 7. no grant covers the request at the level needed → `insufficient_permission`
-//! 8. (rate limit, quota: with the limits)
+//! 8. the key's rate limits (its own, or its plan's) → `rate_limited`; then the
+//!    organization's monthly quota → `quota_exceeded`. Only a request that passed 1 to
+//!    7 spends anything, and it spends on both or neither.
 //! 9. `valid`
 //!
 //! The check does no I/O itself: it asks a [`Lookup`] for the key, then its
 //! organization's plan, then whom a user-bound key answers to, then the project and
 //! environment named, and the caller
-//! (a cache in front of a store, or a map in tests) fetches them. Nothing else decides.
+//! (a cache in front of a store, or a map in tests) fetches them; last, it asks the
+//! [`Lookup`] to [`spend`](Lookup::spend) the request against the limits, which the
+//! caller keeps and decides with the pure [`limits`](crate::limits) and
+//! [`quota`](crate::quota) rules. Nothing else decides.
 
 use crate::access::{Bound, MemberAccess};
 use crate::grant::{EnvRef, ProjectRef, Resource};
@@ -25,6 +30,8 @@ use crate::hash::PepperSet;
 use crate::ids::{OrgId, UserId};
 use crate::key::{KeyId, MalformedKey, ParsedKey, Prefixes, SecretRef};
 use crate::level::Level;
+use crate::limits::RateLimit;
+pub use crate::meter::{Spending, Spent};
 use crate::model::{ApiKey, KeyStatus};
 use crate::plan::Plan;
 use crate::scope::Catalog;
@@ -303,6 +310,26 @@ pub trait Lookup {
         project: &str,
         environment: &str,
     ) -> impl Future<Output = Result<Option<Arc<ResolvedTarget>>, Self::Error>> + Send;
+
+    /// Step 8: spend `cost` against `limits` (the key's) and then `quota` (its
+    /// organization's requests a month, `None` for none): on both, or, when either
+    /// refuses, on neither.
+    fn spend(
+        &self,
+        key: &ApiKey,
+        limits: &[RateLimit],
+        quota: Option<u64>,
+        cost: u32,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Spending, Self::Error>> + Send;
+}
+
+/// The limits a check was metered against and where they stand: for the verify
+/// answer's JSON and the `RateLimit` headers.
+#[derive(Debug, Clone)]
+pub struct Metered {
+    pub plan: Arc<Plan>,
+    pub spending: Spending,
 }
 
 /// What a check needs besides the request and the lookups.
@@ -312,6 +339,9 @@ pub struct Context<'a> {
     /// The address the request came from, when known: checked against the key's
     /// allow-list.
     pub from: Option<IpAddr>,
+    /// What the request costs against rate limits and the quota: usually 1; 0 reads
+    /// where they stand without spending.
+    pub cost: u32,
     pub prefixes: &'a Prefixes,
     pub peppers: &'a PepperSet,
     /// The operator's scope catalog, to expand the key's scopes.
@@ -329,6 +359,8 @@ pub enum Why {
     Deleted,
     /// `insufficient_permission`: what is needed and what the key has.
     Denied(Denial),
+    /// `rate_limited` or `quota_exceeded`: see [`Verdict::metered`].
+    Limited,
 }
 
 /// The answer of a check.
@@ -340,6 +372,8 @@ pub struct Verdict {
     pub key: Option<Arc<ApiKey>>,
     /// Whom the key answers to now, once it passed steps 3 and 4.
     pub bound: Option<Bound>,
+    /// The limits it was metered against, once it passed steps 1 to 7.
+    pub metered: Option<Box<Metered>>,
 }
 
 impl Verdict {
@@ -349,7 +383,19 @@ impl Verdict {
             why,
             key: None,
             bound: None,
+            metered: None,
         }
+    }
+
+    /// The rate limits the key was metered against: its own, or else its plan's.
+    pub fn rate_limits(&self) -> Option<&[RateLimit]> {
+        let metered = self.metered.as_ref()?;
+        let key = self.key.as_ref()?;
+        Some(
+            key.rate_limits
+                .as_deref()
+                .unwrap_or(&metered.plan.rate_limits),
+        )
     }
 
     /// What to tell the person behind the request.
@@ -361,6 +407,43 @@ impl Verdict {
                 "This API key was deleted and cannot be reactivated. Create a new key.".into()
             }
             Why::Denied(d) => d.message.as_str().into(),
+            Why::Limited => self.limited_detail().into(),
+        }
+    }
+
+    fn limited_detail(&self) -> String {
+        let (Some(metered), Some(limits)) = (self.metered.as_deref(), self.rate_limits()) else {
+            return self.outcome.explanation().into();
+        };
+        let s = &metered.spending;
+        let when = match s.retry_after {
+            Some(after) => format!(
+                "retry in {}",
+                crate::duration::format(whole_seconds_up(after))
+            ),
+            None => "this request costs more than the limit allows at all".into(),
+        };
+        match s.spent {
+            Spent::QuotaExceeded => match s.quota {
+                Some(q) => format!(
+                    "The organization's quota of {} requests this month is spent; it renews at {} ({when}).",
+                    q.limit,
+                    crate::timestamp::format(q.resets_at)
+                ),
+                None => self.outcome.explanation().into(),
+            },
+            _ => {
+                let spent: Vec<String> = limits
+                    .iter()
+                    .zip(&s.standing)
+                    .filter(|(_, st)| st.remaining == 0 || s.retry_after.is_none())
+                    .map(|(l, _)| l.to_string())
+                    .collect();
+                format!(
+                    "Too many requests with this key (limit {}); {when}.",
+                    spent.join(", ")
+                )
+            }
         }
     }
 
@@ -415,25 +498,30 @@ pub async fn check<L: Lookup>(
             why,
             key: Some(key),
             bound: None,
+            metered: None,
         });
     }
     // 5.
-    let refused = if !key.ip_allowlist.allows(ctx.from) {
-        Some(Outcome::IpNotAllowed)
+    let plan = if !key.ip_allowlist.allows(ctx.from) {
+        Err(Outcome::IpNotAllowed)
     } else {
         match lookup.plan(&key.org_id).await? {
-            Some(plan) if plan.api_access => None,
-            _ => Some(Outcome::NoApiAccess),
+            Some(plan) if plan.api_access => Ok(plan),
+            _ => Err(Outcome::NoApiAccess),
         }
     };
-    if let Some(outcome) = refused {
-        return Ok(Verdict {
-            outcome,
-            why: Why::Outcome,
-            key: Some(key),
-            bound: None,
-        });
-    }
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(outcome) => {
+            return Ok(Verdict {
+                outcome,
+                why: Why::Outcome,
+                key: Some(key),
+                bound: None,
+                metered: None,
+            })
+        }
+    };
     // Whom the key answers to: read now, so a creator's demotion counts at once.
     let bound = match &key.owner {
         None => Bound::Service,
@@ -461,6 +549,7 @@ pub async fn check<L: Lookup>(
                     why: Why::Outcome,
                     key: Some(key),
                     bound: Some(bound),
+                    metered: None,
                 });
             }
             // 7.
@@ -473,16 +562,41 @@ pub async fn check<L: Lookup>(
             permission::project(&key, &bound, ctx.catalog, found.as_deref(), &wanted)
         }
     };
-    let (outcome, why) = match judged {
-        Ok(()) => (Outcome::Valid, Why::Outcome),
-        Err(denial) => (Outcome::InsufficientPermission, Why::Denied(denial)),
+    if let Err(denial) = judged {
+        return Ok(Verdict {
+            outcome: Outcome::InsufficientPermission,
+            why: Why::Denied(denial),
+            key: Some(key),
+            bound: Some(bound),
+            metered: None,
+        });
+    }
+    // 8.
+    let limits = key.rate_limits.as_deref().unwrap_or(&plan.rate_limits);
+    let spending = lookup
+        .spend(&key, limits, plan.monthly_quota, ctx.cost, ctx.now)
+        .await?;
+    let (outcome, why) = match spending.spent {
+        Spent::Admitted => (Outcome::Valid, Why::Outcome),
+        Spent::RateLimited => (Outcome::RateLimited, Why::Limited),
+        Spent::QuotaExceeded => (Outcome::QuotaExceeded, Why::Limited),
     };
+    // 9.
     Ok(Verdict {
         outcome,
         why,
         key: Some(key),
         bound: Some(bound),
+        metered: Some(Box::new(Metered { plan, spending })),
     })
+}
+
+/// A wait as a client is told it: in whole seconds, rounded up, so that a retry at
+/// that time is admitted.
+pub fn whole_seconds_up(d: time::Duration) -> time::Duration {
+    let whole = d.whole_seconds();
+    let rest = d - time::Duration::seconds(whole);
+    time::Duration::seconds(whole + i64::from(rest > time::Duration::ZERO))
 }
 
 #[cfg(test)]

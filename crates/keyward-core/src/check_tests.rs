@@ -262,6 +262,90 @@ fn the_address_then_the_plan_are_checked_before_the_request() {
 }
 
 #[test]
+fn only_requests_that_pass_steps_1_to_7_spend_the_limits() {
+    let o = org();
+    let (mut key, text) = testing::key(
+        &o.id,
+        Kind::Live,
+        vec![grant(None, None, Level::Read)],
+        OrgAccess::NONE,
+    );
+    key.rate_limits = Some(vec![crate::limits::RateLimit::per(
+        "burst",
+        2,
+        Duration::MINUTE,
+    )]);
+    let w = world(&o, &key);
+    let read = asked("Website", "production", Level::Read);
+    for failing in [
+        asked("Website", "preview", Level::Read),
+        asked("Website", "production", Level::Write),
+    ] {
+        for _ in 0..5 {
+            let v = w.check(text, &failing);
+            assert!(!v.outcome.is_valid());
+            assert!(v.metered.is_none(), "{:?} is not metered", v.outcome);
+        }
+    }
+    for remaining in [1, 0] {
+        let v = w.check(text, &read);
+        assert_eq!(v.outcome, Outcome::Valid);
+        let m = v.metered.as_deref().unwrap();
+        assert_eq!(m.spending.standing[0].remaining, remaining);
+    }
+    let v = w.check(text, &read);
+    assert_eq!(v.outcome, Outcome::RateLimited);
+    assert_eq!(
+        v.detail(),
+        "Too many requests with this key (limit burst 2 per 1m); retry in 30s."
+    );
+    assert_eq!(
+        v.metered.as_deref().unwrap().spending.retry_after,
+        Some(Duration::seconds(30))
+    );
+    // Half a minute on, one more.
+    let later = now() + Duration::seconds(30);
+    assert_eq!(w.check_at(text, &read, later).outcome, Outcome::Valid);
+    assert_eq!(w.check_at(text, &read, later).outcome, Outcome::RateLimited);
+}
+
+#[test]
+fn the_plans_limits_apply_unless_the_key_has_its_own_then_the_quota() {
+    let o = org();
+    let (key, text) = testing::key(
+        &o.id,
+        Kind::Live,
+        vec![grant(None, None, Level::Read)],
+        OrgAccess::NONE,
+    );
+    let mut w = world(&o, &key);
+    w.plan = Some(std::sync::Arc::new(crate::plan::Plan {
+        name: "tiny".into(),
+        api_access: true,
+        max_keys: None,
+        rate_limits: vec![crate::limits::RateLimit::per("default", 3, Duration::HOUR)],
+        monthly_quota: Some(2),
+    }));
+    let read = asked("Website", "production", Level::Read);
+    assert_eq!(w.check(text, &read).outcome, Outcome::Valid);
+    assert_eq!(w.check(text, &read).outcome, Outcome::Valid);
+    let v = w.check(text, &read);
+    assert_eq!(v.outcome, Outcome::QuotaExceeded);
+    assert_eq!(v.rate_limits().unwrap()[0].name, "default");
+    let m = v.metered.as_deref().unwrap();
+    assert_eq!(
+        m.spending.standing[0].remaining, 1,
+        "the quota's refusal spent no rate limit"
+    );
+    let q = m.spending.quota.unwrap();
+    assert_eq!((q.limit, q.used, q.remaining), (2, 2, 0));
+    assert!(v
+        .detail()
+        .starts_with("The organization's quota of 2 requests this month is spent; it renews at "));
+    assert_eq!(v.outcome.http_status(), 429);
+}
+
+#[test]
 fn an_unresolved_project_is_covered_by_no_grant() {
     let o = org();
     let (key, text) = testing::key(

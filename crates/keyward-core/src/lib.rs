@@ -21,9 +21,11 @@ pub mod level;
 pub mod lifecycle;
 pub mod limits;
 pub mod metadata;
+pub mod meter;
 pub mod model;
 pub mod names;
 pub mod plan;
+pub mod quota;
 pub mod scope;
 #[cfg(test)]
 mod testing;

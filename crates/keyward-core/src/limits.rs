@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use time::Duration;
 
+/// The name the monthly quota goes by beside the rate limits, in `RateLimit-Policy`.
+pub const QUOTA_POLICY: &str = "quota";
+
 /// At most this many named limits per key or plan.
 pub const MOST_LIMITS: usize = 5;
 /// The longest period a limit may have: a monthly quota is the tool beyond that.
@@ -53,7 +56,7 @@ impl RateLimit {
     }
 
     pub fn check(&self) -> Result<(), InvalidLimit> {
-        if !crate::plan::valid_name(&self.name) {
+        if !crate::plan::valid_name(&self.name) || self.name == QUOTA_POLICY {
             return Err(InvalidLimit::Name(crate::echo::echo(&self.name, 40)));
         }
         if !(1..=1_000_000_000).contains(&self.limit) {
@@ -136,9 +139,10 @@ pub enum Verdict {
         standing: Vec<Standing>,
     },
     /// Refused by at least one limit; no state changes. `retry_after`: when a request
-    /// of the same cost would be admitted by all of them.
+    /// of the same cost would be admitted by all of them; `None` when never, since it
+    /// costs more than a limit admits in a whole period.
     Refuse {
-        retry_after: Duration,
+        retry_after: Option<Duration>,
         standing: Vec<Standing>,
     },
 }
@@ -165,7 +169,9 @@ pub fn decide(limits: &[RateLimit], states: &[Tat], now: Duration, cost: u32) ->
     let now = nanos(now);
     let mut moved = Vec::with_capacity(limits.len());
     let mut retry = 0i128;
+    let mut never = false;
     for (limit, state) in limits.iter().zip(states) {
+        never |= cost > limit.limit;
         let interval = nanos(limit.interval());
         let tat = state.0.max(now) + interval * i128::from(cost);
         // Admitted when the new arrival time is no more than a period ahead.
@@ -182,7 +188,8 @@ pub fn decide(limits: &[RateLimit], states: &[Tat], now: Duration, cost: u32) ->
             .map(|(l, s)| standing(l, s.0, now))
             .collect();
         return Verdict::Refuse {
-            retry_after: Duration::nanoseconds(i64::try_from(retry).unwrap_or(i64::MAX)),
+            retry_after: (!never)
+                .then(|| Duration::nanoseconds(i64::try_from(retry).unwrap_or(i64::MAX))),
             standing,
         };
     }
@@ -254,6 +261,7 @@ mod tests {
             panic!("the burst limit is spent");
         };
         assert_eq!(states, before);
+        let retry_after = retry_after.unwrap();
         assert!(retry_after > Duration::ZERO && retry_after <= secs(1));
         assert_eq!(standing[0].remaining, 0);
         assert_eq!(standing[1].remaining, 5);
@@ -266,7 +274,42 @@ mod tests {
             panic!("spent");
         };
         // The sustained limit frees one request every 60 s / 15 = 4 s; 2 s have passed.
-        assert_eq!(retry_after, secs(2));
+        assert_eq!(retry_after, Some(secs(2)));
+    }
+
+    #[test]
+    fn a_request_costing_more_than_a_limit_admits_is_refused_for_good() {
+        let limits = [RateLimit::per("default", 10, secs(60))];
+        let fresh = [Tat::default()];
+        assert!(matches!(
+            decide(&limits, &fresh, secs(100), 10),
+            Verdict::Admit { .. }
+        ));
+        let Verdict::Refuse {
+            retry_after,
+            standing,
+        } = decide(&limits, &fresh, secs(100), 11)
+        else {
+            panic!("11 never fit in 10");
+        };
+        assert_eq!(retry_after, None);
+        assert_eq!(standing[0].remaining, 10, "nothing was spent");
+    }
+
+    #[test]
+    fn a_request_of_cost_zero_spends_nothing_and_is_never_refused() {
+        let limits = [RateLimit::per("default", 2, secs(60))];
+        let mut states = vec![Tat::default()];
+        assert_eq!(admitted(&limits, &mut states, secs(100), 5), 2);
+        let Verdict::Admit {
+            standing,
+            states: after,
+        } = decide(&limits, &states, secs(100), 0)
+        else {
+            panic!("cost 0 only reads the standing");
+        };
+        assert_eq!(standing[0].remaining, 0);
+        assert_eq!(after, states);
     }
 
     #[test]

@@ -38,6 +38,7 @@ pub fn ctx_at(at: Timestamp) -> Context<'static> {
     Context {
         now: at,
         from: None,
+        cost: 1,
         prefixes: PREFIXES.get_or_init(Prefixes::default),
         peppers: PEPPERS.get_or_init(peppers),
         catalog: CATALOG.get_or_init(Catalog::formfex),
@@ -119,6 +120,9 @@ pub struct World {
     /// A faulty lookup that resolves projects of any organization: the check itself
     /// must still never let a grant reach across organizations.
     pub across_orgs: bool,
+    /// The rate limits' states by key, and the quota spent (one organization, one
+    /// month: what these tests need).
+    pub meter: std::sync::Mutex<(HashMap<KeyId, Vec<crate::limits::Tat>>, u64)>,
 }
 
 impl World {
@@ -209,6 +213,23 @@ impl Lookup for World {
                 && t.environment.name.as_str() == environment
         });
         std::future::ready(Ok(found.cloned()))
+    }
+
+    fn spend(
+        &self,
+        key: &ApiKey,
+        limits: &[crate::limits::RateLimit],
+        quota: Option<u64>,
+        cost: u32,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<crate::meter::Spending, Infallible>> + Send {
+        let mut meter = self.meter.lock().unwrap();
+        let (tats, used) = &mut *meter;
+        let tats = tats
+            .entry(key.id)
+            .or_insert_with(|| vec![crate::limits::Tat::default(); limits.len()]);
+        let spending = crate::meter::spend(limits, tats, quota.map(|q| (q, &mut *used)), cost, now);
+        std::future::ready(Ok(spending))
     }
 }
 

@@ -9,6 +9,7 @@
 
 use crate::error::ApiError;
 use crate::problems;
+use crate::ratelimit::Limits;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::header::AUTHORIZATION;
@@ -85,6 +86,41 @@ impl FromRequestParts<AppState> for ClientAddress {
     }
 }
 
+/// Where a key caller's limits stand, left by [`Caller`] for [`meter`] to answer
+/// with: `RateLimit` fields on the response, or, when the operation was then refused
+/// with a 403, the request's spending given back (a failed request uses up nothing).
+#[derive(Clone, Default)]
+pub struct MeterSlot(std::sync::Arc<std::sync::Mutex<Option<(Limits, keyward_core::Verdict)>>>);
+
+impl MeterSlot {
+    fn fill(&self, limits: Limits, verdict: keyward_core::Verdict) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some((limits, verdict));
+    }
+
+    fn take(&self) -> Option<(Limits, keyward_core::Verdict)> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// Middleware: gives each request a [`MeterSlot`] and answers with what was left in it.
+pub async fn meter(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let slot = MeterSlot::default();
+    request.extensions_mut().insert(slot.clone());
+    let mut response = next.run(request).await;
+    if let Some((limits, verdict)) = slot.take() {
+        if response.status() == axum::http::StatusCode::FORBIDDEN {
+            state.app.refund(&verdict, 1);
+        } else {
+            limits.apply(response.headers_mut(), state.app.now());
+        }
+    }
+    response
+}
+
 /// With an admin token: act as this person (user id or e-mail address).
 pub const ACT_AS: &str = "keyward-user";
 
@@ -138,10 +174,29 @@ impl FromRequestParts<AppState> for Caller {
                 None => Principal::operator(Actor::AdminToken(token.id.to_string())),
             }
         } else {
-            match state.app.caller(presented, from).await? {
-                Ok(principal) => principal,
-                Err(verdict) => {
-                    return Err(ApiError::from_outcome(verdict.outcome, verdict.detail()));
+            let (verdict, principal) = state.app.caller(presented, from).await?;
+            let now = state.app.now();
+            let limits = Limits::of(&verdict, now);
+            match principal {
+                Some(principal) => {
+                    if let (Some(slot), Some(limits)) =
+                        (parts.extensions.get::<MeterSlot>(), limits)
+                    {
+                        slot.fill(limits, verdict);
+                    }
+                    principal
+                }
+                None => {
+                    let mut e = ApiError::from_outcome(verdict.outcome, verdict.detail());
+                    if let Some(limits) = limits {
+                        let mut fields = axum::http::HeaderMap::new();
+                        limits.apply(&mut fields, now);
+                        e.headers = Some(Box::new(fields));
+                        if let Some(after) = limits.retry_after {
+                            e = e.with("retry_after", after);
+                        }
+                    }
+                    return Err(e);
                 }
             }
         };

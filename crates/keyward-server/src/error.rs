@@ -26,6 +26,9 @@ pub struct ApiError {
     pub extensions: Map<String, Value>,
     /// The `WWW-Authenticate` header, for 401 and 403.
     pub challenge: Option<String>,
+    /// More header fields: `RateLimit`, `Retry-After` for a 429 (boxed: most errors
+    /// have none, and every `Result` carries the error's size).
+    pub headers: Option<Box<axum::http::HeaderMap>>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -37,6 +40,7 @@ impl ApiError {
             detail: detail.into(),
             extensions: Map::new(),
             challenge: None,
+            headers: None,
         }
     }
 
@@ -169,6 +173,9 @@ impl IntoResponse for ApiError {
         );
         if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(more) = self.headers {
+            headers.extend(*more);
         }
         response
     }

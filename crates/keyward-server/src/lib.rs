@@ -9,6 +9,7 @@ pub mod forwarded;
 pub mod limits;
 pub mod openapi;
 pub mod problems;
+pub mod ratelimit;
 mod request_id;
 pub mod routes;
 mod serve;
@@ -122,6 +123,10 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::docs::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::meter,
+        ))
         .layer(auth::RefuseKeysInQueryLayer)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(

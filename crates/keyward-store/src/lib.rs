@@ -137,6 +137,15 @@ pub struct KeyUse {
     pub from: Option<String>,
 }
 
+/// Quota spending to add: `delta` cost units (negative after refunds) for `org` in
+/// `month`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaDelta {
+    pub org: OrgId,
+    pub month: keyward_core::quota::Month,
+    pub delta: i64,
+}
+
 /// Changes to keys that must happen together with their audit events, or not at all.
 /// Each updated key carries the revision it will have; the store applies the update
 /// only if the stored revision is the one before it.
@@ -202,6 +211,10 @@ pub trait Store: Send + Sync + 'static {
     /// Records when keys were last used (and from where), in one transaction; a use
     /// older than the one stored changes nothing.
     async fn record_key_uses(&self, uses: &[KeyUse]) -> Result<()>;
+    /// What `org` spent of its quota in `month`, as stored.
+    async fn quota_used(&self, org: &OrgId, month: keyward_core::quota::Month) -> Result<u64>;
+    /// Adds quota spending, in one transaction; the stored totals after, in order.
+    async fn add_quota_usage(&self, deltas: &[QuotaDelta]) -> Result<Vec<u64>>;
 
     async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
 

@@ -159,25 +159,6 @@ pub struct RateLimitIn {
     pub period: String,
 }
 
-/// A limit given as a JSON number: whole (`100.0` too), and no more than a `u32`
-/// holds; the core checks the range.
-fn whole(n: &serde_json::Number, name: &str) -> ApiResult<u32> {
-    let value = n.as_u64().or_else(|| {
-        n.as_f64()
-            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
-            .map(|f| f as u64)
-    });
-    value.and_then(|v| u32::try_from(v).ok()).ok_or_else(|| {
-        ApiError::validation(
-            "rate_limits",
-            format!(
-                "rate limit '{}': the limit must be a whole number from 1 to 1,000,000,000",
-                keyward_core::echo::echo(name, 40)
-            ),
-        )
-    })
-}
-
 /// Rate limits as the API takes them, checked by the core's rules.
 fn rate_limits(given: Option<Vec<RateLimitIn>>) -> ApiResult<Option<Vec<keyward_core::RateLimit>>> {
     given
@@ -187,11 +168,16 @@ fn rate_limits(given: Option<Vec<RateLimitIn>>) -> ApiResult<Option<Vec<keyward_
                     let period = keyward_core::duration::parse(&l.period).map_err(|e| {
                         ApiError::validation("rate_limits", format!("rate_limits: {e}"))
                     })?;
-                    Ok(keyward_core::RateLimit::per(
-                        &l.name,
-                        whole(&l.limit, &l.name)?,
-                        period,
-                    ))
+                    let limit = super::whole_u32(&l.limit).ok_or_else(|| {
+                        ApiError::validation(
+                            "rate_limits",
+                            format!(
+                                "rate limit '{}': the limit must be a whole number from 1 to 1,000,000,000",
+                                keyward_core::echo::echo(&l.name, 40)
+                            ),
+                        )
+                    })?;
+                    Ok(keyward_core::RateLimit::per(&l.name, limit, period))
                 })
                 .collect()
         })

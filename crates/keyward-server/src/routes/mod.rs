@@ -15,6 +15,17 @@ pub mod verify;
 use crate::error::ApiError;
 use keyward_core::timestamp::{self, Timestamp};
 
+/// A JSON number that is whole (`100.0` too, as JSON Schema's `integer` allows) and
+/// fits a `u32`.
+pub fn whole_u32(n: &serde_json::Number) -> Option<u32> {
+    let value = n.as_u64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
+            .map(|f| f as u64)
+    })?;
+    u32::try_from(value).ok()
+}
+
 /// Page sizes: 50 unless asked, at most 100.
 pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     match limit.unwrap_or(50) {

@@ -35,6 +35,25 @@ impl From<&Organization> for OrgOut {
     }
 }
 
+/// An organization and where it stands against its plan.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrgDetail {
+    #[serde(flatten)]
+    pub org: OrgOut,
+    pub keys: KeysHeld,
+    /// This month's quota; `null` when the plan has none.
+    pub quota: Option<crate::ratelimit::QuotaView>,
+}
+
+/// How many keys an organization holds against its plan's limit.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeysHeld {
+    /// Keys that count: not deleted, expired, or replaced by a rotation.
+    pub held: u64,
+    /// The plan's limit; `null` for none.
+    pub limit: Option<u32>,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrgIn {
@@ -166,17 +185,25 @@ pub async fn create_org(
     Ok((StatusCode::CREATED, Json(OrgOut::from(&org))))
 }
 
-/// Get an organization by id or name.
+/// Get an organization by id or name, with the keys it holds and its monthly quota.
 #[utoipa::path(get, path = "/v1/orgs/{org}", tag = "organizations", operation_id = "get_org",
     params(("org" = String, Path, description = "Organization id or name")),
-    responses((status = 200, body = OrgOut), (status = 404, response = NotFound)),
+    responses((status = 200, body = OrgDetail), (status = 404, response = NotFound)),
     security(("bearer" = [])))]
 pub async fn get_org(
     State(s): State<AppState>,
     Caller(who): Caller,
     Path(org): Path<String>,
-) -> ApiResult<Json<OrgOut>> {
-    Ok(Json(OrgOut::from(&s.app.org(&who, &org).await?)))
+) -> ApiResult<Json<OrgDetail>> {
+    let summary = s.app.org_summary(&who, &org).await?;
+    Ok(Json(OrgDetail {
+        org: OrgOut::from(&summary.org),
+        keys: KeysHeld {
+            held: summary.keys_held,
+            limit: summary.key_limit,
+        },
+        quota: summary.quota.map(crate::ratelimit::QuotaView::from),
+    }))
 }
 
 /// Change an organization's plan (operator only).

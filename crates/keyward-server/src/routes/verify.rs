@@ -6,6 +6,7 @@
 use crate::auth::OperatorToken;
 use crate::error::{ApiError, ApiResult, Json};
 use crate::openapi::{Forbidden, Unprocessable};
+use crate::ratelimit::{LimitStanding, Limits, QuotaView};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::header;
@@ -20,6 +21,7 @@ use keyward_core::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -45,6 +47,10 @@ pub struct VerifyIn {
     /// refused (`ip_not_allowed`).
     #[schema(example = "203.0.113.7")]
     pub ip: Option<String>,
+    /// What the request costs against the key's rate limits and its organization's
+    /// monthly quota: 1 when left out; 0 reads where they stand and spends nothing.
+    #[schema(value_type = Option<u32>, minimum = 0, maximum = 1_000_000_000, example = 1)]
+    pub cost: Option<serde_json::Number>,
 }
 
 // Borrows from the check's result, so answering copies nothing.
@@ -67,6 +73,20 @@ pub struct VerifyOut<'a> {
     pub required_permission: Option<&'a str>,
     /// The key, when it is ours and its secret matched.
     pub key: Option<VerifiedKey<'a>>,
+    /// Where the key's rate limits stand after this check: its own, or its plan's.
+    /// `null` for a check that ended before the limits (any outcome but `valid`,
+    /// `rate_limited` and `quota_exceeded`).
+    pub rate_limits: Option<Vec<LimitStanding>>,
+    /// The organization's monthly quota after this check; `null` when its plan has
+    /// none or the check ended before the limits.
+    pub quota: Option<QuotaView>,
+    /// For `rate_limited` and `quota_exceeded`: seconds until the same request would
+    /// be admitted; `null` when it never would (it costs more than a limit admits).
+    pub retry_after: Option<u64>,
+    /// The same as HTTP header fields, for your API to copy onto its answer:
+    /// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers), and
+    /// `Retry-After` on a refusal. Empty when the check ended before the limits.
+    pub headers: BTreeMap<String, String>,
 }
 
 /// Who the key is, as the operator's API needs it to serve the request.
@@ -154,10 +174,28 @@ pub async fn verify(
             })
         })
         .transpose()?;
+    let cost = match &body.cost {
+        None => 1,
+        Some(n) => super::whole_u32(n)
+            .filter(|c| *c <= 1_000_000_000)
+            .ok_or_else(|| {
+                ApiError::validation(
+                    "cost",
+                    "cost: give a whole number from 0 to 1,000,000,000 (1 when left out)",
+                )
+            })?,
+    };
     let verdict = s
         .app
-        .check_from(Presented::field(body.key.expose_secret()), &asked, from)
+        .check_costing(
+            Presented::field(body.key.expose_secret()),
+            &asked,
+            from,
+            cost,
+        )
         .await?;
+    let now = s.app.now();
+    let limits = Limits::of(&verdict, now);
     let out = VerifyOut {
         valid: verdict.outcome.is_valid(),
         outcome: verdict.outcome,
@@ -165,6 +203,18 @@ pub async fn verify(
         detail: verdict.detail(),
         required_permission: verdict.required_permission(),
         key: verdict.key.as_deref().map(VerifiedKey::from),
+        headers: limits
+            .as_ref()
+            .map(|l| {
+                l.fields(now)
+                    .into_iter()
+                    .map(|(name, value)| (header_case(name.as_str()), value))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        retry_after: limits.as_ref().and_then(|l| l.retry_after),
+        quota: limits.as_ref().and_then(|l| l.quota.clone()),
+        rate_limits: limits.map(|l| l.rate_limits),
     };
     // Serialised here, while the answer can still borrow from the result.
     let body = serde_json::to_vec(&out).map_err(|e| {
@@ -175,6 +225,16 @@ pub async fn verify(
         )
     })?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// A field name as people write it: `RateLimit-Policy`, `Retry-After`.
+fn header_case(name: &str) -> String {
+    match name {
+        "ratelimit-policy" => "RateLimit-Policy".into(),
+        "ratelimit" => "RateLimit".into(),
+        "retry-after" => "Retry-After".into(),
+        other => other.into(),
+    }
 }
 
 pub fn router() -> Router<AppState> {

@@ -123,19 +123,31 @@ impl TestApp {
     }
 
     pub async fn spawn_configured(limits: ServerLimits, faults: Arc<Faults>) -> TestApp {
-        TestApp::spawn_all(limits, faults, TrustedProxies::default()).await
+        TestApp::spawn_all(limits, faults, TrustedProxies::default(), |_| {}).await
     }
 
     /// A server that believes `X-Forwarded-For` from these proxies.
     pub async fn spawn_behind(proxies: &[&str]) -> TestApp {
         let proxies = TrustedProxies::parse(proxies).unwrap();
-        TestApp::spawn_all(ServerLimits::default(), Arc::default(), proxies).await
+        TestApp::spawn_all(ServerLimits::default(), Arc::default(), proxies, |_| {}).await
+    }
+
+    /// A server whose settings `tune` changed first, such as its plans.
+    pub async fn spawn_tuned(tune: impl FnOnce(&mut Settings)) -> TestApp {
+        TestApp::spawn_all(
+            ServerLimits::default(),
+            Arc::default(),
+            TrustedProxies::default(),
+            tune,
+        )
+        .await
     }
 
     async fn spawn_all(
         limits: ServerLimits,
         faults: Arc<Faults>,
         proxies: TrustedProxies,
+        tune: impl FnOnce(&mut Settings),
     ) -> TestApp {
         capture_logs();
         let dir = tempfile::tempdir().unwrap();
@@ -146,7 +158,8 @@ impl TestApp {
         .await
         .unwrap();
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-        let settings = Settings::new(PepperSet::parse(PEPPER).unwrap());
+        let mut settings = Settings::new(PepperSet::parse(PEPPER).unwrap());
+        tune(&mut settings);
         let app = Keyward::new(store, settings, clock.clone());
         let admin = app
             .create_admin_token(&Principal::operator(Actor::Cli("test".into())), "tests")

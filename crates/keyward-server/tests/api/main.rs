@@ -14,6 +14,7 @@ mod orgs;
 mod permissions;
 mod plans;
 mod race;
+mod ratelimits;
 mod request_log;
 mod setup;
 mod tenancy;

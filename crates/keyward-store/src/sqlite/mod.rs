@@ -10,13 +10,15 @@ mod members;
 mod migrate;
 mod operator;
 mod orgs;
+mod quota;
 mod rows;
 
 use crate::{
-    AuditQuery, Changes, Conflict, KeyQuery, KeyUse, KeyWrite, Result, SetupToken, Store,
-    StoreError,
+    AuditQuery, Changes, Conflict, KeyQuery, KeyUse, KeyWrite, QuotaDelta, Result, SetupToken,
+    Store, StoreError,
 };
 use async_trait::async_trait;
+use keyward_core::quota::Month;
 use keyward_core::token::AdminToken;
 use keyward_core::{
     ApiKey, AuditEvent, Environment, KeyId, OrgId, Organization, Project, ProjectId,
@@ -196,6 +198,14 @@ impl Store for SqliteStore {
 
     async fn record_key_uses(&self, uses: &[KeyUse]) -> Result<()> {
         keys::record_uses(&self.pool, uses).await
+    }
+
+    async fn quota_used(&self, org: &OrgId, month: Month) -> Result<u64> {
+        quota::quota_used(&self.pool, org, month).await
+    }
+
+    async fn add_quota_usage(&self, deltas: &[QuotaDelta]) -> Result<Vec<u64>> {
+        quota::add_quota_usage(&self.pool, deltas).await
     }
 
     async fn list_keys(&self, q: &KeyQuery) -> Result<Vec<ApiKey>> {

@@ -34,6 +34,10 @@ pub struct CheckArgs {
     /// The address the request came from, checked against the key's allow-list.
     #[arg(long)]
     ip: Option<String>,
+    /// What the request costs against the key's rate limits and the monthly quota
+    /// (0 reads where they stand without spending).
+    #[arg(long, default_value_t = 1)]
+    cost: u32,
 }
 
 pub async fn run(app: &Keyward, a: CheckArgs, json: bool) -> Result<(), Failure> {
@@ -68,10 +72,12 @@ pub async fn run(app: &Keyward, a: CheckArgs, json: bool) -> Result<(), Failure>
             .transpose()?;
     let key = crate::cli::secret_or_stdin(a.key, "key")?;
     let verdict = app
-        .check_from(Presented::field(key.expose_secret()), &asked, from)
+        .check_costing(Presented::field(key.expose_secret()), &asked, from, a.cost)
         .await?;
     // A check from the command line is a use of the key too.
     app.flush_usage().await?;
+    let now = app.now();
+    let limits = keyward_server::ratelimit::Limits::of(&verdict, now);
     let detail = verdict.detail().into_owned();
     let key = verdict.key.as_deref();
     if json {
@@ -85,11 +91,31 @@ pub async fn run(app: &Keyward, a: CheckArgs, json: bool) -> Result<(), Failure>
             "org_id": key.map(|k| &k.org_id),
             "name": key.map(|k| k.name.as_str()),
             "metadata": key.and_then(|k| k.metadata.as_ref()).map(keyward_core::Metadata::to_value),
+            "rate_limits": limits.as_ref().map(|l| &l.rate_limits),
+            "quota": limits.as_ref().and_then(|l| l.quota.as_ref()),
+            "retry_after": limits.as_ref().and_then(|l| l.retry_after),
         }));
     } else {
         let mut fields = vec![("outcome", verdict.outcome.to_string()), ("detail", detail)];
         if let Some(k) = key {
             fields.push(("key", format!("{} ('{}')", k.id, k.name)));
+        }
+        if let Some(l) = &limits {
+            for r in &l.rate_limits {
+                fields.push((
+                    "rate limit",
+                    format!(
+                        "{}: {} of {} per {} left",
+                        r.name, r.remaining, r.limit, r.period
+                    ),
+                ));
+            }
+            if let Some(q) = &l.quota {
+                fields.push((
+                    "quota",
+                    format!("{} of {} left this month", q.remaining, q.limit),
+                ));
+            }
         }
         print_fields(&fields);
     }

@@ -1,7 +1,7 @@
 //! `keyward orgs …` and `keyward projects …`.
 
 use crate::cli::operator;
-use crate::output::{print_json, print_table, Failure};
+use crate::output::{print_fields, print_json, print_table, Failure};
 use clap::Subcommand;
 use keyward_app::Keyward;
 use keyward_core::timestamp::{format, format_for_people};
@@ -21,6 +21,12 @@ pub enum OrgCommand {
     },
     /// List organizations.
     List,
+    /// Show an organization: its plan, the keys it holds against the plan's limit,
+    /// and this month's quota.
+    Show {
+        /// The organization, by name or id.
+        org: String,
+    },
     /// Move an organization to another plan. Its keys keep working if the
     /// new plan allows API access; a plan with fewer keys than it holds
     /// refuses new keys until enough are deleted.
@@ -120,6 +126,46 @@ pub async fn org(app: &Keyward, command: OrgCommand, json: bool) -> Result<(), F
                 print_json(&org_json(&org));
             } else {
                 org_rows(&[org], app.now());
+            }
+        }
+        OrgCommand::Show { org } => {
+            let s = app.org_summary(&operator(), &org).await?;
+            let quota = s.quota.map(|q| {
+                json!({
+                    "limit": q.limit,
+                    "used": q.used,
+                    "remaining": q.remaining,
+                    "resets_at": format(q.resets_at),
+                })
+            });
+            if json {
+                let mut v = org_json(&s.org);
+                v["keys"] = json!({ "held": s.keys_held, "limit": s.key_limit });
+                v["quota"] = quota.unwrap_or(serde_json::Value::Null);
+                print_json(&v);
+            } else {
+                let now = app.now();
+                let keys = match s.key_limit {
+                    Some(limit) => format!("{} of {limit}", s.keys_held),
+                    None => format!("{} (no limit)", s.keys_held),
+                };
+                let quota = match s.quota {
+                    Some(q) => format!(
+                        "{} of {} requests this month; renews {}",
+                        q.used,
+                        q.limit,
+                        format_for_people(q.resets_at, now)
+                    ),
+                    None => "none".into(),
+                };
+                print_fields(&[
+                    ("id", s.org.id.to_string()),
+                    ("name", s.org.name.to_string()),
+                    ("plan", s.org.plan.clone()),
+                    ("keys", keys),
+                    ("quota", quota),
+                    ("created", format_for_people(s.org.created_at, now)),
+                ]);
             }
         }
         OrgCommand::List => {

@@ -1,0 +1,500 @@
+//! Step 8's state on this node: each key's rate-limit states (one GCRA arrival time per
+//! named limit) and each organization's quota spent this month, in sharded maps so
+//! that workers rarely meet. The rule itself is the core's
+//! ([`keyward_core::meter::spend`]); this module only keeps its state and a lock
+//! around it, so that concurrent checks of one key or organization are decided one
+//! after another and N per window means N.
+//!
+//! Rate-limit states live in memory only: after a restart every key starts with its
+//! limits whole. The quota is durable: each organization's count for the month is read
+//! from the store at its first check, what is spent after is written in batches (with
+//! the keys' last uses, every few seconds and when `keyward serve` stops), and each
+//! write reads back the stored total, so spending by other processes on the same
+//! database (`keyward check`, other nodes) is counted here within a batch. A crash
+//! forgets at most one batch window of spending.
+
+use keyward_core::limits::{RateLimit, Tat};
+use keyward_core::meter::{self, Spending, Spent};
+use keyward_core::quota::Month;
+use keyward_core::{KeyId, OrgId, Timestamp};
+use keyward_store::QuotaDelta;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, RandomState};
+use std::sync::{Mutex, MutexGuard};
+
+const SHARDS: usize = 32;
+
+/// One key's limits as last metered and their states.
+struct KeyState {
+    limits: Vec<RateLimit>,
+    tats: Vec<Tat>,
+}
+
+/// One organization's quota count for `month`.
+struct OrgQuota {
+    month: Month,
+    /// Spent this month as known here: stored, plus `pending`.
+    used: u64,
+    /// Spent here and not yet written (negative after refunds of written spending).
+    pending: i64,
+}
+
+pub(crate) struct Limiter {
+    keys: Vec<Mutex<HashMap<KeyId, KeyState>>>,
+    quotas: Vec<Mutex<HashMap<OrgId, OrgQuota>>>,
+    /// Pending spending of months gone by, still to be written.
+    leftover: Mutex<Vec<QuotaDelta>>,
+    hasher: RandomState,
+}
+
+impl Default for Limiter {
+    fn default() -> Self {
+        Limiter {
+            keys: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            quotas: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            leftover: Mutex::default(),
+            hasher: RandomState::new(),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these leaves plain numbers behind: carry on.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Limiter {
+    fn shard<'a, K: Hash, V>(&self, shards: &'a [Mutex<V>], k: &K) -> &'a Mutex<V> {
+        &shards[(self.hasher.hash_one(k) as usize) % SHARDS]
+    }
+
+    /// Whether `org`'s count for the month of `now` is known here; if not, the caller
+    /// reads it from the store and hands it to [`Limiter::loaded`].
+    pub(crate) fn knows(&self, org: &OrgId, now: Timestamp) -> bool {
+        let month = Month::of(now);
+        lock(self.shard(&self.quotas, org))
+            .get(org)
+            .is_some_and(|q| q.month == month)
+    }
+
+    /// `org` has `stored` spent in `month` (read from the store). Kept unless another
+    /// check got there first; a month gone by is put aside to be written.
+    pub(crate) fn loaded(&self, org: &OrgId, month: Month, stored: u64) {
+        let mut map = lock(self.shard(&self.quotas, org));
+        match map.get_mut(org) {
+            Some(q) if q.month >= month => {}
+            Some(q) => {
+                if q.pending != 0 {
+                    lock(&self.leftover).push(QuotaDelta {
+                        org: org.clone(),
+                        month: q.month,
+                        delta: q.pending,
+                    });
+                }
+                *q = OrgQuota {
+                    month,
+                    used: stored,
+                    pending: 0,
+                };
+            }
+            None => {
+                map.insert(
+                    org.clone(),
+                    OrgQuota {
+                        month,
+                        used: stored,
+                        pending: 0,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Step 8 for `key` of `org`: spends `cost` against `limits`, then `quota`, or
+    /// nothing. With a quota, its count must be known ([`Limiter::knows`]); if it
+    /// is not (the month turned meanwhile), the quota counts from what is known here.
+    pub(crate) fn spend(
+        &self,
+        key: KeyId,
+        org: &OrgId,
+        limits: &[RateLimit],
+        quota: Option<u64>,
+        cost: u32,
+        now: Timestamp,
+    ) -> Spending {
+        let mut keys = lock(self.shard(&self.keys, &key));
+        let state = keys.entry(key).or_insert_with(|| KeyState {
+            limits: limits.to_vec(),
+            tats: vec![Tat::default(); limits.len()],
+        });
+        if state.limits != limits {
+            // The key's limits changed: it starts over under the new ones.
+            *state = KeyState {
+                limits: limits.to_vec(),
+                tats: vec![Tat::default(); limits.len()],
+            };
+        }
+        let Some(limit) = quota else {
+            return meter::spend(limits, &mut state.tats, None, cost, now);
+        };
+        let month = Month::of(now);
+        let mut quotas = lock(self.shard(&self.quotas, org));
+        let q = quotas.entry(org.clone()).or_insert(OrgQuota {
+            month,
+            used: 0,
+            pending: 0,
+        });
+        if q.month < month {
+            if q.pending != 0 {
+                lock(&self.leftover).push(QuotaDelta {
+                    org: org.clone(),
+                    month: q.month,
+                    delta: q.pending,
+                });
+            }
+            *q = OrgQuota {
+                month,
+                used: 0,
+                pending: 0,
+            };
+        }
+        let spending = meter::spend(
+            limits,
+            &mut state.tats,
+            Some((limit, &mut q.used)),
+            cost,
+            now,
+        );
+        if spending.spent == Spent::Admitted {
+            q.pending += i64::from(cost);
+        }
+        spending
+    }
+
+    /// Gives back what an admitted request of `cost` spent, when what it asked for
+    /// was then refused for another reason (a 403 on the management API).
+    pub(crate) fn refund(
+        &self,
+        key: KeyId,
+        org: &OrgId,
+        limits: &[RateLimit],
+        quota: bool,
+        cost: u32,
+        now: Timestamp,
+    ) {
+        if let Some(state) = lock(self.shard(&self.keys, &key)).get_mut(&key) {
+            if state.limits == limits {
+                for (tat, limit) in state.tats.iter_mut().zip(limits) {
+                    let back = (limit.period / limit.limit).whole_nanoseconds() * i128::from(cost);
+                    tat.0 = (tat.0 - back).max(0);
+                }
+            }
+        }
+        if quota {
+            if let Some(q) = lock(self.shard(&self.quotas, org)).get_mut(org) {
+                if q.month == Month::of(now) {
+                    q.used = q.used.saturating_sub(u64::from(cost));
+                    q.pending -= i64::from(cost);
+                }
+            }
+        }
+    }
+
+    /// The spending not yet written, taken to be written.
+    pub(crate) fn take_pending(&self) -> Vec<QuotaDelta> {
+        let mut out = std::mem::take(&mut *lock(&self.leftover));
+        for shard in &self.quotas {
+            for (org, q) in lock(shard).iter_mut() {
+                if q.pending != 0 {
+                    out.push(QuotaDelta {
+                        org: org.clone(),
+                        month: q.month,
+                        delta: std::mem::take(&mut q.pending),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// A batch was written: `totals` are the stored counts after it, for its months.
+    /// What was spent here since the batch was taken stays pending on top.
+    pub(crate) fn written(&self, totals: &[(OrgId, Month, u64)]) {
+        for (org, month, total) in totals {
+            let mut map = lock(self.shard(&self.quotas, org));
+            if let Some(q) = map.get_mut(org) {
+                if q.month == *month {
+                    q.used = total.saturating_add_signed(q.pending);
+                }
+            }
+        }
+    }
+
+    /// A batch could not be written: put it back, to be written next time.
+    pub(crate) fn unwritten(&self, batch: Vec<QuotaDelta>) {
+        for d in batch {
+            let mut map = lock(self.shard(&self.quotas, &d.org));
+            match map.get_mut(&d.org) {
+                Some(q) if q.month == d.month => q.pending += d.delta,
+                _ => lock(&self.leftover).push(d),
+            }
+        }
+    }
+
+    /// Forgets what no longer matters: keys whose limits are whole again (a fresh
+    /// state is the same), and organizations' months gone by with nothing pending.
+    pub(crate) fn prune(&self, now: Timestamp) {
+        let clock = meter::clock(now).whole_nanoseconds();
+        for shard in &self.keys {
+            lock(shard).retain(|_, s| s.tats.iter().any(|t| t.0 > clock));
+        }
+        let month = Month::of(now);
+        for shard in &self.quotas {
+            lock(shard).retain(|_, q| q.month == month || q.pending != 0);
+        }
+    }
+
+    /// `org`'s count for `month` as known here, if it is.
+    pub(crate) fn used_here(&self, org: &OrgId, month: Month) -> Option<u64> {
+        lock(self.shard(&self.quotas, org))
+            .get(org)
+            .filter(|q| q.month == month)
+            .map(|q| q.used)
+    }
+
+    /// How many keys have rate-limit state here.
+    #[cfg(test)]
+    pub(crate) fn keys_held(&self) -> usize {
+        self.keys.iter().map(|s| lock(s).len()).sum()
+    }
+}
+
+impl crate::Keyward {
+    /// Writes the quota spending noted since the last flush and reads back the stored
+    /// totals; how many organizations it wrote. On failure the spending is put back,
+    /// to be written next time.
+    pub async fn flush_quota(&self) -> crate::AppResult<usize> {
+        let batch = self.limiter.take_pending();
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        match self.store.add_quota_usage(&batch).await {
+            Ok(totals) => {
+                let totals: Vec<(OrgId, Month, u64)> = batch
+                    .iter()
+                    .zip(totals)
+                    .map(|(d, t)| (d.org.clone(), d.month, t))
+                    .collect();
+                self.limiter.written(&totals);
+                Ok(batch.len())
+            }
+            Err(e) => {
+                self.limiter.unwritten(batch);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Step 8 for the check's lookups: reads `org`'s count for the month once, then
+    /// decides in memory.
+    pub(crate) async fn spend(
+        &self,
+        key: &keyward_core::ApiKey,
+        limits: &[RateLimit],
+        quota: Option<u64>,
+        cost: u32,
+        now: Timestamp,
+    ) -> crate::AppResult<Spending> {
+        if quota.is_some() && !self.limiter.knows(&key.org_id, now) {
+            let month = Month::of(now);
+            let stored = self.store.quota_used(&key.org_id, month).await?;
+            self.limiter.loaded(&key.org_id, month, stored);
+        }
+        Ok(self
+            .limiter
+            .spend(key.id, &key.org_id, limits, quota, cost, now))
+    }
+
+    /// Gives back what `verdict` spent: for a request admitted by the check and then
+    /// refused by the operation's own permission (the management API's 403), which
+    /// must not use up the caller's limits.
+    pub fn refund(&self, verdict: &keyward_core::Verdict, cost: u32) {
+        let (Some(key), Some(metered), Some(limits)) = (
+            verdict.key.as_deref(),
+            verdict.metered.as_deref(),
+            verdict.rate_limits(),
+        ) else {
+            return;
+        };
+        if metered.spending.spent != Spent::Admitted {
+            return;
+        }
+        self.limiter.refund(
+            key.id,
+            &key.org_id,
+            limits,
+            metered.spending.quota.is_some(),
+            cost,
+            self.now(),
+        );
+    }
+
+    /// Where `org`'s monthly quota stands now, if its plan has one: the stored count
+    /// plus what this node spent since its last write.
+    pub async fn quota_standing(
+        &self,
+        who: &crate::Principal,
+        org: &OrgId,
+    ) -> crate::AppResult<Option<keyward_core::quota::QuotaStanding>> {
+        let found = self.org(who, org.as_str()).await?;
+        let plan = self.plan_of(&found.id).await?;
+        let Some(limit) = plan.monthly_quota else {
+            return Ok(None);
+        };
+        let now = self.now();
+        let month = Month::of(now);
+        let stored = self.store.quota_used(&found.id, month).await?;
+        let used = self.limiter.used_here(&found.id, month).unwrap_or(stored);
+        let used = used.max(stored);
+        Ok(Some(keyward_core::quota::QuotaStanding {
+            limit,
+            used,
+            remaining: limit.saturating_sub(used),
+            resets_at: month.next().start(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+    use time::Duration;
+
+    fn org() -> OrgId {
+        OrgId::generate(&mut rand_core::OsRng)
+    }
+
+    fn key() -> KeyId {
+        KeyId::generate(&mut rand_core::OsRng)
+    }
+
+    #[test]
+    fn concurrent_spending_admits_exactly_the_limit() {
+        let limiter = std::sync::Arc::new(Limiter::default());
+        let (k, o) = (key(), org());
+        let limits = vec![RateLimit::per("default", 100, Duration::MINUTE)];
+        let now = datetime!(2026-12-02 12:00 UTC);
+        limiter.loaded(&o, Month::of(now), 0);
+        let admitted: usize = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    let (limiter, o, limits) = (limiter.clone(), o.clone(), limits.clone());
+                    s.spawn(move || {
+                        (0..50)
+                            .filter(|_| {
+                                limiter.spend(k, &o, &limits, Some(1_000), 1, now).spent
+                                    == Spent::Admitted
+                            })
+                            .count()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(admitted, 100);
+        let pending = limiter.take_pending();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(
+            pending[0].delta, 100,
+            "exactly what was admitted is written"
+        );
+    }
+
+    #[test]
+    fn spending_is_written_once_and_a_failed_write_is_kept() {
+        let limiter = Limiter::default();
+        let (k, o) = (key(), org());
+        let now = datetime!(2026-12-31 23:59:59 UTC);
+        limiter.loaded(&o, Month::of(now), 40);
+        for _ in 0..3 {
+            limiter.spend(k, &o, &[], Some(50), 2, now);
+        }
+        let batch = limiter.take_pending();
+        assert_eq!(batch[0].delta, 6);
+        assert!(limiter.take_pending().is_empty(), "taken once");
+        limiter.unwritten(batch);
+        let batch = limiter.take_pending();
+        assert_eq!(batch[0].delta, 6, "put back after a failed write");
+        // Another process spent 4 meanwhile: the stored total says so.
+        limiter.written(&[(o.clone(), Month::of(now), 50)]);
+        assert_eq!(
+            limiter.spend(k, &o, &[], Some(50), 1, now).spent,
+            Spent::QuotaExceeded
+        );
+        // The month turns: the count starts over.
+        let january = now + Duration::seconds(1);
+        assert!(!limiter.knows(&o, january));
+        limiter.loaded(&o, Month::of(january), 0);
+        assert_eq!(
+            limiter.spend(k, &o, &[], Some(50), 1, january).spent,
+            Spent::Admitted
+        );
+    }
+
+    #[test]
+    fn a_refund_gives_back_the_limit_and_the_quota() {
+        let limiter = Limiter::default();
+        let (k, o) = (key(), org());
+        let limits = [RateLimit::per("default", 1, Duration::HOUR)];
+        let now = datetime!(2026-12-02 12:00 UTC);
+        limiter.loaded(&o, Month::of(now), 0);
+        assert_eq!(
+            limiter.spend(k, &o, &limits, Some(1), 1, now).spent,
+            Spent::Admitted
+        );
+        limiter.refund(k, &o, &limits, true, 1, now);
+        assert_eq!(
+            limiter.spend(k, &o, &limits, Some(1), 1, now).spent,
+            Spent::Admitted
+        );
+        assert_eq!(limiter.take_pending()[0].delta, 1);
+    }
+
+    #[test]
+    fn whole_limits_and_old_months_are_forgotten() {
+        let limiter = Limiter::default();
+        let o = org();
+        let limits = [RateLimit::per("default", 10, Duration::SECOND)];
+        let now = datetime!(2026-12-02 12:00 UTC);
+        for _ in 0..100 {
+            limiter.spend(key(), &o, &limits, None, 1, now);
+        }
+        assert_eq!(limiter.keys_held(), 100);
+        limiter.prune(now);
+        assert_eq!(limiter.keys_held(), 100, "still refilling");
+        limiter.prune(now + Duration::SECOND);
+        assert_eq!(limiter.keys_held(), 0);
+    }
+
+    #[test]
+    fn a_key_whose_limits_change_starts_over() {
+        let limiter = Limiter::default();
+        let (k, o) = (key(), org());
+        let now = datetime!(2026-12-02 12:00 UTC);
+        let one = [RateLimit::per("default", 1, Duration::HOUR)];
+        let two = [RateLimit::per("default", 2, Duration::HOUR)];
+        assert_eq!(
+            limiter.spend(k, &o, &one, None, 1, now).spent,
+            Spent::Admitted
+        );
+        assert_eq!(
+            limiter.spend(k, &o, &one, None, 1, now).spent,
+            Spent::RateLimited
+        );
+        assert_eq!(
+            limiter.spend(k, &o, &two, None, 1, now).spent,
+            Spent::Admitted
+        );
+    }
+}
