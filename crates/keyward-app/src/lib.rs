@@ -11,6 +11,7 @@ mod error;
 mod invitations;
 mod keys;
 mod members;
+pub mod metrics;
 mod operator;
 mod orgs;
 mod power;
@@ -89,7 +90,8 @@ pub struct Inner {
     settings: Settings,
     clock: Arc<dyn Clock>,
     cache: cache::CheckCache,
-    usage: usage::UsageNotes,
+    usage: usage::notes::UsageNotes,
+    metrics: metrics::Metrics,
 }
 
 impl std::ops::Deref for Keyward {
@@ -101,16 +103,19 @@ impl std::ops::Deref for Keyward {
 
 impl Keyward {
     pub fn new(store: Arc<dyn Store>, settings: Settings, clock: Arc<dyn Clock>) -> Self {
+        let metrics = metrics::Metrics::new();
         Keyward(Arc::new(Inner {
             cache: cache::CheckCache::new(
                 settings.cache_capacity,
                 settings.cache_memory,
                 settings.cache_ttl,
-            ),
+            )
+            .timing_loads(metrics.cache_loads()),
             store,
             settings,
             clock,
-            usage: usage::UsageNotes::default(),
+            usage: usage::notes::UsageNotes::default(),
+            metrics,
         }))
     }
 

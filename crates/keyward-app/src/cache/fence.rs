@@ -16,6 +16,7 @@
 use keyward_core::{KeyId, OrgId, UserId};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// What a change touched, or what a load is about to insert.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +96,7 @@ impl Fence {
             fence: self,
             began,
             open: true,
+            started: Instant::now(),
         }
     }
 
@@ -143,6 +145,15 @@ pub struct Ticket<'a> {
     fence: &'a Fence,
     began: u64,
     open: bool,
+    /// When the load began, to time the read.
+    started: Instant,
+}
+
+impl Ticket<'_> {
+    /// How long ago the load began.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
 }
 
 impl Drop for Ticket<'_> {

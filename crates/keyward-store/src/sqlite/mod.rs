@@ -11,10 +11,11 @@ mod migrate;
 mod operator;
 mod orgs;
 mod rows;
+mod usage;
 
 use crate::{
-    AuditQuery, Changes, Conflict, KeyQuery, KeyUse, KeyWrite, Result, SetupToken, Store,
-    StoreError,
+    AuditQuery, Changes, Conflict, DayCount, KeyCount, KeyQuery, KeyWrite, Result, SetupToken,
+    Store, StoreError, UsageBatch, UsageOf,
 };
 use async_trait::async_trait;
 use keyward_core::token::AdminToken;
@@ -186,8 +187,30 @@ impl Store for SqliteStore {
         keys::ids(&self.pool).await
     }
 
-    async fn record_key_uses(&self, uses: &[KeyUse]) -> Result<()> {
-        keys::record_uses(&self.pool, uses).await
+    async fn record_usage(&self, batch: &UsageBatch) -> Result<()> {
+        #[cfg(feature = "faults")]
+        if let Some(f) = &self.faults {
+            f.before_usage_write()?;
+        }
+        usage::record(&self.pool, batch).await
+    }
+
+    async fn usage_per_day(
+        &self,
+        of: &UsageOf,
+        from: time::Date,
+        to: time::Date,
+    ) -> Result<Vec<DayCount>> {
+        usage::per_day(&self.pool, of, from, to).await
+    }
+
+    async fn usage_per_key(
+        &self,
+        org: &OrgId,
+        from: time::Date,
+        to: time::Date,
+    ) -> Result<Vec<KeyCount>> {
+        usage::per_key(&self.pool, org, from, to).await
     }
 
     async fn list_keys(&self, q: &KeyQuery) -> Result<Vec<ApiKey>> {
