@@ -116,6 +116,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::invitations::router())
         .merge(routes::scopes::router())
         .merge(routes::audit::router())
+        .merge(routes::usage::router())
         .merge(routes::setup::router())
         .merge(routes::docs::router())
         .fallback(not_found)

@@ -9,7 +9,9 @@
 //! extractors answer for every operation alike, so that they are stated once.
 
 use crate::problems::{self, Problem};
-use crate::routes::{audit, health, invitations, keys, me, members, orgs, scopes, setup, verify};
+use crate::routes::{
+    audit, health, invitations, keys, me, members, orgs, scopes, setup, usage, verify,
+};
 use axum::http::StatusCode;
 use keyward_app::schema;
 use keyward_core::Catalog;
@@ -181,6 +183,7 @@ const KEY_OPERATIONS: &[&str] = &[
     "reactivate_key",
     "rotate_key",
     "delete_key",
+    "get_key_usage",
 ];
 
 const LINKS: &[LinkRow] = &[
@@ -205,7 +208,13 @@ const LINKS: &[LinkRow] = &[
     (
         "create_org",
         "201",
-        &["get_org", "list_projects", "create_project", "list_members"],
+        &[
+            "get_org",
+            "list_projects",
+            "create_project",
+            "list_members",
+            "get_org_usage",
+        ],
         &[("org", "$response.body#/id")],
     ),
     (
@@ -295,6 +304,7 @@ impl Modify for Security {
         verify::verify, me::me, scopes::list, audit::list, setup::complete,
         members::create_user, members::list_members, members::set_member, members::remove_member,
         invitations::invite, invitations::list, invitations::revoke, invitations::accept,
+        usage::key_usage, usage::org_usage,
         health::healthz, health::readyz,
     ),
     components(
@@ -310,6 +320,7 @@ impl Modify for Security {
         (name = "projects", description = "Projects and their environments"),
         (name = "members", description = "People, their roles and project levels"),
         (name = "audit", description = "Who did what to which key"),
+        (name = "usage", description = "Checks per key, day and outcome"),
         (name = "setup", description = "First-run setup"),
         (name = "operations", description = "Health and readiness"),
     )

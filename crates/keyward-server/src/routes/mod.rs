@@ -10,6 +10,7 @@ pub mod members;
 pub mod orgs;
 pub mod scopes;
 pub mod setup;
+pub mod usage;
 pub mod verify;
 
 use crate::error::ApiError;

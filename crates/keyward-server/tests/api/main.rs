@@ -16,4 +16,5 @@ mod race;
 mod request_log;
 mod setup;
 mod tenancy;
+mod usage;
 mod verify;

@@ -1,11 +1,13 @@
 //! `keyward serve`: the HTTP server, with a first-run setup link when nobody has set
-//! the server up yet.
+//! the server up yet, and usage written every few seconds and once more at a clean
+//! stop.
 
 use crate::config::Config;
 use crate::output::{outln, Failure};
 use clap::Args;
 use keyward_app::Keyward;
 use keyward_server::{AppState, ServerLimits};
+use tokio::sync::watch;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -42,12 +44,17 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// Writes the keys' last uses noted so far and keeps the filter of known key ids
-/// built; a failure is logged and retried next time.
+/// Writes the usage counted so far and keeps the filter of known key ids built; a
+/// failure is logged and retried next time (the usage not written is kept for it).
 async fn housekeeping(app: &Keyward) {
     if let Err(e) = app.housekeeping().await {
-        tracing::warn!(error = %e, "housekeeping failed (last uses, known key ids); will retry");
+        tracing::warn!(error = %e, "housekeeping failed (usage, known key ids); will retry");
     }
+}
+
+/// Resolves once `stop` says so (or its sender is gone).
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
 }
 
 pub async fn run(app: &Keyward, config: &Config) -> Result<(), Failure> {
@@ -78,25 +85,37 @@ pub async fn run(app: &Keyward, config: &Config) -> Result<(), Failure> {
         );
     }
     let state = AppState { app: app.clone() };
-    // Keys' "last used" is noted in memory by every valid check and written in
-    // batches; the filter of known key ids is built at once and kept built.
-    let flusher = tokio::spawn({
+    // Ctrl-C or SIGTERM stops the listener and the housekeeping alike.
+    let (stop, on_stop) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    // Usage is counted in memory by every check and written in batches; the filter of
+    // known key ids is built at once and kept built. Stopping waits for a write under
+    // way rather than cancel it, which could lose its batch.
+    let housekeeper = tokio::spawn({
         let app = app.clone();
+        let mut on_stop = on_stop.clone();
         async move {
             let mut every = tokio::time::interval(keyward_app::usage::FLUSH_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                every.tick().await;
+                tokio::select! {
+                    _ = every.tick() => {}
+                    _ = on_stop.wait_for(|stop| *stop) => break,
+                }
                 housekeeping(&app).await;
             }
         }
     });
-    keyward_server::launch(state, listener, limits, shutdown_signal()).await;
-    flusher.abort();
-    // Every connection is closed by now: write the last uses noted, then fold the
-    // write-ahead log into the database file, so that the file alone is a complete copy.
+    keyward_server::launch(state, listener, limits, stopped(on_stop)).await;
+    let _ = housekeeper.await;
+    // Every connection is closed by now: write the usage counted since the last batch,
+    // then fold the write-ahead log into the database file, so that the file alone is
+    // a complete copy.
     if let Err(e) = app.flush_usage().await {
-        tracing::warn!(error = %e, "could not record when keys were last used");
+        tracing::warn!(error = %e, "could not write the usage counted since the last batch");
     }
     app.store()
         .close()
