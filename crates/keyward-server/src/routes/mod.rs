@@ -7,6 +7,7 @@ pub mod invitations;
 pub mod keys;
 pub mod me;
 pub mod members;
+pub mod metrics;
 pub mod orgs;
 pub mod scopes;
 pub mod setup;

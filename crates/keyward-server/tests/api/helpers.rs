@@ -4,7 +4,7 @@
 
 use keyward_app::{Keyward, ManualClock, Principal, Settings};
 use keyward_core::{Actor, PepperSet};
-use keyward_server::{AppState, ServerLimits};
+use keyward_server::{AppState, MetricsAccess, ServerLimits};
 use keyward_store::faults::Faults;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
@@ -123,6 +123,19 @@ impl TestApp {
     }
 
     pub async fn spawn_configured(limits: ServerLimits, faults: Arc<Faults>) -> TestApp {
+        TestApp::spawn_full(limits, faults, MetricsAccess::default()).await
+    }
+
+    /// A server whose `/metrics` is served and guarded as `access` says.
+    pub async fn spawn_with_metrics(access: MetricsAccess) -> TestApp {
+        TestApp::spawn_full(ServerLimits::default(), Faults::new(), access).await
+    }
+
+    async fn spawn_full(
+        limits: ServerLimits,
+        faults: Arc<Faults>,
+        access: MetricsAccess,
+    ) -> TestApp {
         capture_logs();
         let dir = tempfile::tempdir().unwrap();
         let store = keyward_store::open_with_faults(
@@ -147,7 +160,10 @@ impl TestApp {
         let addr = listener.local_addr().unwrap();
         let url = format!("http://{addr}");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState { app: app.clone() };
+        let state = AppState {
+            metrics: Arc::new(access),
+            ..AppState::new(app.clone())
+        };
         let served = tokio::spawn(keyward_server::launch(state, listener, limits, async {
             rx.await.ok();
         }));

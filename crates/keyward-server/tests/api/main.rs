@@ -9,6 +9,7 @@ mod errors;
 mod helpers;
 mod keys;
 mod limits;
+mod metrics;
 mod model;
 mod orgs;
 mod permissions;

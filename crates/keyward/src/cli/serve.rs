@@ -1,12 +1,15 @@
 //! `keyward serve`: the HTTP server, with a first-run setup link when nobody has set
-//! the server up yet, and usage written every few seconds and once more at a clean
-//! stop.
+//! the server up yet, `/metrics` on the API listener or one of its own, and usage
+//! written every few seconds and once more at a clean stop.
 
 use crate::config::Config;
 use crate::output::{outln, Failure};
 use clap::Args;
 use keyward_app::Keyward;
-use keyward_server::{AppState, ServerLimits};
+use keyward_server::{AppState, MetricsAccess, ServerLimits};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 #[derive(Debug, Args)]
@@ -52,26 +55,35 @@ async fn housekeeping(app: &Keyward) {
     }
 }
 
+async fn bind(addr: SocketAddr, how: &str) -> Result<TcpListener, Failure> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        Failure::usage(format!(
+            "cannot listen on {addr}: {e}; choose another address with {how}"
+        ))
+    })
+}
+
 /// Resolves once `stop` says so (or its sender is gone).
 async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
 
 pub async fn run(app: &Keyward, config: &Config) -> Result<(), Failure> {
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| {
-            Failure::usage(format!(
-                "cannot listen on {}: {e}; choose another address with --listen or KEYWARD_LISTEN",
-                config.listen
-            ))
-        })?;
+    let listener = bind(config.listen, "--listen or KEYWARD_LISTEN").await?;
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(bind(addr, "metrics_listen or KEYWARD_METRICS_LISTEN").await?),
+        None => None,
+    };
     let url = &config.public_url;
     // Printed, not logged: the setup link holds a one-time secret meant for the person
     // at this terminal, and logs are kept and shipped elsewhere.
     outln!("keyward is listening on {url}");
     outln!("  dashboard:  {url}/");
     outln!("  API docs:   {url}/docs/api");
+    match config.metrics_listen {
+        Some(addr) => outln!("  metrics:    http://{addr}/metrics"),
+        None => outln!("  metrics:    {url}/metrics"),
+    }
     if let Some(token) = app.begin_setup().await? {
         outln!("  first-run setup (works once): {url}/setup#token={token}");
     }
@@ -84,8 +96,14 @@ pub async fn run(app: &Keyward, config: &Config) -> Result<(), Failure> {
             "the open-file limit leaves room for about {most} connections: raise it (ulimit -n, systemd's LimitNOFILE) or lower max_connections"
         );
     }
-    let state = AppState { app: app.clone() };
-    // Ctrl-C or SIGTERM stops the listener and the housekeeping alike.
+    let state = AppState {
+        app: app.clone(),
+        metrics: Arc::new(MetricsAccess {
+            on_api_listener: config.metrics_listen.is_none(),
+            token: config.metrics_token.clone(),
+        }),
+    };
+    // Ctrl-C or SIGTERM stops the listeners and the housekeeping alike.
     let (stop, on_stop) = watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -109,9 +127,20 @@ pub async fn run(app: &Keyward, config: &Config) -> Result<(), Failure> {
             }
         }
     });
+    let metrics_server = metrics_listener.map(|l| {
+        tokio::spawn(keyward_server::launch_metrics(
+            state.clone(),
+            l,
+            limits,
+            stopped(on_stop.clone()),
+        ))
+    });
     keyward_server::launch(state, listener, limits, stopped(on_stop)).await;
+    if let Some(server) = metrics_server {
+        let _ = server.await;
+    }
     let _ = housekeeper.await;
-    // Every connection is closed by now: write the usage counted since the last batch,
+    // Every connection is closed by now: write the usage noted since the last batch,
     // then fold the write-ahead log into the database file, so that the file alone is
     // a complete copy.
     if let Err(e) = app.flush_usage().await {

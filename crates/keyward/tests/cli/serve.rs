@@ -670,3 +670,77 @@ fn every_check_before_sigterm_is_in_the_usage_after_a_restart() {
     assert!(shown["last_used_at"].is_string(), "{shown}");
     assert_eq!(shown["last_used_ip"], "127.0.0.1", "{shown}");
 }
+
+/// `/metrics` on a listener of its own, behind a token: not on the API's listener,
+/// and not without the token.
+#[test]
+fn metrics_on_their_own_listener_with_a_token() {
+    let port = free_port();
+    let token = "scrape-token-0123456789abcdef";
+    let server = Server::start_with(
+        &[
+            ("KEYWARD_METRICS_LISTEN", &format!("127.0.0.1:{port}")),
+            ("KEYWARD_METRICS_TOKEN", token),
+        ],
+        None,
+    );
+    assert!(
+        server
+            .printed
+            .iter()
+            .any(|l| l.contains(&format!("127.0.0.1:{port}/metrics"))),
+        "{:?}",
+        server.printed
+    );
+    let status = |url: String, auth: Option<&str>| {
+        let header = auth.map(|t| format!("Authorization: Bearer {t}"));
+        let mut args = vec!["-o", "/dev/null", "-w", "%{http_code}"];
+        if let Some(h) = &header {
+            args.extend(["-H", h.as_str()]);
+        }
+        args.push(&url);
+        server.curl(&args).0
+    };
+    let metrics = format!("http://127.0.0.1:{port}/metrics");
+    assert_eq!(
+        status(format!("{}/metrics", server.url), Some(token)),
+        "404"
+    );
+    assert_eq!(status(metrics.clone(), None), "401");
+    assert_eq!(status(metrics.clone(), Some("not-the-token-at-all")), "401");
+    assert_eq!(status(metrics.clone(), Some(token)), "200");
+    let (text, _) = server.curl(&["-H", &format!("Authorization: Bearer {token}"), &metrics]);
+    assert!(
+        text.contains("keyward_checks_total{outcome=\"valid\"}"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_metrics_settings_are_errors_that_say_where_they_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    for (env, expected) in [
+        (
+            ("KEYWARD_METRICS_LISTEN", "localhost"),
+            "metrics_listen from KEYWARD_METRICS_LISTEN: 'localhost' is not an address:port",
+        ),
+        (
+            ("KEYWARD_METRICS_TOKEN", "short"),
+            "metrics_token from KEYWARD_METRICS_TOKEN must be 16 to 256 visible ASCII characters",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("KEYWARD_DATA_DIR", dir.path().join("data"))
+            .env_remove("KEYWARD_PEPPER")
+            .env(env.0, env.1)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{env:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{env:?}: {err}");
+        if env.0 == "KEYWARD_METRICS_TOKEN" {
+            assert!(!err.contains("'short'"), "a token is never repeated: {err}");
+        }
+    }
+}
