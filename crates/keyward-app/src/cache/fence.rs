@@ -89,9 +89,13 @@ impl Fence {
 
     /// Taken before a load reads the store.
     pub fn begin(&self) -> Ticket<'_> {
-        let mut state = self.lock();
-        let began = state.epoch;
-        *state.in_flight.entry(began).or_default() += 1;
+        let began = {
+            let mut state = self.lock();
+            let began = state.epoch;
+            *state.in_flight.entry(began).or_default() += 1;
+            began
+        };
+        // Read once the lock is released: every load takes it.
         Ticket {
             fence: self,
             began,
