@@ -183,9 +183,7 @@ impl Keyward {
             catalog: &self.settings.catalog,
         };
         let verdict = check::check(&Fetch { app: self, now }, presented, asked, &ctx).await?;
-        if let (true, Some(key)) = (verdict.outcome.is_valid(), &verdict.key) {
-            self.usage.note(key.id, now, from);
-        }
+        self.counted(&verdict, now, from);
         Ok(verdict)
     }
 

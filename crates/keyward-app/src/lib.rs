@@ -13,6 +13,7 @@ mod key_settings;
 mod keys;
 mod limiter;
 mod members;
+pub mod metrics;
 mod operator;
 mod orgs;
 mod power;
@@ -95,8 +96,9 @@ pub struct Inner {
     settings: Settings,
     clock: Arc<dyn Clock>,
     cache: cache::CheckCache,
-    usage: usage::UsageNotes,
+    usage: usage::notes::UsageNotes,
     limiter: limiter::Limiter,
+    metrics: metrics::Metrics,
 }
 
 impl std::ops::Deref for Keyward {
@@ -108,17 +110,20 @@ impl std::ops::Deref for Keyward {
 
 impl Keyward {
     pub fn new(store: Arc<dyn Store>, settings: Settings, clock: Arc<dyn Clock>) -> Self {
+        let metrics = metrics::Metrics::new();
         Keyward(Arc::new(Inner {
             cache: cache::CheckCache::new(
                 settings.cache_capacity,
                 settings.cache_memory,
                 settings.cache_ttl,
-            ),
+            )
+            .timing_loads(metrics.cache_loads()),
             store,
             settings,
             clock,
-            usage: usage::UsageNotes::default(),
+            usage: usage::notes::UsageNotes::default(),
             limiter: limiter::Limiter::default(),
+            metrics,
         }))
     }
 

@@ -96,9 +96,14 @@ pub struct KeyView {
     /// The key that replaced this one.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub rotated_to: Option<KeyId>,
+    /// When a check last found the key valid; written every few seconds, so a use in
+    /// the last seconds may not show yet.
     #[serde(with = "keyward_core::timestamp::rfc3339::option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub last_used_at: Option<Timestamp>,
+    /// The client address of the last use that had one (a check over HTTP; not one
+    /// made at the command line).
+    pub last_used_ip: Option<String>,
     /// The networks the key may be used from, normalised; empty: anywhere.
     pub ip_allowlist: Vec<String>,
     /// The operator's own data about the key, returned with every verify answer.
@@ -178,6 +183,7 @@ impl KeyView {
                 .rate_limits
                 .as_ref()
                 .map(|l| l.iter().map(RateLimitView::from).collect()),
+            last_used_ip: key.last_used_ip.clone(),
         }
     }
 

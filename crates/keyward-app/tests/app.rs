@@ -888,3 +888,180 @@ async fn made_up_keys_are_answered_without_a_store_read_and_new_keys_still_work(
         "a key made elsewhere a moment ago"
     );
 }
+
+/// The usage of one key, today and the days before, as the operator reads it.
+async fn usage_of(w: &World, key: &keyward_core::KeyId) -> keyward_app::usage::KeyUsageView {
+    let range = keyward_app::usage::UsageRange::parse(None, None, w.app.now().date()).unwrap();
+    w.app
+        .key_usage(&actor(), key.as_str(), range)
+        .await
+        .unwrap()
+}
+
+/// One line of the metrics text, by its name and labels: its value.
+fn metric(app: &Keyward, series: &str) -> f64 {
+    let text = app.render_metrics();
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
+}
+
+/// Usage counts every check of a key, whatever its outcome, per UTC day, with no
+/// write per check: nothing is stored until a flush, which writes it all at once.
+/// Checks with no key (malformed, unknown, missing) count only per server. The last use
+/// is only ever a valid check's.
+#[tokio::test]
+async fn usage_counts_every_outcome_per_day_and_is_written_only_by_a_flush() {
+    let w = world().await;
+    let created = w
+        .app
+        .create_key(
+            &actor(),
+            &w.org,
+            input(Kind::Live, &["Website:production:read"]),
+        )
+        .await
+        .unwrap();
+    let (id, secret) = (created.key.id, created.secret.expose_secret().to_owned());
+    let write = Asked::Project {
+        project: "Website".into(),
+        environment: "production".into(),
+        resource: None,
+        level: Level::Write,
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            outcome(&w, &secret, &get("production")).await,
+            Outcome::Valid
+        );
+    }
+    let used_at = w.app.now();
+    w.clock.advance(Duration::seconds(1));
+    assert_eq!(
+        outcome(&w, &secret, &get("preview")).await,
+        Outcome::WrongEnvironment
+    );
+    assert_eq!(
+        outcome(&w, &secret, &write).await,
+        Outcome::InsufficientPermission
+    );
+    let made_up =
+        keyward_core::GeneratedKey::generate(&Prefix::default(), Kind::Live, &mut rand_core::OsRng);
+    assert_eq!(
+        outcome(&w, made_up.secret.expose_secret(), &get("production")).await,
+        Outcome::Unknown
+    );
+    assert_eq!(
+        outcome(&w, "kw_live_nonsense", &get("production")).await,
+        Outcome::Malformed
+    );
+    assert_eq!(usage_of(&w, &id).await.total, 0, "no write per check");
+
+    assert_eq!(w.app.flush_usage().await.unwrap(), 1, "one key's usage");
+    let usage = usage_of(&w, &id).await;
+    let today = usage.days.last().unwrap();
+    assert_eq!(today.day, w.app.now().date());
+    assert_eq!(
+        serde_json::to_value(today.outcomes).unwrap(),
+        serde_json::json!({ "valid": 3, "wrong_environment": 1, "insufficient_permission": 1 })
+    );
+    assert_eq!((usage.total, usage.days.len()), (5, 30));
+    assert_eq!(w.app.flush_usage().await.unwrap(), 0, "written once");
+    assert_eq!(usage_of(&w, &id).await.total, 5, "and counted once");
+
+    // Revoked (a found key) is counted per key; the last use stays the valid one's.
+    let key = w.app.key(&actor(), id.as_str()).await.unwrap();
+    w.app.revoke_key(&actor(), &key).await.unwrap();
+    assert_eq!(
+        outcome(&w, &secret, &get("production")).await,
+        Outcome::Revoked
+    );
+    w.app.flush_usage().await.unwrap();
+    assert_eq!(usage_of(&w, &id).await.outcomes.get(Outcome::Revoked), 1);
+    let stored = w.app.store().key(&id).await.unwrap().unwrap();
+    assert_eq!(stored.last_used_at, Some(used_at));
+
+    // The next UTC day is a day of its own.
+    let key = w.app.key(&actor(), id.as_str()).await.unwrap();
+    w.app.reactivate_key(&actor(), &key).await.unwrap();
+    w.clock.advance(Duration::days(1));
+    outcome(&w, &secret, &get("production")).await;
+    w.app.flush_usage().await.unwrap();
+    let usage = usage_of(&w, &id).await;
+    let days: Vec<u64> = usage.days.iter().rev().take(2).map(|d| d.total).collect();
+    assert_eq!(days, vec![1, 6]);
+    assert_eq!(usage.total, 7);
+
+    let org = w
+        .app
+        .org_usage(
+            &actor(),
+            &w.org,
+            keyward_app::usage::UsageRange::parse(None, None, w.app.now().date()).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(org.total, 7);
+    assert_eq!(org.keys.len(), 1);
+    assert_eq!((org.keys[0].key_id, org.keys[0].total), (id, 7));
+
+    // Per server: every check, the keyless ones too.
+    for (outcome, n) in [
+        ("valid", 4.0),
+        ("unknown", 1.0),
+        ("malformed", 1.0),
+        ("revoked", 1.0),
+    ] {
+        assert_eq!(
+            metric(
+                &w.app,
+                &format!("keyward_checks_total{{outcome=\"{outcome}\"}}")
+            ),
+            n,
+            "{outcome}"
+        );
+    }
+    assert_eq!(
+        metric(&w.app, "keyward_usage_batches_total{result=\"written\"}"),
+        3.0
+    );
+}
+
+/// A flush that cannot write keeps what it took: the next one writes it, added to
+/// what was counted meanwhile. Nothing is lost, nothing is counted twice.
+#[tokio::test]
+async fn a_failed_flush_loses_nothing_and_counts_nothing_twice() {
+    let faults = Faults::new();
+    let w = world_with(faults.clone()).await;
+    let created = w
+        .app
+        .create_key(&actor(), &w.org, input(Kind::Live, &["*:*:read"]))
+        .await
+        .unwrap();
+    let (id, secret) = (created.key.id, created.secret.expose_secret().to_owned());
+    let ip: std::net::IpAddr = "203.0.113.7".parse().unwrap();
+    for _ in 0..2 {
+        w.app
+            .check_from(Presented::field(&secret), &get("production"), Some(ip))
+            .await
+            .unwrap();
+    }
+    faults.fail_usage_writes(true);
+    assert!(w.app.flush_usage().await.is_err());
+    assert_eq!(usage_of(&w, &id).await.total, 0);
+    outcome(&w, &secret, &get("preview")).await;
+    assert!(w.app.flush_usage().await.is_err(), "still failing");
+    faults.fail_usage_writes(false);
+    assert_eq!(w.app.flush_usage().await.unwrap(), 1);
+    let usage = usage_of(&w, &id).await;
+    assert_eq!(usage.outcomes.get(Outcome::Valid), 2);
+    assert_eq!(usage.outcomes.get(Outcome::WrongEnvironment), 1);
+    assert_eq!(w.app.flush_usage().await.unwrap(), 0);
+    assert_eq!(usage_of(&w, &id).await.total, 3);
+    let stored = w.app.store().key(&id).await.unwrap().unwrap();
+    assert_eq!(stored.last_used_ip.as_deref(), Some("203.0.113.7"));
+    assert_eq!(
+        metric(&w.app, "keyward_usage_batches_total{result=\"failed\"}"),
+        2.0
+    );
+}

@@ -184,6 +184,34 @@ pub fn format_for_people(t: Timestamp, now: Timestamp) -> String {
 const RFC3339_SECONDS: &[time::format_description::BorrowedFormatItem<'static>] =
     time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
 
+/// A UTC calendar day, as usage is counted, stored and shown: `2027-01-31`.
+const DAY: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
+/// `2027-01-31`.
+pub fn format_day(day: time::Date) -> String {
+    day.format(DAY).unwrap_or_else(|_| day.to_string())
+}
+
+/// A day written exactly as [`format_day`] writes it.
+pub fn parse_day(s: &str) -> Option<time::Date> {
+    time::Date::parse(s, DAY).ok()
+}
+
+/// `#[serde(with = "keyward_core::timestamp::day")]`: days in the [`format_day`] form.
+pub mod day {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &time::Date, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format_day(*d))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<time::Date, D::Error> {
+        let s = String::deserialize(d)?;
+        super::parse_day(&s).ok_or_else(|| serde::de::Error::custom("not a day (YYYY-MM-DD)"))
+    }
+}
+
 #[cfg(test)]
 mod parse_tests {
     use super::*;
@@ -225,6 +253,27 @@ mod parse_tests {
         let e = parse_time_ago("yesterday", now).unwrap_err().to_string();
         assert!(e.contains("'yesterday' is not a time"), "{e}");
         assert!(e.contains("a duration ago such as 1h"), "{e}");
+    }
+
+    #[test]
+    fn days_are_written_and_read_as_yyyy_mm_dd_only() {
+        let day = time::macros::date!(2027 - 01 - 31);
+        assert_eq!(format_day(day), "2027-01-31");
+        assert_eq!(parse_day("2027-01-31"), Some(day));
+        assert_eq!(
+            format_day(time::macros::date!(0001 - 02 - 03)),
+            "0001-02-03"
+        );
+        for bad in [
+            "",
+            "2027-1-31",
+            "2027-02-30",
+            "2027-01-31T00:00:00Z",
+            " 2027-01-31",
+            "27-01-31",
+        ] {
+            assert_eq!(parse_day(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! keyward over HTTP. [`router`] builds the whole application; [`launch`] serves it on
 //! a listener, within [`ServerLimits`], until `shutdown` completes, so tests and the
-//! binary start it the same way (tests bind port 0).
+//! binary start it the same way (tests bind port 0). [`launch_metrics`] serves
+//! `/metrics` alone, for a listener of its own.
 #![forbid(unsafe_code)]
 
 pub mod auth;
+mod check_timing;
 pub mod error;
 pub mod forwarded;
 pub mod limits;
@@ -30,8 +32,8 @@ use tracing::Span;
 
 pub use forwarded::TrustedProxies;
 pub use limits::ServerLimits;
-pub use serve::launch;
-pub use state::AppState;
+pub use serve::{launch, launch_metrics};
+pub use state::{AppState, MetricsAccess};
 
 /// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -109,18 +111,37 @@ impl fmt::Display for LoggedClient<'_> {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let checks = check_timing::TimeChecksLayer(state.app.clone());
+    let metrics = match state.metrics.on_api_listener {
+        true => routes::metrics::router(),
+        false => Router::new(),
+    };
+    let routes = Router::new()
         .merge(routes::health::router())
         .merge(routes::orgs::router())
         .merge(routes::keys::router())
-        .merge(routes::verify::router())
+        .merge(routes::verify::router().route_layer(checks))
         .merge(routes::me::router())
         .merge(routes::members::router())
         .merge(routes::invitations::router())
         .merge(routes::scopes::router())
         .merge(routes::audit::router())
+        .merge(routes::usage::router())
         .merge(routes::setup::router())
         .merge(routes::docs::router())
+        .merge(metrics);
+    layered(routes, state)
+}
+
+/// `/metrics` alone, for a listener of its own, with the same answers to anything else
+/// and the same request handling as [`router`].
+pub fn metrics_router(state: AppState) -> Router {
+    layered(routes::metrics::router(), state)
+}
+
+/// What every request goes through, whichever listener it came on.
+fn layered(routes: Router<AppState>, state: AppState) -> Router {
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

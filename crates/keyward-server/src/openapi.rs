@@ -9,7 +9,9 @@
 //! extractors answer for every operation alike, so that they are stated once.
 
 use crate::problems::{self, Problem};
-use crate::routes::{audit, health, invitations, keys, me, members, orgs, scopes, setup, verify};
+use crate::routes::{
+    audit, health, invitations, keys, me, members, orgs, scopes, setup, usage, verify,
+};
 use axum::http::StatusCode;
 use keyward_app::schema;
 use keyward_core::{Catalog, Plans};
@@ -49,12 +51,13 @@ pub struct ProblemDoc {
 const PROBLEM_JSON: &str = "application/problem+json";
 
 /// The response for every problem of one status: their titles, and a body whose
-/// `type` is one of theirs.
+/// `type` is one of theirs. Problems that only endpoints outside the document answer
+/// (`/metrics`) are left out: no documented operation answers them.
 fn problem_response(status: StatusCode) -> Response {
     let of_status: Vec<&Problem> = problems::ALL
         .iter()
         .copied()
-        .filter(|p| p.status == status)
+        .filter(|p| p.status == status && !problems::OUTSIDE_THE_API.contains(&p.slug))
         .collect();
     let titles: Vec<&str> = of_status.iter().map(|p| p.title).collect();
     let schema = AllOfBuilder::new()
@@ -181,6 +184,7 @@ const KEY_OPERATIONS: &[&str] = &[
     "reactivate_key",
     "rotate_key",
     "delete_key",
+    "get_key_usage",
 ];
 
 const LINKS: &[LinkRow] = &[
@@ -205,7 +209,13 @@ const LINKS: &[LinkRow] = &[
     (
         "create_org",
         "201",
-        &["get_org", "list_projects", "create_project", "list_members"],
+        &[
+            "get_org",
+            "list_projects",
+            "create_project",
+            "list_members",
+            "get_org_usage",
+        ],
         &[("org", "$response.body#/id")],
     ),
     (
@@ -295,6 +305,7 @@ impl Modify for Security {
         verify::verify, me::me, scopes::list, audit::list, setup::complete,
         members::create_user, members::list_members, members::set_member, members::remove_member,
         invitations::invite, invitations::list, invitations::revoke, invitations::accept,
+        usage::key_usage, usage::org_usage,
         health::healthz, health::readyz,
     ),
     components(
@@ -310,6 +321,7 @@ impl Modify for Security {
         (name = "projects", description = "Projects and their environments"),
         (name = "members", description = "People, their roles and project levels"),
         (name = "audit", description = "Who did what to which key"),
+        (name = "usage", description = "Checks per key, day and outcome"),
         (name = "setup", description = "First-run setup"),
         (name = "operations", description = "Health and readiness"),
     )

@@ -59,6 +59,8 @@ problems! {
         "The organization already holds as many keys as its plan allows (none, on a plan without API access). `plan`, `limit` and `keys` say which plan, its limit and how many keys count against it; delete keys, let them expire, or move the organization to a larger plan.");
     FORBIDDEN = ("forbidden", FORBIDDEN, "Not allowed",
         "The caller is known but may not do this: the detail says what is lacking, such as organization access or an operator token.");
+    TOKEN_REQUIRED = ("token-required", UNAUTHORIZED, "Token required",
+        "This endpoint has a token of its own (`/metrics`: the operator's `metrics_token`), which the request did not carry or got wrong. Send it as `Authorization: Bearer <token>`.");
     KEY_IN_QUERY = ("key-in-query", BAD_REQUEST, "API key in the URL",
         "Keys in query strings end up in logs, browser history and proxies. Send the key in the `Authorization: Bearer` or `x-api-key` header instead, and rotate the key that was sent.");
     INVALID_REQUEST = ("invalid-request", BAD_REQUEST, "Invalid request",
@@ -82,6 +84,10 @@ problems! {
     UNAVAILABLE = ("unavailable", SERVICE_UNAVAILABLE, "Not ready",
         "The server cannot reach its database.");
 }
+
+/// The problems only endpoints outside the OpenAPI document answer (`/metrics`), by
+/// slug: still listed at `/docs/problems`, left out of the document's answers.
+pub const OUTSIDE_THE_API: &[&str] = &[TOKEN_REQUIRED.slug];
 
 /// The problem type of each check outcome other than `valid`.
 pub fn for_outcome(outcome: keyward_core::Outcome) -> &'static Problem {

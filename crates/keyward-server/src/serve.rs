@@ -21,6 +21,8 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use keyward_app::metrics::OpenConnection;
+use keyward_app::Keyward;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
@@ -36,14 +38,45 @@ use tower::Service;
 
 /// Serves keyward on `listener` within `limits` until `shutdown` resolves; then stops
 /// accepting (the listener is closed), lets the requests under way finish for up to
-/// `limits.shutdown_deadline`, closes the connections still open, and returns.
+/// `limits.shutdown_deadline`, closes the connections still open, and returns. Its open
+/// connections are counted in the metrics.
 pub async fn launch(
     state: AppState,
     listener: TcpListener,
     limits: ServerLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
+    let app = state.app.clone();
     let router = crate::router(state);
+    serve(router, listener, limits, shutdown, Some(app)).await;
+}
+
+/// Serves `/metrics` alone on `listener`, as [`launch`] serves the API (within the
+/// same limits, stopping the same way), for a listener of its own.
+pub async fn launch_metrics(
+    state: AppState,
+    listener: TcpListener,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    serve(
+        crate::metrics_router(state),
+        listener,
+        limits,
+        shutdown,
+        None,
+    )
+    .await;
+}
+
+/// The serving loop; connections are counted in `counted`'s metrics, if given.
+async fn serve(
+    router: Router,
+    listener: TcpListener,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    counted: Option<Keyward>,
+) {
     let mut http = http1::Builder::new();
     // The clocks of `WatchedIo` replace hyper's header timer.
     http.header_read_timeout(None);
@@ -91,6 +124,9 @@ pub async fn launch(
             watcher: graceful.watcher(),
             limits,
             _slot: slot,
+            _open: counted
+                .as_ref()
+                .map(|app| app.metrics().connection_opened()),
         }));
     }
     // Refuse new connections from now on.
@@ -164,6 +200,8 @@ struct Accepted {
     limits: ServerLimits,
     /// Held until the connection ends.
     _slot: OwnedSemaphorePermit,
+    /// Counts the connection as open until it ends.
+    _open: Option<OpenConnection>,
 }
 
 async fn serve_connection(c: Accepted) {

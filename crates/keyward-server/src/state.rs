@@ -2,19 +2,53 @@
 
 use crate::forwarded::TrustedProxies;
 use keyward_app::Keyward;
+use secrecy::SecretString;
+use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct AppState {
     pub app: Keyward,
     /// Whose `X-Forwarded-For` is believed.
-    pub proxies: std::sync::Arc<TrustedProxies>,
+    pub proxies: Arc<TrustedProxies>,
+    /// Where `/metrics` is served and who may read it. Behind an `Arc`: the state is
+    /// cloned for every request.
+    pub metrics: Arc<MetricsAccess>,
 }
 
 impl AppState {
-    pub fn new(app: Keyward, proxies: TrustedProxies) -> Self {
+    /// The application, believing no proxy, with `/metrics` on the API listener for
+    /// loopback clients only.
+    pub fn new(app: Keyward) -> Self {
         AppState {
             app,
-            proxies: std::sync::Arc::new(proxies),
+            proxies: Arc::new(TrustedProxies::default()),
+            metrics: Arc::new(MetricsAccess::default()),
+        }
+    }
+
+    /// Believing `X-Forwarded-For` from these proxies.
+    pub fn behind(self, proxies: TrustedProxies) -> Self {
+        AppState {
+            proxies: Arc::new(proxies),
+            ..self
+        }
+    }
+}
+
+/// Where `/metrics` is served, and who may read it: with a token, whoever sends it
+/// (`Authorization: Bearer <token>`); without one, clients on the same machine only.
+#[derive(Debug, Clone)]
+pub struct MetricsAccess {
+    /// On the API listener; otherwise only where [`crate::launch_metrics`] serves it.
+    pub on_api_listener: bool,
+    pub token: Option<SecretString>,
+}
+
+impl Default for MetricsAccess {
+    fn default() -> Self {
+        MetricsAccess {
+            on_api_listener: true,
+            token: None,
         }
     }
 }

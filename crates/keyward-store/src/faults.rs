@@ -1,7 +1,9 @@
 //! Fault injection, compiled only with the `faults` feature (tests enable it): slow key
-//! reads, so that a check's read of a key overlaps a change committed meanwhile, and
+//! reads, so that a check's read of a key overlaps a change committed meanwhile;
 //! change-log reads that never return, so that tests can prove the cache survives a
-//! request dropped in the middle of one. Production builds do not contain this module.
+//! request dropped in the middle of one; and failing usage writes, so that tests can
+//! prove a batch that could not be written is neither lost nor counted twice.
+//! Production builds do not contain this module.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -13,6 +15,7 @@ pub struct Faults {
     key_read_delay_us: AtomicU64,
     key_reads: AtomicU64,
     stall_change_reads: AtomicBool,
+    fail_usage_writes: AtomicBool,
     /// State of a small xorshift generator: delays vary per read, so that reads begun
     /// together finish in a different order than they began.
     jitter: AtomicU64,
@@ -35,6 +38,12 @@ impl Faults {
         self.stall_change_reads.store(on, Ordering::SeqCst);
     }
 
+    /// While on, writes of usage (last uses and counts) fail before touching the
+    /// database, as they would with the database down or its disk full.
+    pub fn fail_usage_writes(&self, on: bool) {
+        self.fail_usage_writes.store(on, Ordering::SeqCst);
+    }
+
     /// How many keys were read from the store so far.
     pub fn key_reads(&self) -> u64 {
         self.key_reads.load(Ordering::SeqCst)
@@ -52,6 +61,15 @@ impl Faults {
             x ^= x >> 7;
             x ^= x << 17;
             tokio::time::sleep(Duration::from_micros(x % max)).await;
+        }
+    }
+
+    pub(crate) fn before_usage_write(&self) -> crate::Result<()> {
+        match self.fail_usage_writes.load(Ordering::SeqCst) {
+            true => Err(crate::StoreError::Backend(
+                "usage write failed on purpose (fault injection)".into(),
+            )),
+            false => Ok(()),
         }
     }
 

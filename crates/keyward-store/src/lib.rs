@@ -12,10 +12,11 @@ use async_trait::async_trait;
 use keyward_core::token::AdminToken;
 use keyward_core::{
     ApiKey, AuditAction, AuditEvent, Environment, Invitation, InvitationId, KeyHash, KeyId,
-    KeyStatus, Kind, MemberAccess, OrgId, Organization, Project, ProjectId, Role, Timestamp, User,
-    UserId,
+    KeyStatus, Kind, MemberAccess, OrgId, Organization, Outcome, Project, ProjectId, Role,
+    Timestamp, User, UserId,
 };
 use std::sync::Arc;
+use time::Date;
 
 /// Which uniqueness rule a write broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +147,53 @@ pub struct QuotaDelta {
     pub delta: i64,
 }
 
+/// How many checks of one key, on one UTC day, had one outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageCount {
+    pub key: KeyId,
+    pub day: Date,
+    pub outcome: Outcome,
+    pub count: u64,
+}
+
+/// What checks noted since the last write, written in one transaction: the keys' last
+/// uses, and the checks counted, to be added to what is stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsageBatch {
+    pub uses: Vec<KeyUse>,
+    pub counts: Vec<UsageCount>,
+}
+
+impl UsageBatch {
+    pub fn is_empty(&self) -> bool {
+        self.uses.is_empty() && self.counts.is_empty()
+    }
+}
+
+/// Whose usage to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UsageOf {
+    Key(KeyId),
+    /// Every key of the organization, added up.
+    Org(OrgId),
+}
+
+/// Checks on one UTC day with one outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayCount {
+    pub day: Date,
+    pub outcome: Outcome,
+    pub count: u64,
+}
+
+/// Checks of one key with one outcome, over a range of days.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCount {
+    pub key: KeyId,
+    pub outcome: Outcome,
+    pub count: u64,
+}
+
 /// Changes to keys that must happen together with their audit events, or not at all.
 /// Each updated key carries the revision it will have; the store applies the update
 /// only if the stored revision is the one before it.
@@ -208,9 +256,18 @@ pub trait Store: Send + Sync + 'static {
     async fn count_keys(&self) -> Result<u64>;
     /// Applies `write` in one transaction.
     async fn write_keys(&self, write: KeyWrite) -> Result<()>;
-    /// Records when keys were last used (and from where), in one transaction; a use
-    /// older than the one stored changes nothing.
-    async fn record_key_uses(&self, uses: &[KeyUse]) -> Result<()>;
+    /// Writes what checks noted, in one transaction: when keys were last used (and from
+    /// where; a use older than the one stored changes nothing), and the checks counted,
+    /// added to each key's usage. Counts of a key that does not exist are dropped. It
+    /// changes nothing a check depends on, so it writes nothing to the change log.
+    async fn record_usage(&self, batch: &UsageBatch) -> Result<()>;
+    /// Checks per UTC day and outcome, of one key or of all an organization's keys
+    /// added up, on the days from `from` to `to` (both included), oldest first. Days
+    /// and outcomes without a check are left out.
+    async fn usage_per_day(&self, of: &UsageOf, from: Date, to: Date) -> Result<Vec<DayCount>>;
+    /// Checks per key and outcome of `org`'s keys over the days from `from` to `to`
+    /// (both included). Keys without a check are left out.
+    async fn usage_per_key(&self, org: &OrgId, from: Date, to: Date) -> Result<Vec<KeyCount>>;
     /// What `org` spent of its quota in `month`, as stored.
     async fn quota_used(&self, org: &OrgId, month: keyward_core::quota::Month) -> Result<u64>;
     /// Adds quota spending, in one transaction; the stored totals after, in order.

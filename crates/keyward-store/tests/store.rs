@@ -739,3 +739,119 @@ async fn membership_changes_keep_an_owner_and_apply_only_to_the_role_they_saw() 
         );
     }
 }
+
+/// Usage adds up per key, day and outcome across batches; reads back per day (of one
+/// key, or of an organization's keys together) and per key, never across
+/// organizations; and never reaches the change log, since it changes nothing a check
+/// decides (a cache that dropped keys for it would cost every check a read).
+#[tokio::test]
+async fn usage_adds_up_per_key_day_and_outcome_and_stays_out_of_the_change_log() {
+    use keyward_core::Outcome::{Revoked, Valid};
+    use keyward_store::{DayCount, KeyCount, KeyUse, UsageBatch, UsageCount, UsageOf};
+    use time::macros::date;
+    let count = |key: &ApiKey, day, outcome, count| UsageCount {
+        key: key.id,
+        day,
+        outcome,
+        count,
+    };
+    for b in backends().await {
+        let s = b.store.as_ref();
+        let acme = org(s, "Acme").await;
+        let other = org(s, "Other").await;
+        let (k1, k2, k3) = (
+            new_key(&acme.id, vec![], 0),
+            new_key(&acme.id, vec![], 1),
+            new_key(&other.id, vec![], 2),
+        );
+        for k in [&k1, &k2, &k3] {
+            insert(s, k).await;
+        }
+        let (d1, d2) = (date!(2027 - 01 - 30), date!(2027 - 01 - 31));
+        let before = s.changes_since(None).await.unwrap().cursor;
+        s.record_usage(&UsageBatch {
+            uses: vec![KeyUse {
+                key: k1.id,
+                at: at(5),
+                from: Some("203.0.113.7".into()),
+            }],
+            counts: vec![
+                count(&k1, d1, Valid, 3),
+                count(&k1, d1, Revoked, 1),
+                count(&k2, d2, Valid, 2),
+                count(&k3, d1, Valid, 7),
+            ],
+        })
+        .await
+        .unwrap();
+        // A key that does not exist adds nothing, and fails nothing else.
+        let ghost = new_key(&acme.id, vec![], 3);
+        s.record_usage(&UsageBatch {
+            uses: vec![],
+            counts: vec![
+                count(&k1, d1, Valid, 2),
+                count(&k1, d2, Valid, 1),
+                count(&ghost, d1, Valid, 9),
+            ],
+        })
+        .await
+        .unwrap();
+
+        let day = |day, outcome, count| DayCount {
+            day,
+            outcome,
+            count,
+        };
+        assert_eq!(
+            s.usage_per_day(&UsageOf::Key(k1.id), d1, d2).await.unwrap(),
+            vec![day(d1, Revoked, 1), day(d1, Valid, 5), day(d2, Valid, 1)],
+        );
+        assert_eq!(
+            s.usage_per_day(&UsageOf::Org(acme.id.clone()), d1, d2)
+                .await
+                .unwrap(),
+            vec![day(d1, Revoked, 1), day(d1, Valid, 5), day(d2, Valid, 3)],
+            "an organization's keys add up; another organization's do not count"
+        );
+        assert_eq!(
+            s.usage_per_day(&UsageOf::Org(acme.id.clone()), d2, d2)
+                .await
+                .unwrap(),
+            vec![day(d2, Valid, 3)],
+            "only the days asked for"
+        );
+        assert_eq!(
+            s.usage_per_day(&UsageOf::Org(other.id.clone()), d1, d2)
+                .await
+                .unwrap(),
+            vec![day(d1, Valid, 7)],
+        );
+        let mut per_key = vec![
+            KeyCount {
+                key: k1.id,
+                outcome: Revoked,
+                count: 1,
+            },
+            KeyCount {
+                key: k1.id,
+                outcome: Valid,
+                count: 6,
+            },
+            KeyCount {
+                key: k2.id,
+                outcome: Valid,
+                count: 2,
+            },
+        ];
+        per_key.sort_by_key(|c| (c.key, c.outcome.as_str()));
+        assert_eq!(s.usage_per_key(&acme.id, d1, d2).await.unwrap(), per_key);
+        let stored = s.key(&k1.id).await.unwrap().unwrap();
+        assert_eq!(stored.last_used_at, Some(at(5)));
+        assert_eq!(stored.last_used_ip.as_deref(), Some("203.0.113.7"));
+        assert_eq!(
+            s.changes_since(Some(before)).await.unwrap().changes,
+            Some(vec![]),
+            "usage is not a change a check depends on"
+        );
+    }
+}

@@ -6,6 +6,7 @@ use anyhow::{bail, Context, Result};
 use keyward_core::lifecycle::Policy;
 use keyward_core::{duration, Catalog, Level, Plan, Plans, Prefixes};
 use keyward_server::{ServerLimits, TrustedProxies};
+use secrecy::SecretString;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -33,6 +34,8 @@ struct FileConfig {
     shutdown_deadline: Option<String>,
     /// The reverse proxies whose X-Forwarded-For is believed, as CIDRs.
     trusted_proxies: Option<OneOrMany>,
+    metrics_listen: Option<String>,
+    metrics_token: Option<String>,
     /// The scope catalog: `resource = ["action", ...]` (levels by action name) or
     /// `resource = { action = "level", ... }`.
     scopes: Option<BTreeMap<String, Actions>>,
@@ -97,6 +100,11 @@ pub struct Config {
     /// Timeouts and the connection limit of `keyward serve`.
     pub limits: ServerLimits,
     pub trusted_proxies: TrustedProxies,
+    /// Where `/metrics` is served: an address of its own, or (`None`) the API listener.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// The token scrapers of `/metrics` must send; without one, only clients on this
+    /// machine are answered.
+    pub metrics_token: Option<SecretString>,
 }
 
 impl std::fmt::Debug for Config {
@@ -107,6 +115,7 @@ impl std::fmt::Debug for Config {
             .field("pepper", &self.pepper.as_ref().map(|_| "[redacted]"))
             .field("policy", &self.policy)
             .field("default_plan", &self.default_plan)
+            .field("metrics_listen", &self.metrics_listen)
             .finish_non_exhaustive()
     }
 }
@@ -359,6 +368,20 @@ pub fn load(
         }
     };
 
+    let metrics_listen = match pick(None, "KEYWARD_METRICS_LISTEN", file.metrics_listen)? {
+        Some((v, from)) => Some(v.parse().with_context(|| {
+            format!(
+                "metrics_listen from {from}: '{}' is not an address:port such as 127.0.0.1:9090",
+                keyward_core::echo::echo(&v, 40)
+            )
+        })?),
+        None => None,
+    };
+    let metrics_token = match pick(None, "KEYWARD_METRICS_TOKEN", file.metrics_token)? {
+        Some((v, from)) => Some(metrics_token(v, &from)?),
+        None => None,
+    };
+
     let listen = match pick(listen_flag, "KEYWARD_LISTEN", file.listen)? {
         Some((v, from)) => v.parse().with_context(|| {
             format!("listen from {from}: '{v}' is not an address:port such as 127.0.0.1:8080")
@@ -391,5 +414,19 @@ pub fn load(
         cache_ttl,
         limits,
         trusted_proxies,
+        metrics_listen,
+        metrics_token,
     })
+}
+
+/// The token scrapers send for `/metrics`: long enough not to be guessed, and only
+/// visible ASCII, as a header carries it. Never repeated in an error.
+fn metrics_token(v: String, from: &str) -> Result<SecretString> {
+    let ok = (16..=256).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic());
+    if !ok {
+        bail!(
+            "metrics_token from {from} must be 16 to 256 visible ASCII characters with no spaces, such as the output of `openssl rand -hex 32`"
+        );
+    }
+    Ok(SecretString::from(v))
 }

@@ -16,6 +16,7 @@
 use keyward_core::{KeyId, OrgId, UserId};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// What a change touched, or what a load is about to insert.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,13 +89,18 @@ impl Fence {
 
     /// Taken before a load reads the store.
     pub fn begin(&self) -> Ticket<'_> {
-        let mut state = self.lock();
-        let began = state.epoch;
-        *state.in_flight.entry(began).or_default() += 1;
+        let began = {
+            let mut state = self.lock();
+            let began = state.epoch;
+            *state.in_flight.entry(began).or_default() += 1;
+            began
+        };
+        // Read once the lock is released: every load takes it.
         Ticket {
             fence: self,
             began,
             open: true,
+            started: Instant::now(),
         }
     }
 
@@ -143,6 +149,15 @@ pub struct Ticket<'a> {
     fence: &'a Fence,
     began: u64,
     open: bool,
+    /// When the load began, to time the read.
+    started: Instant,
+}
+
+impl Ticket<'_> {
+    /// How long ago the load began.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
 }
 
 impl Drop for Ticket<'_> {

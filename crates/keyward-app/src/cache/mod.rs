@@ -129,6 +129,8 @@ pub struct CheckCache {
     /// The change log position read up to (`None` before the first read), behind the
     /// lock that lets one caller at a time read the log.
     cursor: tokio::sync::Mutex<Option<i64>>,
+    /// Where the time of each read after a miss goes, if anywhere.
+    loads: Option<prometheus::Histogram>,
 }
 
 /// How a byte budget is shared: most of it for keys.
@@ -158,6 +160,20 @@ impl CheckCache {
             trusted_until: AtomicI64::new(i64::MIN),
             read_at: AtomicI64::new(i64::MIN),
             cursor: tokio::sync::Mutex::new(None),
+            loads: None,
+        }
+    }
+
+    /// Times every read after a miss (from [`begin`](Self::begin) to the `put_…` that
+    /// ends it) into `loads`.
+    pub fn timing_loads(mut self, loads: prometheus::Histogram) -> Self {
+        self.loads = Some(loads);
+        self
+    }
+
+    fn loaded(&self, ticket: &Ticket<'_>) {
+        if let Some(loads) = &self.loads {
+            loads.observe(ticket.elapsed().as_secs_f64());
         }
     }
 
@@ -286,6 +302,7 @@ impl CheckCache {
     }
 
     pub fn put_key(&self, ticket: Ticket<'_>, id: KeyId, found: &Option<Arc<ApiKey>>) {
+        self.loaded(&ticket);
         if !self.enabled {
             return;
         }
@@ -306,6 +323,7 @@ impl CheckCache {
         user: &UserId,
         found: &Option<Arc<MemberAccess>>,
     ) {
+        self.loaded(&ticket);
         if !self.enabled {
             return;
         }
@@ -321,6 +339,7 @@ impl CheckCache {
     }
 
     pub fn put_org(&self, ticket: Ticket<'_>, org: &OrgId, targets: &Arc<OrgTargets>) {
+        self.loaded(&ticket);
         if !self.enabled {
             return;
         }
@@ -334,6 +353,7 @@ impl CheckCache {
     }
 
     pub fn put_admin_token(&self, ticket: Ticket<'_>, id: KeyId, found: &Option<Arc<AdminToken>>) {
+        self.loaded(&ticket);
         if !self.enabled {
             return;
         }
@@ -353,6 +373,25 @@ impl CheckCache {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Each cache's name, and how many lookups it answered and did not, so far.
+    pub fn stats(&self) -> [(&'static str, u64, u64); 5] {
+        [
+            ("keys", self.keys.hits(), self.keys.misses()),
+            (
+                "unknown_keys",
+                self.unknown_keys.hits(),
+                self.unknown_keys.misses(),
+            ),
+            ("members", self.members.hits(), self.members.misses()),
+            ("orgs", self.orgs.hits(), self.orgs.misses()),
+            (
+                "admin_tokens",
+                self.admin_tokens.hits(),
+                self.admin_tokens.misses(),
+            ),
+        ]
     }
 
     /// The weight held by the byte-bounded caches, and their total budget.

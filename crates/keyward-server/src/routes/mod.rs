@@ -7,9 +7,11 @@ pub mod invitations;
 pub mod keys;
 pub mod me;
 pub mod members;
+pub mod metrics;
 pub mod orgs;
 pub mod scopes;
 pub mod setup;
+pub mod usage;
 pub mod verify;
 
 use crate::error::ApiError;

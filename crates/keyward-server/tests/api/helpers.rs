@@ -4,7 +4,7 @@
 
 use keyward_app::{Keyward, ManualClock, Principal, Settings};
 use keyward_core::{Actor, PepperSet};
-use keyward_server::{AppState, ServerLimits, TrustedProxies};
+use keyward_server::{AppState, MetricsAccess, ServerLimits, TrustedProxies};
 use keyward_store::faults::Faults;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
@@ -123,30 +123,36 @@ impl TestApp {
     }
 
     pub async fn spawn_configured(limits: ServerLimits, faults: Arc<Faults>) -> TestApp {
-        TestApp::spawn_all(limits, faults, TrustedProxies::default(), |_| {}).await
+        TestApp::spawn_all(limits, faults, |s| s, |_| {}).await
+    }
+
+    /// A server whose `/metrics` is served and guarded as `access` says.
+    pub async fn spawn_with_metrics(access: MetricsAccess) -> TestApp {
+        let shape = |s: AppState| AppState {
+            metrics: Arc::new(access),
+            ..s
+        };
+        TestApp::spawn_all(ServerLimits::default(), Faults::new(), shape, |_| {}).await
     }
 
     /// A server that believes `X-Forwarded-For` from these proxies.
     pub async fn spawn_behind(proxies: &[&str]) -> TestApp {
         let proxies = TrustedProxies::parse(proxies).unwrap();
-        TestApp::spawn_all(ServerLimits::default(), Arc::default(), proxies, |_| {}).await
+        let shape = |s: AppState| s.behind(proxies);
+        TestApp::spawn_all(ServerLimits::default(), Faults::new(), shape, |_| {}).await
     }
 
     /// A server whose settings `tune` changed first, such as its plans.
     pub async fn spawn_tuned(tune: impl FnOnce(&mut Settings)) -> TestApp {
-        TestApp::spawn_all(
-            ServerLimits::default(),
-            Arc::default(),
-            TrustedProxies::default(),
-            tune,
-        )
-        .await
+        TestApp::spawn_all(ServerLimits::default(), Faults::new(), |s| s, tune).await
     }
 
+    /// A server with these limits and store faults, its state shaped by `shape` and
+    /// its settings by `tune`.
     async fn spawn_all(
         limits: ServerLimits,
         faults: Arc<Faults>,
-        proxies: TrustedProxies,
+        shape: impl FnOnce(AppState) -> AppState,
         tune: impl FnOnce(&mut Settings),
     ) -> TestApp {
         capture_logs();
@@ -174,7 +180,7 @@ impl TestApp {
         let addr = listener.local_addr().unwrap();
         let url = format!("http://{addr}");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState::new(app.clone(), proxies);
+        let state = shape(AppState::new(app.clone()));
         let served = tokio::spawn(keyward_server::launch(state, listener, limits, async {
             rx.await.ok();
         }));

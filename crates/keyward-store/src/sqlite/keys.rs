@@ -4,7 +4,7 @@
 use super::audit::insert_event;
 use super::rows::{self, key_from_row, KEY_COLUMNS};
 use super::{backend, opt_ms};
-use crate::{KeyQuery, KeyUse, KeyWrite, Result, StoreError};
+use crate::{KeyQuery, KeyWrite, Result, StoreError};
 use keyward_core::timestamp::to_millis;
 use keyward_core::{ApiKey, KeyId};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
@@ -195,24 +195,6 @@ pub(super) async fn write_keys(pool: &SqlitePool, write: KeyWrite) -> Result<()>
     }
     for e in &write.events {
         insert_event(&mut tx, e).await?;
-    }
-    tx.commit().await.map_err(backend)
-}
-
-pub(super) async fn record_uses(pool: &SqlitePool, uses: &[KeyUse]) -> Result<()> {
-    let mut tx = pool.begin().await.map_err(backend)?;
-    for u in uses {
-        sqlx::query(
-            "UPDATE api_keys SET last_used_at = ?, last_used_ip = coalesce(?, last_used_ip)
-             WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
-        )
-        .bind(to_millis(u.at))
-        .bind(u.from.as_deref())
-        .bind(u.key.as_str())
-        .bind(to_millis(u.at))
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
     }
     tx.commit().await.map_err(backend)
 }

@@ -12,10 +12,11 @@ mod operator;
 mod orgs;
 mod quota;
 mod rows;
+mod usage;
 
 use crate::{
-    AuditQuery, Changes, Conflict, KeyQuery, KeyUse, KeyWrite, QuotaDelta, Result, SetupToken,
-    Store, StoreError,
+    AuditQuery, Changes, Conflict, DayCount, KeyCount, KeyQuery, KeyWrite, QuotaDelta, Result,
+    SetupToken, Store, StoreError, UsageBatch, UsageOf,
 };
 use async_trait::async_trait;
 use keyward_core::quota::Month;
@@ -196,8 +197,30 @@ impl Store for SqliteStore {
         keys::ids(&self.pool).await
     }
 
-    async fn record_key_uses(&self, uses: &[KeyUse]) -> Result<()> {
-        keys::record_uses(&self.pool, uses).await
+    async fn record_usage(&self, batch: &UsageBatch) -> Result<()> {
+        #[cfg(feature = "faults")]
+        if let Some(f) = &self.faults {
+            f.before_usage_write()?;
+        }
+        usage::record(&self.pool, batch).await
+    }
+
+    async fn usage_per_day(
+        &self,
+        of: &UsageOf,
+        from: time::Date,
+        to: time::Date,
+    ) -> Result<Vec<DayCount>> {
+        usage::per_day(&self.pool, of, from, to).await
+    }
+
+    async fn usage_per_key(
+        &self,
+        org: &OrgId,
+        from: time::Date,
+        to: time::Date,
+    ) -> Result<Vec<KeyCount>> {
+        usage::per_key(&self.pool, org, from, to).await
     }
 
     async fn quota_used(&self, org: &OrgId, month: Month) -> Result<u64> {

@@ -62,6 +62,8 @@ pub enum KeysCommand {
         #[command(flatten)]
         confirm: Confirm,
     },
+    /// A key's checks per UTC day and outcome, the last 30 days unless asked.
+    Usage(crate::cli::usage::UsageArgs),
 }
 
 #[derive(Debug, Args)]
@@ -233,6 +235,15 @@ fn when(t: Timestamp, now: Timestamp) -> String {
     format!("{} ({})", format(t), relative(t, now))
 }
 
+/// When, and from where if known: `2027-01-31T12:00:00.000Z (3d ago) from 203.0.113.7`.
+fn last_used(k: &KeyView, now: Timestamp) -> String {
+    match (k.last_used_at, &k.last_used_ip) {
+        (None, _) => "never".into(),
+        (Some(t), None) => when(t, now),
+        (Some(t), Some(ip)) => format!("{} from {ip}", when(t, now)),
+    }
+}
+
 fn show(k: &KeyView, now: Timestamp) {
     let mut fields = vec![
         ("id", k.id.to_string()),
@@ -250,10 +261,7 @@ fn show(k: &KeyView, now: Timestamp) {
             "expires",
             k.expires_at.map_or("never".into(), |t| when(t, now)),
         ),
-        (
-            "last used",
-            k.last_used_at.map_or("never".into(), |t| when(t, now)),
-        ),
+        ("last used", last_used(k, now)),
     ];
     fields.push((
         "allowed from",
@@ -472,6 +480,7 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
             ))?;
             print_view(&app.delete_key(&actor, &key).await?, json, app.now());
         }
+        KeysCommand::Usage(a) => crate::cli::usage::key(app, a, json).await?,
     }
     Ok(())
 }

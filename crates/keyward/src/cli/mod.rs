@@ -9,6 +9,7 @@ mod keys;
 mod members;
 mod orgs;
 pub mod serve;
+mod usage;
 
 use crate::config::Config;
 use crate::output::Failure;
