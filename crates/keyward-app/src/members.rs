@@ -137,7 +137,18 @@ impl Keyward {
     ) -> AppResult<MemberAccess> {
         let mut projects = BTreeMap::new();
         for (reference, level) in &input.projects {
-            let project = self.project(org, reference).await?;
+            // A project named in the body that does not exist is a mistake in the
+            // body (422), not a missing resource at the URL (404).
+            let project = self.project(org, reference).await.map_err(|e| match e {
+                AppError::NotFound { .. } => AppError::invalid(
+                    "projects",
+                    format!(
+                        "project '{}' does not exist in this organization",
+                        keyward_core::echo::echo(reference, 60)
+                    ),
+                ),
+                other => other,
+            })?;
             projects.insert(project.id, *level);
         }
         Ok(MemberAccess {

@@ -269,7 +269,7 @@ async fn only_owners_and_admins_create_keys_and_only_owners_touch_owners() {
         Some(json!({ "role": "member", "projects": [{ "project": "Nope", "level": "read" }] })),
     )
     .await
-    .expect(404);
+    .expect(422);
     t.admin(Method::DELETE, "/v1/orgs/Acme/members/ada@acme.test", None)
         .await
         .expect(404);
