@@ -43,9 +43,13 @@ pub struct ProblemDoc {
     /// On 422: the input to fix.
     #[schema(nullable = false)]
     pub field: Option<String>,
-    /// On 401 and 403 from a key check: the check's outcome.
+    /// On 401, 403 and 429 from a key check: the check's outcome.
     #[schema(nullable = false)]
     pub outcome: Option<String>,
+    /// On 429: seconds until the same request would be admitted (as `Retry-After`);
+    /// absent when it never would.
+    #[schema(nullable = false)]
+    pub retry_after: Option<u64>,
 }
 
 const PROBLEM_JSON: &str = "application/problem+json";
@@ -76,6 +80,31 @@ fn problem_response(status: StatusCode) -> Response {
             PROBLEM_JSON,
             ContentBuilder::new().schema(Some(schema)).build(),
         );
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        let text = || ObjectBuilder::new().schema_type(Type::String);
+        response = response
+            .header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(ObjectBuilder::new().schema_type(Type::Integer))
+                    .description(Some("Seconds until the same request would be admitted; absent when it never would (it costs more than a limit admits)"))
+                    .build(),
+            )
+            .header(
+                "RateLimit-Policy",
+                HeaderBuilder::new()
+                    .schema(text())
+                    .description(Some("The key's rate limits and the monthly quota (`\"quota\"`), as draft-ietf-httpapi-ratelimit-headers writes them: `\"burst\";q=100;w=10, \"quota\";q=100000;w=2678400`"))
+                    .build(),
+            )
+            .header(
+                "RateLimit",
+                HeaderBuilder::new()
+                    .schema(text())
+                    .description(Some("Where each stands: `\"burst\";r=0;t=3, \"quota\";r=99210;t=1209600`. Key callers get both fields on every answer"))
+                    .build(),
+            );
+    }
     if status == StatusCode::UNAUTHORIZED {
         response = response.header(
             "WWW-Authenticate",
@@ -112,6 +141,7 @@ problem_responses! {
     PayloadTooLarge = PAYLOAD_TOO_LARGE;
     UnsupportedMediaType = UNSUPPORTED_MEDIA_TYPE;
     Unprocessable = UNPROCESSABLE_ENTITY;
+    TooManyRequests = TOO_MANY_REQUESTS;
     Internal = INTERNAL_SERVER_ERROR;
     Unavailable = SERVICE_UNAVAILABLE;
 }
@@ -123,7 +153,8 @@ fn problem_ref<'s, R: ToResponse<'s>>() -> RefOr<Response> {
 /// The statuses every operation shares, added where the handlers leave them out:
 /// 400 (a key in the query string is refused before routing; so is a query, path or
 /// body that cannot be read), 500 (a failure or panic anywhere), 401 where a credential
-/// is required (the `Caller` and `OperatorToken` extractors), and 413 and 415 where a
+/// is required (the `Caller` and `OperatorToken` extractors) and 429 where it may be a
+/// key (its rate limits and quota), and 413 and 415 where a
 /// JSON body is read (the body limit and the `Json` extractor).
 struct Layers;
 
@@ -132,6 +163,11 @@ impl Layers {
         let mut shared = vec![("400", problem_ref::<BadRequest>())];
         if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
             shared.push(("401", problem_ref::<Unauthorized>()));
+            // A key caller's rate limits and quota; the verify API takes only the
+            // operator's token, which nothing limits.
+            if operation.operation_id.as_deref() != Some("verify_key") {
+                shared.push(("429", problem_ref::<TooManyRequests>()));
+            }
         }
         if operation.request_body.is_some() {
             shared.push(("413", problem_ref::<PayloadTooLarge>()));
@@ -311,7 +347,7 @@ impl Modify for Security {
     components(
         schemas(ProblemDoc, keys::GrantIn),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
-            UnsupportedMediaType, Unprocessable, Internal, Unavailable),
+            UnsupportedMediaType, Unprocessable, TooManyRequests, Internal, Unavailable),
     ),
     modifiers(&Security, &Layers, &Links),
     tags(
