@@ -599,7 +599,7 @@ fn cli(data: &Path, args: &[&str]) -> serde_json::Value {
 
 /// Checks are counted in memory and written every few seconds, and the last batch at a
 /// clean stop: N checks sent just before SIGTERM are all there after a restart, by
-/// outcome, with the key's last use and its address.
+/// outcome, with the key's last use and its address, and spent from the quota.
 #[test]
 fn every_check_before_sigterm_is_in_the_usage_after_a_restart() {
     let server = Server::start();
@@ -678,6 +678,12 @@ fn every_check_before_sigterm_is_in_the_usage_after_a_restart() {
     let shown = cli(&data, &["--json", "keys", "show", id]);
     assert!(shown["last_used_at"].is_string(), "{shown}");
     assert_eq!(shown["last_used_ip"], "127.0.0.1", "{shown}");
+    // The quota spent is durable too: the N valid checks (the refused one spent
+    // nothing), read back from the database by a new process.
+    let org = cli(&data, &["--json", "orgs", "show", "Acme"]);
+    assert_eq!(org["quota"]["used"], N, "{org}");
+    assert_eq!(org["quota"]["limit"], 100_000, "{org}");
+    assert_eq!(org["keys"], serde_json::json!({ "held": 1, "limit": 10 }));
 }
 
 /// `/metrics` on a listener of its own, behind a token: not on the API's listener,
