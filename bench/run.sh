@@ -138,19 +138,25 @@ wait_http http://127.0.0.1:18200/
 KEYS_FILE=$OUT/keys-1000.txt ADMIN_TOKEN=none load bare-hyper 0 "$pid" http://127.0.0.1:18200 bench/verify.lua
 stop "$pid"
 
-for n in 1000 "$BIG"; do
-    log "keyward verify API, $n keys"
+# keyward with every check metered (bench/metered.toml: a rate limit and the monthly
+# quota, never reached); at 1,000 keys also unmetered (bench/unmetered.toml), as
+# "keyward-unmetered", for the cost of step 8 side by side.
+for run in "1000 metered" "1000 unmetered" "$BIG metered"; do
+    set -- $run
+    n=$1 plan=$2 name=keyward
+    [ "$plan" = unmetered ] && name=keyward-unmetered
+    log "keyward verify API, $n keys, $plan"
     ADMIN_TOKEN=$(KEYWARD_DATA_DIR=$OUT/d$n "$KW" admin token create --name bench)
     export ADMIN_TOKEN KEYS_FILE=$OUT/keys-$n.txt
-    KEYWARD_DATA_DIR=$OUT/d$n "$KW" serve --listen 127.0.0.1:18201 --workers 1 > /dev/null &
+    KEYWARD_CONFIG=bench/$plan.toml KEYWARD_DATA_DIR=$OUT/d$n "$KW" serve --listen 127.0.0.1:18201 --workers 1 > /dev/null &
     pid=$!
     wait_http http://127.0.0.1:18201/healthz
     # Every answer of a validation pass must be {"valid":true}: the load is real checks.
-    VALIDATE=1 wrk -t1 -c8 -d2s -s bench/verify.lua http://127.0.0.1:18201 2> "$OUT/validate-$n.txt" > /dev/null
-    grep -q '^invalid_answers 0$' "$OUT/validate-$n.txt" || { echo "keyward gave invalid answers: $(cat "$OUT/validate-$n.txt")" >&2; exit 1; }
-    load keyward "$n" "$pid" http://127.0.0.1:18201 bench/verify.lua
-    echo "keyward_rss_mb_after_load_$n $(rss_mb "$pid")" | tee -a "$OUT/memory.txt"
-    if [ "$n" = 1000 ]; then flood "$pid" http://127.0.0.1:18201; fi
+    VALIDATE=1 wrk -t1 -c8 -d2s -s bench/verify.lua http://127.0.0.1:18201 2> "$OUT/validate-$n-$plan.txt" > /dev/null
+    grep -q '^invalid_answers 0$' "$OUT/validate-$n-$plan.txt" || { echo "keyward gave invalid answers: $(cat "$OUT/validate-$n-$plan.txt")" >&2; exit 1; }
+    load "$name" "$n" "$pid" http://127.0.0.1:18201 bench/verify.lua
+    echo "${name}_rss_mb_after_load_$n $(rss_mb "$pid")" | tee -a "$OUT/memory.txt"
+    if [ "$n" = 1000 ] && [ "$plan" = metered ]; then flood "$pid" http://127.0.0.1:18201; fi
     stop "$pid"
 done
 

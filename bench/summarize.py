@@ -35,12 +35,13 @@ big = max((int(r["keys"]) for r in rows if r["server"] == "keyward"), default=10
 print((out / "machine.txt").read_text() if (out / "machine.txt").exists() else "")
 
 print("## In-process check\n")
-print("| keys | check (ns) | raw parts: HMAC + map lookup (ns) | ratio | parse (ns) | HMAC verify (ns) | clock (ns) | cold p50 (µs) | cold p99 (µs) | fixture load (s) |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+print("| keys | check (ns) | unmetered check (ns) | metered / unmetered | raw parts: HMAC + map lookup (ns) | ratio | parse (ns) | HMAC verify (ns) | clock (ns) | cold p50 (µs) | cold p99 (µs) | fixture load (s) |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for n in (1000, big):
     f = figures(f"inproc-{n}.txt")
     fx = figures(f"fixture-{n}.txt")
-    print(f"| {n:,} | {f.get('inproc_check_ns','?')} | {f.get('inproc_raw_parts_ns','?')} | {f.get('inproc_ratio','?')}× "
+    print(f"| {n:,} | {f.get('inproc_check_ns','?')} | {f.get('inproc_check_unmetered_ns','?')} | {f.get('inproc_metering_ratio','?')} "
+          f"| {f.get('inproc_raw_parts_ns','?')} | {f.get('inproc_ratio','?')}× "
           f"| {f.get('inproc_step_parse_ns','?')} | {f.get('inproc_step_hmac_verify_ns','?')} | {f.get('inproc_step_clock_ns','?')} "
           f"| {f.get('cold_check_p50_us','?')} | {f.get('cold_check_p99_us','?')} | {fx.get('fixture_load_seconds','?')} |")
 
@@ -61,6 +62,10 @@ if k1 and rps("bare-hyper", 0, 32):
     lines.append(f"- keyward verify / bare hyper: {k1 / rps('bare-hyper', 0, 32):.2f}")
 if k1 and kbig:
     lines.append(f"- keyward with {big:,} keys / with 1,000 keys: {kbig / k1:.2f}")
+for c in (1, 32, 128):
+    m, u = rps("keyward", 1000, c), rps("keyward-unmetered", 1000, c)
+    if m and u:
+        lines.append(f"- keyward metered / unmetered, {c} connections: {m / u:.3f}")
 for peer in ("drf-api-key", "better-auth"):
     p = rps(peer, 1000, 32)
     if k1 and p:

@@ -13,13 +13,14 @@
 //! database (`keyward check`, other nodes) is counted here within a batch. A crash
 //! forgets at most one batch window of spending.
 
+use ahash::RandomState;
 use keyward_core::limits::{RateLimit, Tat};
 use keyward_core::meter::{self, Spending, Spent};
 use keyward_core::quota::Month;
 use keyward_core::{KeyId, OrgId, Timestamp};
 use keyward_store::QuotaDelta;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, RandomState};
+use std::hash::Hash;
 use std::sync::{Mutex, MutexGuard};
 
 const SHARDS: usize = 32;
@@ -33,15 +34,22 @@ struct KeyState {
 /// One organization's quota count for `month`.
 struct OrgQuota {
     month: Month,
+    /// When `month` ends: computed once.
+    resets_at: Timestamp,
     /// Spent this month as known here: stored, plus `pending`.
     used: u64,
     /// Spent here and not yet written (negative after refunds of written spending).
     pending: i64,
 }
 
+// aHash, not SipHash: these maps are keyed by ids keyward made (random key ids) or
+// holds (organizations), never by what a client chose, and SipHash cost more than the
+// whole of the GCRA arithmetic per check.
+type Map<K, V> = HashMap<K, V, RandomState>;
+
 pub(crate) struct Limiter {
-    keys: Vec<Mutex<HashMap<KeyId, KeyState>>>,
-    quotas: Vec<Mutex<HashMap<OrgId, OrgQuota>>>,
+    keys: Vec<Mutex<Map<KeyId, KeyState>>>,
+    quotas: Vec<Mutex<Map<OrgId, OrgQuota>>>,
     /// Pending spending of months gone by, still to be written.
     leftover: Mutex<Vec<QuotaDelta>>,
     hasher: RandomState,
@@ -50,8 +58,8 @@ pub(crate) struct Limiter {
 impl Default for Limiter {
     fn default() -> Self {
         Limiter {
-            keys: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            quotas: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            keys: (0..SHARDS).map(|_| Mutex::new(Map::default())).collect(),
+            quotas: (0..SHARDS).map(|_| Mutex::new(Map::default())).collect(),
             leftover: Mutex::default(),
             hasher: RandomState::new(),
         }
@@ -63,18 +71,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+impl OrgQuota {
+    fn new(month: Month, used: u64) -> Self {
+        OrgQuota {
+            month,
+            resets_at: month.next().start(),
+            used,
+            pending: 0,
+        }
+    }
+}
+
 impl Limiter {
     fn shard<'a, K: Hash, V>(&self, shards: &'a [Mutex<V>], k: &K) -> &'a Mutex<V> {
         &shards[(self.hasher.hash_one(k) as usize) % SHARDS]
-    }
-
-    /// Whether `org`'s count for the month of `now` is known here; if not, the caller
-    /// reads it from the store and hands it to [`Limiter::loaded`].
-    pub(crate) fn knows(&self, org: &OrgId, now: Timestamp) -> bool {
-        let month = Month::of(now);
-        lock(self.shard(&self.quotas, org))
-            .get(org)
-            .is_some_and(|q| q.month == month)
     }
 
     /// `org` has `stored` spent in `month` (read from the store). Kept unless another
@@ -91,28 +101,18 @@ impl Limiter {
                         delta: q.pending,
                     });
                 }
-                *q = OrgQuota {
-                    month,
-                    used: stored,
-                    pending: 0,
-                };
+                *q = OrgQuota::new(month, stored);
             }
             None => {
-                map.insert(
-                    org.clone(),
-                    OrgQuota {
-                        month,
-                        used: stored,
-                        pending: 0,
-                    },
-                );
+                map.insert(org.clone(), OrgQuota::new(month, stored));
             }
         }
     }
 
     /// Step 8 for `key` of `org`: spends `cost` against `limits`, then `quota`, or
-    /// nothing. With a quota, its count must be known ([`Limiter::knows`]); if it
-    /// is not (the month turned meanwhile), the quota counts from what is known here.
+    /// nothing. `None` when there is a quota and `org`'s count for the month of `now`
+    /// is not known here: the caller reads it from the store, hands it to
+    /// [`Limiter::loaded`], and asks again.
     pub(crate) fn spend(
         &self,
         key: KeyId,
@@ -121,7 +121,7 @@ impl Limiter {
         quota: Option<u64>,
         cost: u32,
         now: Timestamp,
-    ) -> Spending {
+    ) -> Option<Spending> {
         let mut keys = lock(self.shard(&self.keys, &key));
         let state = keys.entry(key).or_insert_with(|| KeyState {
             limits: limits.to_vec(),
@@ -135,40 +135,30 @@ impl Limiter {
             };
         }
         let Some(limit) = quota else {
-            return meter::spend(limits, &mut state.tats, None, cost, now);
+            return Some(meter::spend(limits, &mut state.tats, None, cost, now));
         };
-        let month = Month::of(now);
         let mut quotas = lock(self.shard(&self.quotas, org));
-        let q = quotas.entry(org.clone()).or_insert(OrgQuota {
-            month,
-            used: 0,
-            pending: 0,
-        });
-        if q.month < month {
-            if q.pending != 0 {
-                lock(&self.leftover).push(QuotaDelta {
-                    org: org.clone(),
-                    month: q.month,
-                    delta: q.pending,
-                });
-            }
-            *q = OrgQuota {
-                month,
-                used: 0,
-                pending: 0,
-            };
+        let q = quotas.get_mut(org)?;
+        // Past the month's end (rarely: once a month per organization), the count
+        // of the new month is read afresh.
+        if now >= q.resets_at {
+            return None;
         }
         let spending = meter::spend(
             limits,
             &mut state.tats,
-            Some((limit, &mut q.used)),
+            Some(meter::Quota {
+                limit,
+                used: &mut q.used,
+                resets_at: q.resets_at,
+            }),
             cost,
             now,
         );
         if spending.spent == Spent::Admitted {
             q.pending += i64::from(cost);
         }
-        spending
+        Some(spending)
     }
 
     /// Gives back what an admitted request of `cost` spent, when what it asked for
@@ -305,14 +295,21 @@ impl crate::Keyward {
         cost: u32,
         now: Timestamp,
     ) -> crate::AppResult<Spending> {
-        if quota.is_some() && !self.limiter.knows(&key.org_id, now) {
-            let month = Month::of(now);
-            let stored = self.store.quota_used(&key.org_id, month).await?;
-            self.limiter.loaded(&key.org_id, month, stored);
+        let limiter = &self.limiter;
+        if let Some(spent) = limiter.spend(key.id, &key.org_id, limits, quota, cost, now) {
+            return Ok(spent);
         }
-        Ok(self
-            .limiter
-            .spend(key.id, &key.org_id, limits, quota, cost, now))
+        // The organization's first check this month here: its count, then again.
+        let month = Month::of(now);
+        let stored = self.store.quota_used(&key.org_id, month).await?;
+        limiter.loaded(&key.org_id, month, stored);
+        limiter
+            .spend(key.id, &key.org_id, limits, quota, cost, now)
+            .ok_or_else(|| {
+                crate::AppError::Storage(keyward_store::StoreError::Backend(
+                    "the quota's count could not be kept".into(),
+                ))
+            })
     }
 
     /// Gives back what `verdict` spent: for a request admitted by the check and then
@@ -393,7 +390,10 @@ mod tests {
                     s.spawn(move || {
                         (0..50)
                             .filter(|_| {
-                                limiter.spend(k, &o, &limits, Some(1_000), 1, now).spent
+                                limiter
+                                    .spend(k, &o, &limits, Some(1_000), 1, now)
+                                    .unwrap()
+                                    .spent
                                     == Spent::Admitted
                             })
                             .count()
@@ -418,7 +418,7 @@ mod tests {
         let now = datetime!(2026-12-31 23:59:59 UTC);
         limiter.loaded(&o, Month::of(now), 40);
         for _ in 0..3 {
-            limiter.spend(k, &o, &[], Some(50), 2, now);
+            limiter.spend(k, &o, &[], Some(50), 2, now).unwrap();
         }
         let batch = limiter.take_pending();
         assert_eq!(batch[0].delta, 6);
@@ -429,15 +429,22 @@ mod tests {
         // Another process spent 4 meanwhile: the stored total says so.
         limiter.written(&[(o.clone(), Month::of(now), 50)]);
         assert_eq!(
-            limiter.spend(k, &o, &[], Some(50), 1, now).spent,
+            limiter.spend(k, &o, &[], Some(50), 1, now).unwrap().spent,
             Spent::QuotaExceeded
         );
         // The month turns: the count starts over.
         let january = now + Duration::seconds(1);
-        assert!(!limiter.knows(&o, january));
+        assert_eq!(
+            limiter.spend(k, &o, &[], Some(50), 1, january),
+            None,
+            "the new month's count is read first"
+        );
         limiter.loaded(&o, Month::of(january), 0);
         assert_eq!(
-            limiter.spend(k, &o, &[], Some(50), 1, january).spent,
+            limiter
+                .spend(k, &o, &[], Some(50), 1, january)
+                .unwrap()
+                .spent,
             Spent::Admitted
         );
     }
@@ -450,12 +457,18 @@ mod tests {
         let now = datetime!(2026-12-02 12:00 UTC);
         limiter.loaded(&o, Month::of(now), 0);
         assert_eq!(
-            limiter.spend(k, &o, &limits, Some(1), 1, now).spent,
+            limiter
+                .spend(k, &o, &limits, Some(1), 1, now)
+                .unwrap()
+                .spent,
             Spent::Admitted
         );
         limiter.refund(k, &o, &limits, true, 1, now);
         assert_eq!(
-            limiter.spend(k, &o, &limits, Some(1), 1, now).spent,
+            limiter
+                .spend(k, &o, &limits, Some(1), 1, now)
+                .unwrap()
+                .spent,
             Spent::Admitted
         );
         assert_eq!(limiter.take_pending()[0].delta, 1);
@@ -485,15 +498,15 @@ mod tests {
         let one = [RateLimit::per("default", 1, Duration::HOUR)];
         let two = [RateLimit::per("default", 2, Duration::HOUR)];
         assert_eq!(
-            limiter.spend(k, &o, &one, None, 1, now).spent,
+            limiter.spend(k, &o, &one, None, 1, now).unwrap().spent,
             Spent::Admitted
         );
         assert_eq!(
-            limiter.spend(k, &o, &one, None, 1, now).spent,
+            limiter.spend(k, &o, &one, None, 1, now).unwrap().spent,
             Spent::RateLimited
         );
         assert_eq!(
-            limiter.spend(k, &o, &two, None, 1, now).spent,
+            limiter.spend(k, &o, &two, None, 1, now).unwrap().spent,
             Spent::Admitted
         );
     }

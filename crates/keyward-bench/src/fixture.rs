@@ -1,6 +1,7 @@
 //! Fixtures: one organization `Bench` with a project `Website`, and N keys with one
 //! grant each (`Website:production:read`), written straight through the store in
 //! transactions of 10,000 keys, exactly as keyward stores keys (HMAC under the pepper).
+//! The organization is on plan `pro`, which the measurements define (see `open_app`).
 
 use anyhow::Context;
 use keyward_app::Principal;
@@ -26,7 +27,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(data_dir)?;
     let started = Instant::now();
-    let app = crate::open_app(data_dir, pepper, 0).await?;
+    let app = crate::open_app(data_dir, pepper, 0, false).await?;
     let operator = Principal::operator(Actor::Cli("bench".into()));
     let org = app
         .create_org(&operator, "Bench", None)

@@ -1,7 +1,10 @@
 //! The in-process check, measured against its own raw parts in the same run:
 //!
 //! * `check`: `Keyward::check` of a cached valid key with one grant (credential pick,
-//!   parse and checksum, cache lookup, HMAC-SHA-256 verification, grant evaluation);
+//!   parse and checksum, cache lookup, HMAC-SHA-256 verification, grant evaluation,
+//!   a rate limit and the monthly quota spent, usage counted);
+//! * `check_unmetered`: the same on a plan without a rate limit or quota, in alternate
+//!   batches of the same run;
 //! * `raw`: one HMAC-SHA-256 of the same key under the same pre-keyed pepper, plus one
 //!   lookup in a hash map of as many keys as the sample;
 //! * `cold`: the same check with the cache off, so every check reads SQLite.
@@ -44,22 +47,35 @@ pub fn run(data_dir: &Path, sample: &Path, pepper: &str) -> anyhow::Result<()> {
     };
     let key = keys[0].as_str();
 
-    // The check, cached.
-    let app = rt.block_on(crate::open_app(
-        data_dir,
-        pepper,
-        keyward_app::Settings::DEFAULT_CACHE_CAPACITY,
-    ))?;
-    let first = rt.block_on(app.check(Presented::field(key), &request))?;
-    anyhow::ensure!(
-        first.outcome.is_valid(),
-        "the sample key is not valid: {}",
-        first.outcome
-    );
+    // The check, cached: metered (a rate limit and the monthly quota, both spent by
+    // every check) and, in alternate batches of the same run, unmetered.
+    let open = |metered| {
+        rt.block_on(crate::open_app(
+            data_dir,
+            pepper,
+            keyward_app::Settings::DEFAULT_CACHE_CAPACITY,
+            metered,
+        ))
+    };
+    let app = open(true)?;
+    let unmetered = open(false)?;
+    for a in [&app, &unmetered] {
+        let first = rt.block_on(a.check(Presented::field(key), &request))?;
+        anyhow::ensure!(
+            first.outcome.is_valid(),
+            "the sample key is not valid: {}",
+            first.outcome
+        );
+    }
     // Instruction counts (valgrind) of just the cached check: INPROC_CALLS checks, no
     // timing, nothing else.
+    // INPROC_UNMETERED=1 counts the unmetered check instead.
     if let Ok(n) = std::env::var("INPROC_CALLS") {
         let n: usize = n.parse()?;
+        let app = match std::env::var_os("INPROC_UNMETERED") {
+            Some(_) => &unmetered,
+            None => &app,
+        };
         rt.block_on(async {
             for _ in 0..n {
                 black_box(
@@ -71,22 +87,28 @@ pub fn run(data_dir: &Path, sample: &Path, pepper: &str) -> anyhow::Result<()> {
         });
         return Ok(());
     }
-    let check_ns = median(
-        (0..BATCHES)
-            .map(|_| {
-                rt.block_on(async {
-                    let t = Instant::now();
-                    for _ in 0..PER_BATCH {
-                        black_box(
-                            app.check(Presented::field(black_box(key)), &request)
-                                .await
-                                .ok(),
-                        );
-                    }
-                    t.elapsed().as_nanos() as f64 / PER_BATCH as f64
-                })
-            })
-            .collect(),
+    let batch = |a: &keyward_app::Keyward| {
+        rt.block_on(async {
+            let t = Instant::now();
+            for _ in 0..PER_BATCH {
+                let v = a.check(Presented::field(black_box(key)), &request).await;
+                black_box(v.map(|v| v.outcome.is_valid()).ok());
+            }
+            t.elapsed().as_nanos() as f64 / PER_BATCH as f64
+        })
+    };
+    let (mut metered_ns, mut unmetered_ns) = (Vec::new(), Vec::new());
+    for _ in 0..BATCHES {
+        metered_ns.push(batch(&app));
+        unmetered_ns.push(batch(&unmetered));
+    }
+    let check_ns = median(metered_ns);
+    let unmetered_ns = median(unmetered_ns);
+    let last = rt.block_on(app.check(Presented::field(key), &request))?;
+    anyhow::ensure!(
+        last.outcome.is_valid() && last.metered.is_some(),
+        "after the run the metered check is {}",
+        last.outcome
     );
 
     // Its raw parts: one HMAC under the same pre-keyed pepper, one hash-map lookup.
@@ -154,7 +176,7 @@ pub fn run(data_dir: &Path, sample: &Path, pepper: &str) -> anyhow::Result<()> {
     ];
 
     // Cold: no cache, every check reads the store.
-    let cold_app = rt.block_on(crate::open_app(data_dir, pepper, 0))?;
+    let cold_app = rt.block_on(crate::open_app(data_dir, pepper, 0, true))?;
     let mut cold: Vec<f64> = Vec::new();
     for k in keys.iter().cycle().take(2_000) {
         let t = Instant::now();
@@ -165,6 +187,8 @@ pub fn run(data_dir: &Path, sample: &Path, pepper: &str) -> anyhow::Result<()> {
     cold.sort_by(f64::total_cmp);
 
     println!("inproc_check_ns {check_ns:.0}");
+    println!("inproc_check_unmetered_ns {unmetered_ns:.0}");
+    println!("inproc_metering_ratio {:.3}", check_ns / unmetered_ns);
     println!("inproc_raw_parts_ns {raw_ns:.0}");
     println!("inproc_ratio {:.2}", check_ns / raw_ns);
     for (step, ns) in breakdown {

@@ -100,6 +100,29 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// Plan `pro`, metered or not (see [`open_app`]).
+pub fn plans(metered: bool) -> keyward_core::Plans {
+    let (rate_limits, monthly_quota) = match metered {
+        true => (
+            vec![keyward_core::RateLimit::per(
+                "default",
+                1_000_000_000,
+                time::Duration::SECOND,
+            )],
+            Some(u64::MAX / 2),
+        ),
+        false => (vec![], None),
+    };
+    keyward_core::Plans::new(vec![keyward_core::Plan {
+        name: "pro".into(),
+        api_access: true,
+        max_keys: None,
+        rate_limits,
+        monthly_quota,
+    }])
+    .expect("the bench plan is valid")
+}
+
 fn runtime(workers: usize) -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
@@ -108,15 +131,21 @@ fn runtime(workers: usize) -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// The application over a fixture's data directory, as `keyward serve` would open it.
+/// The fixture's organization is on plan `pro`, which `metering` defines: metered, its
+/// keys have a rate limit and the organization a monthly quota, both far beyond what a
+/// run spends (every check does all of step 8's work and is admitted), as
+/// `bench/metered.toml` defines it for `keyward serve`; unmetered, neither.
 pub async fn open_app(
     data_dir: &std::path::Path,
     pepper: &str,
     cache_capacity: usize,
+    metered: bool,
 ) -> anyhow::Result<keyward_app::Keyward> {
     let url = format!("sqlite://{}", data_dir.join("keyward.db").display());
     let store = keyward_store::open(&url).await?;
     let settings = keyward_app::Settings {
         cache_capacity,
+        plans: plans(metered),
         ..keyward_app::Settings::new(keyward_core::PepperSet::parse(pepper)?)
     };
     Ok(keyward_app::Keyward::new(

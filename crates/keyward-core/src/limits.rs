@@ -163,43 +163,65 @@ fn standing(limit: &RateLimit, tat: i128, now: i128) -> Standing {
     }
 }
 
-/// GCRA over every limit: a request of `cost` at `now` is admitted when each limit has
-/// room for it; then every limit's state moves on, else none does.
-pub fn decide(limits: &[RateLimit], states: &[Tat], now: Duration, cost: u32) -> Verdict {
+/// Whether a request of `cost` at `now` fits every limit: `Err` with when the same
+/// request would (`None`: never, since it costs more than a limit admits in a whole
+/// period). Changes nothing.
+pub fn admits(
+    limits: &[RateLimit],
+    states: &[Tat],
+    now: Duration,
+    cost: u32,
+) -> Result<(), Option<Duration>> {
     let now = nanos(now);
-    let mut moved = Vec::with_capacity(limits.len());
     let mut retry = 0i128;
     let mut never = false;
     for (limit, state) in limits.iter().zip(states) {
         never |= cost > limit.limit;
-        let interval = nanos(limit.interval());
-        let tat = state.0.max(now) + interval * i128::from(cost);
+        let tat = state.0.max(now) + nanos(limit.interval()) * i128::from(cost);
         // Admitted when the new arrival time is no more than a period ahead.
         let late = tat - nanos(limit.period) - now;
-        if late > 0 {
-            retry = retry.max(late);
-        }
-        moved.push(tat);
+        retry = retry.max(late);
     }
     if retry > 0 {
-        let standing = limits
-            .iter()
-            .zip(states)
-            .map(|(l, s)| standing(l, s.0, now))
-            .collect();
+        let after = Duration::nanoseconds(i64::try_from(retry).unwrap_or(i64::MAX));
+        return Err((!never).then_some(after));
+    }
+    Ok(())
+}
+
+/// Spends `cost` at `now` on every limit, whether or not it fits: the caller asked
+/// [`admits`] first.
+pub fn spend(limits: &[RateLimit], states: &mut [Tat], now: Duration, cost: u32) {
+    let now = nanos(now);
+    for (limit, state) in limits.iter().zip(states) {
+        state.0 = state.0.max(now) + nanos(limit.interval()) * i128::from(cost);
+    }
+}
+
+/// Where each limit stands at `now`.
+pub fn standing_of(limits: &[RateLimit], states: &[Tat], now: Duration) -> Vec<Standing> {
+    let now = nanos(now);
+    limits
+        .iter()
+        .zip(states)
+        .map(|(l, s)| standing(l, s.0, now))
+        .collect()
+}
+
+/// GCRA over every limit: a request of `cost` at `now` is admitted when each limit has
+/// room for it; then every limit's state moves on, else none does.
+pub fn decide(limits: &[RateLimit], states: &[Tat], now: Duration, cost: u32) -> Verdict {
+    if let Err(retry_after) = admits(limits, states, now, cost) {
         return Verdict::Refuse {
-            retry_after: (!never)
-                .then(|| Duration::nanoseconds(i64::try_from(retry).unwrap_or(i64::MAX))),
-            standing,
+            retry_after,
+            standing: standing_of(limits, states, now),
         };
     }
-    let standing = limits
-        .iter()
-        .zip(&moved)
-        .map(|(l, t)| standing(l, *t, now))
-        .collect();
+    let mut moved = states.to_vec();
+    spend(limits, &mut moved, now, cost);
+    let standing = standing_of(limits, &moved, now);
     Verdict::Admit {
-        states: moved.into_iter().map(Tat).collect(),
+        states: moved,
         standing,
     }
 }

@@ -8,6 +8,8 @@ use crate::quota::{self, QuotaStanding};
 use crate::timestamp::Timestamp;
 use time::{Duration, OffsetDateTime};
 
+pub use crate::quota::Month;
+
 /// What step 8 decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Spent {
@@ -33,56 +35,55 @@ pub fn clock(now: Timestamp) -> Duration {
     now - OffsetDateTime::UNIX_EPOCH
 }
 
+/// An organization's quota as the caller keeps it: `limit` a month, `used` spent this
+/// month, renewed at `resets_at` (the next month's start, computed once by the caller).
+pub struct Quota<'a> {
+    pub limit: u64,
+    pub used: &'a mut u64,
+    pub resets_at: Timestamp,
+}
+
 /// Spends `cost` at `now` against `limits`, whose states are `tats` (one each), then
-/// against a quota of `limit` of which `used` is spent this month.
+/// against `quota`: on all of them, or, when one refuses, on none.
 pub fn spend(
     limits: &[RateLimit],
     tats: &mut [Tat],
-    quota: Option<(u64, &mut u64)>,
+    quota: Option<Quota<'_>>,
     cost: u32,
     now: Timestamp,
 ) -> Spending {
     debug_assert_eq!(limits.len(), tats.len());
-    let (moved, standing) = match limits::decide(limits, tats, clock(now), cost) {
-        limits::Verdict::Refuse {
+    let clock = clock(now);
+    if let Err(retry_after) = limits::admits(limits, tats, clock, cost) {
+        return Spending {
+            spent: Spent::RateLimited,
+            standing: limits::standing_of(limits, tats, clock),
+            quota: None,
             retry_after,
-            standing,
-        } => {
-            return Spending {
-                spent: Spent::RateLimited,
-                standing,
-                quota: None,
-                retry_after,
-            }
-        }
-        limits::Verdict::Admit { states, standing } => (states, standing),
-    };
+        };
+    }
     let mut after = None;
-    if let Some((limit, used)) = quota {
-        match quota::decide(limit, *used, u64::from(cost), now) {
-            quota::Decision::Refuse { standing: q, never } => {
-                // The rate limits were not spent either: report them as they were.
-                let unspent = match limits::decide(limits, tats, clock(now), 0) {
-                    limits::Verdict::Admit { standing, .. }
-                    | limits::Verdict::Refuse { standing, .. } => standing,
-                };
+    if let Some(q) = quota {
+        match quota::decide(q.limit, *q.used, u64::from(cost), q.resets_at) {
+            quota::Decision::Refuse { standing, never } => {
+                // The rate limits were not spent either.
                 return Spending {
                     spent: Spent::QuotaExceeded,
-                    standing: unspent,
-                    quota: Some(q),
-                    retry_after: (!never).then(|| q.reset(now)),
+                    standing: limits::standing_of(limits, tats, clock),
+                    quota: Some(standing),
+                    retry_after: (!never).then(|| standing.reset(now)),
                 };
             }
-            quota::Decision::Admit(q) => {
-                *used = q.used;
-                after = Some(q);
+            quota::Decision::Admit(standing) => {
+                *q.used = standing.used;
+                after = Some(standing);
             }
         }
     }
-    tats.copy_from_slice(&moved);
+    limits::spend(limits, tats, clock, cost);
     Spending {
         spent: Spent::Admitted,
-        standing,
+        standing: limits::standing_of(limits, tats, clock),
         quota: after,
         retry_after: None,
     }
@@ -93,6 +94,14 @@ mod tests {
     use super::*;
     use time::macros::datetime;
 
+    fn quota(limit: u64, used: &mut u64, now: Timestamp) -> Quota<'_> {
+        Quota {
+            limit,
+            used,
+            resets_at: Month::of(now).next().start(),
+        }
+    }
+
     #[test]
     fn a_refusal_by_the_quota_spends_no_rate_limit() {
         let limits = [RateLimit::per("default", 5, Duration::MINUTE)];
@@ -100,9 +109,9 @@ mod tests {
         let mut used = 2;
         let now = datetime!(2026-12-31 23:59:00 UTC);
         for _ in 0..2 {
-            let s = spend(&limits, &mut tats, Some((3, &mut used)), 1, now);
+            let s = spend(&limits, &mut tats, Some(quota(3, &mut used, now)), 1, now);
             assert_eq!(s.spent, Spent::Admitted);
-            let s = spend(&limits, &mut tats, Some((3, &mut used)), 1, now);
+            let s = spend(&limits, &mut tats, Some(quota(3, &mut used, now)), 1, now);
             assert_eq!(s.spent, Spent::QuotaExceeded);
             assert_eq!(
                 s.retry_after,
@@ -123,10 +132,10 @@ mod tests {
         let mut used = 0;
         let now = datetime!(2026-06-01 00:00 UTC);
         assert_eq!(
-            spend(&limits, &mut tats, Some((10, &mut used)), 1, now).spent,
+            spend(&limits, &mut tats, Some(quota(10, &mut used, now)), 1, now).spent,
             Spent::Admitted
         );
-        let s = spend(&limits, &mut tats, Some((10, &mut used)), 1, now);
+        let s = spend(&limits, &mut tats, Some(quota(10, &mut used, now)), 1, now);
         assert_eq!(s.spent, Spent::RateLimited);
         assert_eq!(s.retry_after, Some(Duration::MINUTE));
         assert_eq!(used, 1);

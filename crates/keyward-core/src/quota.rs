@@ -90,8 +90,8 @@ pub enum Decision {
     },
 }
 
-pub fn decide(limit: u64, used: u64, cost: u64, now: Timestamp) -> Decision {
-    let resets_at = Month::of(now).next().start();
+/// `resets_at`: when the month turns (`Month::of(now).next().start()`).
+pub fn decide(limit: u64, used: u64, cost: u64, resets_at: Timestamp) -> Decision {
     let after = used.saturating_add(cost);
     if after > limit {
         return Decision::Refuse {
@@ -141,6 +141,8 @@ mod tests {
     #[test]
     fn the_quota_admits_up_to_its_limit_and_renews_when_the_month_turns() {
         let now = datetime!(2026-12-31 23:59:59 UTC);
+        let turn = Month::of(now).next().start();
+        let decide = |limit, used, cost, _now| decide(limit, used, cost, turn);
         let Decision::Admit(s) = decide(10, 9, 1, now) else {
             panic!("the tenth fits");
         };
@@ -167,7 +169,7 @@ mod tests {
             limit in 0u64..1_000,
             costs in prop::collection::vec(0u64..50, 0..200),
         ) {
-            let now = datetime!(2026-06-15 12:00 UTC);
+            let now = Month::of(datetime!(2026-06-15 12:00 UTC)).next().start();
             let mut used = 0;
             for cost in costs {
                 match decide(limit, used, cost, now) {

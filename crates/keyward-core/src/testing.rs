@@ -228,7 +228,12 @@ impl Lookup for World {
         let tats = tats
             .entry(key.id)
             .or_insert_with(|| vec![crate::limits::Tat::default(); limits.len()]);
-        let spending = crate::meter::spend(limits, tats, quota.map(|q| (q, &mut *used)), cost, now);
+        let quota = quota.map(|limit| crate::meter::Quota {
+            limit,
+            used: &mut *used,
+            resets_at: crate::quota::Month::of(now).next().start(),
+        });
+        let spending = crate::meter::spend(limits, tats, quota, cost, now);
         std::future::ready(Ok(spending))
     }
 }

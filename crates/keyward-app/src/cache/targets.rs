@@ -8,6 +8,10 @@ use keyward_core::{EnvRef, Environment, Project, ProjectRef};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// aHash with random keys, not SipHash: a lookup per check, with names from the
+/// request, in a map that holds only what the organization created.
+type Map = HashMap<Box<str>, usize, ahash::RandomState>;
+
 /// Longer than any project name or id (100 characters of up to 4 bytes): a name this
 /// long names nothing, and needs no lookup.
 const LONGEST_NAME: usize = 400;
@@ -19,8 +23,8 @@ pub struct OrgTargets {
     /// Each project's environments, resolved once.
     projects: Vec<Vec<Arc<ResolvedTarget>>>,
     /// Project name, ASCII-lowercased, to its index.
-    by_name: HashMap<Box<str>, usize>,
-    by_id: HashMap<Box<str>, usize>,
+    by_name: Map,
+    by_id: Map,
     /// What this costs in memory, roughly, for the cache's byte budget.
     pub bytes: usize,
 }
