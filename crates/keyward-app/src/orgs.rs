@@ -101,11 +101,14 @@ impl Keyward {
         Ok(orgs)
     }
 
-    /// An organization with where it stands against its plan: the keys it holds and
-    /// its monthly quota.
+    /// An organization with where it stands against its plan: the keys it holds (for
+    /// whoever may read its keys) and its monthly quota.
     pub async fn org_summary(&self, who: &Principal, id_or_name: &str) -> AppResult<OrgSummary> {
         let org = self.org(who, id_or_name).await?;
-        let held = self.store.count_held_keys(&org.id, self.now()).await?;
+        let held = match who.org_access(&org.id).allows(keyward_core::Level::Read) {
+            true => Some(self.store.count_held_keys(&org.id, self.now()).await?),
+            false => None,
+        };
         let plan = self.settings.plans.get(&org.plan).cloned();
         let quota = match &plan {
             Some(_) => self.quota_standing(who, &org.id).await?,
@@ -248,8 +251,9 @@ impl Keyward {
 #[derive(Debug, Clone)]
 pub struct OrgSummary {
     pub org: Organization,
-    /// Keys that count against the plan's limit (not deleted, expired or rotated away).
-    pub keys_held: u64,
+    /// Keys that count against the plan's limit (not deleted, expired or rotated away);
+    /// `None` for a caller who may not read the organization's keys.
+    pub keys_held: Option<u64>,
     /// `None`: no limit, or a plan this server does not define.
     pub key_limit: Option<u32>,
     pub quota: Option<keyward_core::quota::QuotaStanding>,

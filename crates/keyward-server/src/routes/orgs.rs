@@ -40,7 +40,8 @@ impl From<&Organization> for OrgOut {
 pub struct OrgDetail {
     #[serde(flatten)]
     pub org: OrgOut,
-    pub keys: KeysHeld,
+    /// `null` for a key without organization access, which may not read the keys.
+    pub keys: Option<KeysHeld>,
     /// This month's quota; `null` when the plan has none.
     pub quota: Option<crate::ratelimit::QuotaView>,
 }
@@ -198,10 +199,10 @@ pub async fn get_org(
     let summary = s.app.org_summary(&who, &org).await?;
     Ok(Json(OrgDetail {
         org: OrgOut::from(&summary.org),
-        keys: KeysHeld {
-            held: summary.keys_held,
+        keys: summary.keys_held.map(|held| KeysHeld {
+            held,
             limit: summary.key_limit,
-        },
+        }),
         quota: summary.quota.map(crate::ratelimit::QuotaView::from),
     }))
 }

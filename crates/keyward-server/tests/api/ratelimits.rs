@@ -365,4 +365,18 @@ async fn a_keys_limits_follow_a_change_at_the_next_request() {
         v["rate_limits"][0],
         json!({ "name": "default", "limit": 300, "period": "1m", "remaining": 299, "reset": 1 })
     );
+
+    // The key itself sees its organization's quota, but not how many keys it holds:
+    // it has no organization access.
+    let own = t
+        .call(Method::GET, &format!("/v1/orgs/{org}"), &key, None)
+        .await
+        .expect(200);
+    assert!(own.body["keys"].is_null(), "{}", own.body);
+    assert_eq!(own.body["quota"]["limit"], 100_000);
+    let all = t
+        .admin(Method::GET, &format!("/v1/orgs/{org}"), None)
+        .await
+        .expect(200);
+    assert_eq!(all.body["keys"], json!({ "held": 1, "limit": 10 }));
 }

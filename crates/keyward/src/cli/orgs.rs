@@ -140,14 +140,16 @@ pub async fn org(app: &Keyward, command: OrgCommand, json: bool) -> Result<(), F
             });
             if json {
                 let mut v = org_json(&s.org);
-                v["keys"] = json!({ "held": s.keys_held, "limit": s.key_limit });
+                v["keys"] =
+                    json!({ "held": s.keys_held.unwrap_or_default(), "limit": s.key_limit });
                 v["quota"] = quota.unwrap_or(serde_json::Value::Null);
                 print_json(&v);
             } else {
                 let now = app.now();
+                let held = s.keys_held.unwrap_or_default();
                 let keys = match s.key_limit {
-                    Some(limit) => format!("{} of {limit}", s.keys_held),
-                    None => format!("{} (no limit)", s.keys_held),
+                    Some(limit) => format!("{held} of {limit}"),
+                    None => format!("{held} (no limit)"),
                 };
                 let quota = match s.quota {
                     Some(q) => format!(
