@@ -40,6 +40,12 @@ log "API contract (scripts/contract.sh)"
 contract=0
 bash scripts/contract.sh || contract=$?
 
+# The dashboard in a headless Chromium (installs Chromium and the npm packages it
+# needs). Its verdict is kept the same way.
+log "browser tests (scripts/browser.sh)"
+browser=0
+bash scripts/browser.sh || browser=$?
+
 log "cargo test"
 if command -v cargo-nextest >/dev/null 2>&1 || cargo nextest --version >/dev/null 2>&1; then
     # nextest does not run doctests; run them first so the summary closes the log.
@@ -49,7 +55,13 @@ else
     cargo test --workspace --locked --no-fail-fast
 fi
 
+status=0
 if [ "$contract" -ne 0 ]; then
     echo "the API contract failed (see 'contract summary' above)" >&2
-    exit "$contract"
+    status=$contract
 fi
+if [ "$browser" -ne 0 ]; then
+    echo "the browser tests failed (see 'browser summary' above)" >&2
+    status=$browser
+fi
+exit "$status"
