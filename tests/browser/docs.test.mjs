@@ -34,13 +34,11 @@ test('/docs/api renders the OpenAPI document with no request to another host', a
 });
 
 // Swagger UI skips its online validator badge on localhost and 127.0.0.1 only; under any
-// other host name it loads https://validator.swagger.io/validator?url=<this server's
-// openapi.json>, which fails offline and tells swagger.io where the server is. The fix
-// is on the server: Swagger UI's config with validatorUrl "none" (utoipa-swagger-ui's
-// Config::validator_url("none") in crates/keyward-server/src/routes/docs.rs).
+// other host name it would load https://validator.swagger.io/validator?url=<this
+// server's openapi.json>, which fails offline and tells swagger.io where the server is.
+// The server configures it with validatorUrl "none" (crates/keyward-server/src/routes/docs.rs).
 test(
   '/docs/api under a non-loopback host name makes no request to another host',
-  { todo: 'Swagger UI calls validator.swagger.io until docs.rs sets validatorUrl "none"' },
   async (t) => {
     const kw = await startKeyward({ t });
     const page = await newPage(browser, { t });

@@ -111,6 +111,10 @@ pub struct KeyView {
     pub metadata: Option<serde_json::Value>,
     /// The key's own rate limits; `null`: its organization's plan's.
     pub rate_limits: Option<Vec<RateLimitView>>,
+    /// The changes the key's state allows now (what a dashboard offers).
+    #[serde(skip)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub offered: keyward_core::lifecycle::Offered,
 }
 
 /// A named rate limit: `limit` requests per `period`.
@@ -184,6 +188,7 @@ impl KeyView {
                 .as_ref()
                 .map(|l| l.iter().map(RateLimitView::from).collect()),
             last_used_ip: key.last_used_ip.clone(),
+            offered: keyward_core::lifecycle::Offered::of(key, now),
         }
     }
 

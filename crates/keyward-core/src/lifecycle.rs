@@ -260,6 +260,51 @@ pub fn delete(key: &ApiKey, now: Timestamp) -> Result<Transition, LifecycleError
     })
 }
 
+/// Whether `key` may be rotated now: it is neither deleted, revoked, expired, nor
+/// already replaced.
+pub fn rotatable(key: &ApiKey, now: Timestamp) -> Result<(), LifecycleError> {
+    not_deleted(key)?;
+    if key.status == KeyStatus::Revoked {
+        return Err(LifecycleError::RotateRevoked(key.id));
+    }
+    if let Some(new) = &key.rotated_to {
+        return Err(LifecycleError::AlreadyRotated {
+            old: key.id,
+            new: *new,
+        });
+    }
+    if key.is_expired(now) {
+        return Err(LifecycleError::RotateExpired(key.id));
+    }
+    Ok(())
+}
+
+/// The changes `key`'s state allows now, as the transitions themselves decide them:
+/// what a dashboard offers, so that it never offers what would be refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Offered {
+    pub revoke: bool,
+    pub reactivate: bool,
+    pub rotate: bool,
+    pub delete: bool,
+}
+
+impl Offered {
+    pub fn of(key: &ApiKey, now: Timestamp) -> Self {
+        Offered {
+            revoke: revoke(key, now).is_ok(),
+            reactivate: reactivate(key, now).is_ok(),
+            rotate: rotatable(key, now).is_ok(),
+            delete: delete(key, now).is_ok(),
+        }
+    }
+
+    /// Whether anything at all may be done.
+    pub fn any(self) -> bool {
+        self.revoke || self.reactivate || self.rotate || self.delete
+    }
+}
+
 /// The result of a rotation: the old key, now ending at the close of its grace period,
 /// and the new key that replaces it.
 #[derive(Debug, Clone, PartialEq)]
@@ -282,18 +327,7 @@ pub fn rotate(
 ) -> Result<Rotation, LifecycleError> {
     not_deleted(old)?;
     check_grace(grace)?;
-    if old.status == KeyStatus::Revoked {
-        return Err(LifecycleError::RotateRevoked(old.id));
-    }
-    if let Some(new) = &old.rotated_to {
-        return Err(LifecycleError::AlreadyRotated {
-            old: old.id,
-            new: *new,
-        });
-    }
-    if old.is_expired(now) {
-        return Err(LifecycleError::RotateExpired(old.id));
-    }
+    rotatable(old, now)?;
     let grace_end = now + grace;
     let mut retired = old.clone();
     retired.rotated_to = Some(new_id);

@@ -55,6 +55,28 @@ impl RateLimit {
         }
     }
 
+    /// A limit as people type it: `NAME=LIMIT/PERIOD` or `NAME LIMIT/PERIOD`, such as
+    /// `burst=100/10s`; checked as [`check`](Self::check) does.
+    pub fn parse_spec(s: &str) -> Result<Self, String> {
+        let form = || {
+            format!(
+                "'{}' is not NAME=LIMIT/PERIOD, such as burst=100/10s",
+                crate::echo::echo(s, 40)
+            )
+        };
+        let (name, rest) = s
+            .trim()
+            .split_once(|c: char| c == '=' || c.is_whitespace())
+            .ok_or_else(form)?;
+        let rest = rest.trim().trim_start_matches('=');
+        let (limit, period) = rest.split_once('/').ok_or_else(form)?;
+        let limit: u32 = limit.trim().parse().map_err(|_| form())?;
+        let period = crate::duration::parse(period.trim()).map_err(|e| e.to_string())?;
+        let l = RateLimit::per(name.trim(), limit, period);
+        l.check().map_err(|e| e.to_string())?;
+        Ok(l)
+    }
+
     pub fn check(&self) -> Result<(), InvalidLimit> {
         if !crate::plan::valid_name(&self.name) || self.name == QUOTA_POLICY {
             return Err(InvalidLimit::Name(crate::echo::echo(&self.name, 40)));
@@ -233,6 +255,25 @@ mod tests {
 
     fn secs(s: i64) -> Duration {
         Duration::seconds(s)
+    }
+
+    #[test]
+    fn limits_parse_as_people_type_them() {
+        for text in ["burst=100/10s", "burst 100/10s", "  burst = 100 / 10s "] {
+            let l = RateLimit::parse_spec(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(l, RateLimit::per("burst", 100, secs(10)), "{text}");
+        }
+        for bad in [
+            "",
+            "burst",
+            "burst=100",
+            "burst=x/1s",
+            "burst=0/1s",
+            "quota=1/1s",
+            "b=1/0s",
+        ] {
+            assert!(RateLimit::parse_spec(bad).is_err(), "{bad}");
+        }
     }
 
     /// Runs `n` requests at `at`, returning how many were admitted.

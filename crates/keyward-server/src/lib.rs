@@ -6,6 +6,7 @@
 
 pub mod auth;
 mod check_timing;
+pub mod dashboard;
 pub mod error;
 pub mod forwarded;
 pub mod limits;
@@ -129,6 +130,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::usage::router())
         .merge(routes::setup::router())
         .merge(routes::docs::router())
+        .merge(dashboard::router())
         .merge(metrics);
     layered(routes, state)
 }

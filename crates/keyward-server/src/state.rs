@@ -13,6 +13,9 @@ pub struct AppState {
     /// Where `/metrics` is served and who may read it. Behind an `Arc`: the state is
     /// cloned for every request.
     pub metrics: Arc<MetricsAccess>,
+    /// The address people reach this server at (`public_url`), for the links the
+    /// dashboard hands out, such as an invitation's.
+    pub public_url: Arc<str>,
 }
 
 impl AppState {
@@ -23,6 +26,15 @@ impl AppState {
             app,
             proxies: Arc::new(TrustedProxies::default()),
             metrics: Arc::new(MetricsAccess::default()),
+            public_url: Arc::from("http://127.0.0.1:8080"),
+        }
+    }
+
+    /// Reached by people at `url` (`http://…` or `https://…`, no trailing slash needed).
+    pub fn reached_at(self, url: &str) -> Self {
+        AppState {
+            public_url: Arc::from(url.trim_end_matches('/')),
+            ..self
         }
     }
 

@@ -60,15 +60,6 @@ async fn problems_page() -> impl IntoResponse {
     )
 }
 
-async fn index() -> Html<&'static str> {
-    Html(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>keyward</title></head>\
-         <body style=\"font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto\"><h1>keyward</h1>\
-         <p>Self-hosted API keys. This server is running.</p><ul><li><a href=\"/docs/api\">API documentation</a></li>\
-         <li><a href=\"/docs/problems\">Problem types</a></li><li><a href=\"/openapi.json\">OpenAPI document</a></li></ul></body></html>",
-    )
-}
-
 /// The OpenAPI document, with this server's scope catalog.
 async fn openapi_json(State(s): State<AppState>) -> impl IntoResponse {
     (
@@ -79,8 +70,11 @@ async fn openapi_json(State(s): State<AppState>) -> impl IntoResponse {
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(index))
         .route("/docs/problems", get(problems_page))
         .route("/openapi.json", get(openapi_json))
-        .merge(SwaggerUi::new("/docs/api").config(Config::from("/openapi.json")))
+        .merge(SwaggerUi::new("/docs/api").config(
+            // No online validator: it would send this server's address to swagger.io,
+            // and fail offline.
+            Config::from("/openapi.json").validator_url("none"),
+        ))
 }

@@ -181,19 +181,7 @@ fn parse_metadata(s: &str) -> Result<serde_json::Value, String> {
 
 /// `NAME=LIMIT/PERIOD`: burst=100/10s.
 fn parse_rate_limit(s: &str) -> Result<RateLimit, String> {
-    let form = || {
-        format!(
-            "'{}' is not NAME=LIMIT/PERIOD, such as burst=100/10s",
-            echo(s, 40)
-        )
-    };
-    let (name, rest) = s.split_once('=').ok_or_else(form)?;
-    let (limit, period) = rest.split_once('/').ok_or_else(form)?;
-    let limit: u32 = limit.trim().parse().map_err(|_| form())?;
-    let period = keyward_core::duration::parse(period).map_err(|e| e.to_string())?;
-    let l = RateLimit::per(name.trim(), limit, period);
-    l.check().map_err(|e| e.to_string())?;
-    Ok(l)
+    RateLimit::parse_spec(s)
 }
 
 fn parse_kind(s: &str) -> Result<Kind, String> {
