@@ -15,6 +15,7 @@ pub mod ratelimit;
 mod request_id;
 pub mod routes;
 mod serve;
+pub mod session;
 pub mod state;
 mod timeouts;
 
@@ -128,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::audit::router())
         .merge(routes::usage::router())
         .merge(routes::setup::router())
+        .merge(routes::sessions::router())
         .merge(routes::docs::router())
         .merge(metrics);
     layered(routes, state)

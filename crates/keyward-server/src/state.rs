@@ -13,6 +13,10 @@ pub struct AppState {
     /// Where `/metrics` is served and who may read it. Behind an `Arc`: the state is
     /// cloned for every request.
     pub metrics: Arc<MetricsAccess>,
+    /// Where people reach the server, as `public_url` says: its origin
+    /// (`https://keys.example.com`) is the one browsers' `Origin` may name, and an
+    /// `https` one makes the session cookie `Secure` (and `__Host-`).
+    pub public_origin: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -23,7 +27,35 @@ impl AppState {
             app,
             proxies: Arc::new(TrustedProxies::default()),
             metrics: Arc::new(MetricsAccess::default()),
+            public_origin: None,
         }
+    }
+
+    /// People reach the server at `url` (`public_url`): only its scheme, host and
+    /// port count.
+    pub fn reached_at(self, url: &str) -> Self {
+        let origin = match url.split_once("://") {
+            Some((scheme, rest)) => {
+                let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+                format!(
+                    "{}://{}",
+                    scheme.to_ascii_lowercase(),
+                    host.to_ascii_lowercase()
+                )
+            }
+            None => url.to_owned(),
+        };
+        AppState {
+            public_origin: Some(origin.into()),
+            ..self
+        }
+    }
+
+    /// Whether the public URL is `https`.
+    pub fn public_https(&self) -> bool {
+        self.public_origin
+            .as_deref()
+            .is_some_and(|o| o.starts_with("https://"))
     }
 
     /// Believing `X-Forwarded-For` from these proxies.

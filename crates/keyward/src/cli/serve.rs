@@ -114,7 +114,9 @@ pub async fn run(app: &Keyward, config: &Config) -> Result<(), Failure> {
             on_api_listener: config.metrics_listen.is_none(),
             token: config.metrics_token.clone(),
         }),
-        ..AppState::new(app.clone()).behind(config.trusted_proxies.clone())
+        ..AppState::new(app.clone())
+            .behind(config.trusted_proxies.clone())
+            .reached_at(&config.public_url)
     };
     // Ctrl-C or SIGTERM stops the listeners and the housekeeping alike.
     let (stop, on_stop) = watch::channel(false);
