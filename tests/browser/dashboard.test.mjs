@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { checkA11y, copyWith, newBrowser, newPage, screenshot, startKeyward, WIDTHS } from './harness.mjs';
+import { allowConsole, checkA11y, copyWith, newBrowser, newPage, screenshot, startKeyward, WIDTHS } from './harness.mjs';
 
 let browser;
 before(async () => {
@@ -34,7 +34,7 @@ async function setUp(page, kw) {
   await page.getByLabel('Password').fill(OWNER.password);
   await page.getByLabel('Organization').fill(OWNER.org);
   await page.getByRole('button', { name: 'Create owner account' }).click();
-  await page.getByRole('heading', { name: 'API Keys' }).waitFor();
+  await page.getByRole('heading', { name: 'API Keys', exact: true }).waitFor();
 }
 
 async function signIn(page, kw, who) {
@@ -62,7 +62,7 @@ test('an owner sets up, signs in, and takes a key through its whole life', async
   await page.getByRole('heading', { name: 'Sign in to keyward' }).waitFor();
   await look(page, 'sign-in', t);
   await signIn(page, kw, OWNER);
-  await page.getByRole('heading', { name: 'API Keys' }).waitFor();
+  await page.getByRole('heading', { name: 'API Keys', exact: true }).waitFor();
   await look(page, 'keys-empty', t);
 
   // A project of our own next to nothing else.
@@ -101,11 +101,11 @@ test('an owner sets up, signs in, and takes a key through its whole life', async
   await look(page, 'key-detail', t);
 
   await act(page, 'Revoke');
-  await page.getByText('The key was revoked').waitFor();
+  await page.getByRole('status').filter({ hasText: 'The key was revoked' }).waitFor();
   assert.equal(await me(kw, key), 401, 'revoked: refused at once');
 
   await act(page, 'Reactivate');
-  await page.getByText('reactivated').waitFor();
+  await page.getByRole('status').filter({ hasText: 'reactivated' }).waitFor();
   assert.equal(await me(kw, key), 200, 'reactivated: works again');
 
   await act(page, 'Rotate', { grace: '1 hour' });
@@ -117,7 +117,7 @@ test('an owner sets up, signs in, and takes a key through its whole life', async
 
   await page.getByRole('link', { name: /I have stored it/ }).click();
   await act(page, 'Delete');
-  await page.getByText('The key was deleted').waitFor();
+  await page.getByRole('status').filter({ hasText: 'The key was deleted' }).waitFor();
   assert.equal(await me(kw, rotated), 401, 'deleted: refused');
   await look(page, 'keys', t);
 
@@ -132,9 +132,11 @@ test('the pages read well on a phone and at 1280 px', async (t) => {
   const kw = await startKeyward({ t });
   for (const width of WIDTHS) {
     const page = await newPage(browser, { width, t });
+    // The refused form answers 422, which Chromium logs.
+    allowConsole(page, /status of 422/);
     if (width === WIDTHS[0]) await setUp(page, kw);
     else await signIn(page, kw, OWNER);
-    await page.getByRole('heading', { name: 'API Keys' }).waitFor();
+    await page.getByRole('heading', { name: 'API Keys', exact: true }).waitFor();
     for (const [link, heading, name] of [
       ['Members', 'Members', 'members'],
       ['Audit log', 'Audit log', 'audit'],
@@ -165,17 +167,19 @@ test('an invited member joins, signs in, sees keys and cannot create one', async
   assert.match(link, /\/invitations\/accept#token=/);
 
   const member = await newPage(browser, { t });
+  // The page a member may not open answers 403, which Chromium logs.
+  allowConsole(member, /status of 403/);
   await member.goto(link.replace(/^https?:\/\/[^/]+/, kw.base));
   assert.ok(!member.url().includes('token='), 'the token leaves the address bar');
   await member.getByLabel('Password').fill(MEMBER.password);
   await look(member, 'accept', t);
   await member.getByRole('button', { name: 'Accept invitation' }).click();
-  await member.getByRole('heading', { name: 'API Keys' }).waitFor();
+  await member.getByRole('heading', { name: 'API Keys', exact: true }).waitFor();
 
   // Signed in as themselves, they see the keys but are offered no way to change them.
   await member.getByRole('button', { name: 'Sign out' }).click();
   await signIn(member, kw, MEMBER);
-  await member.getByRole('heading', { name: 'API Keys' }).waitFor();
+  await member.getByRole('heading', { name: 'API Keys', exact: true }).waitFor();
   assert.equal(await member.getByRole('link', { name: 'Create API Key' }).count(), 0);
   const url = new URL(member.url());
   const response = await member.goto(`${kw.base}${url.pathname.replace(/keys$/, 'keys/new')}`);
@@ -186,6 +190,8 @@ test('an invited member joins, signs in, sees keys and cannot create one', async
 test('names are text, forms need their token, and wrong passwords are throttled alike', async (t) => {
   const kw = await startKeyward({ t });
   const page = await newPage(browser, { t });
+  // The forged post (403) and the refused sign-ins (401, 429) are logged by Chromium.
+  allowConsole(page, /status of (401|403|429)/);
   await setUp(page, kw);
 
   // A key named like a script shows as text and runs nothing.

@@ -43,6 +43,9 @@ const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
  * localhost (Swagger UI calls an online validator everywhere else); such pages should be
  * visited at `aliasBase` too. It is not a secure context (no clipboard API there).
  */
+/** Origins of servers that tests have stopped on purpose. */
+const stoppedOrigins = new Set();
+
 export const ALIAS_HOST = 'keyward.test';
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', ALIAS_HOST]);
 
@@ -191,6 +194,8 @@ export async function startKeyward({ config, env: extraEnv = {}, t } = {}) {
   let stopped = null;
   const stop = () => {
     stopped ??= (async () => {
+      // Pages still open may load a last resource (a favicon) from it: not a fault.
+      stoppedOrigins.add(server.base);
       const { child, entry } = server;
       if (server.exitedRef() === null) {
         const exit = new Promise((r) => child.once('exit', r));
@@ -309,6 +314,9 @@ export async function newPage(browser, { width = 1280, t, allowConsole = [] } = 
     const where = msg.location()?.url ? ` (${msg.location().url})` : '';
     // A request the harness refused is already recorded as an external request.
     if (msg.type() === 'error' && text.includes('net::ERR_BLOCKED_BY_CLIENT')) return;
+    // A server the test already stopped no longer answers the page's last requests.
+    const from = msg.location()?.url ?? '';
+    if (text.includes('net::ERR_CONNECTION_REFUSED') && [...stoppedOrigins].some((o) => from.startsWith(o))) return;
     if (msg.type() === 'error') record(page, `console error: ${text}${where}`);
     else if (/Content[ -]Security[ -]Policy/i.test(text)) record(page, `CSP ${msg.type()}: ${text}${where}`);
   });

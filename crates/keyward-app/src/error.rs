@@ -46,6 +46,14 @@ pub enum AppError {
         "this was changed by someone else at the same time; nothing was written: read it again and retry"
     )]
     Concurrent,
+    /// A sign-in with a wrong e-mail address or password: which of the two is never
+    /// said, so that nobody learns which accounts exist.
+    #[error("wrong e-mail address or password")]
+    WrongCredentials,
+    /// Too many failed sign-ins for the e-mail address, or from the client's address:
+    /// refused, even with the right password, for `retry_after` seconds.
+    #[error("too many failed sign-ins for this e-mail address or from this network; try again in {}", wait(*retry_after))]
+    Throttled { retry_after: u64 },
     /// The database failed. Details go to the log, never to the caller.
     #[error("internal storage error")]
     Storage(#[source] StoreError),
@@ -98,3 +106,13 @@ impl From<StoreError> for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// A wait in words: seconds under a minute, whole minutes (rounded up) above.
+fn wait(seconds: u64) -> String {
+    match seconds {
+        0..=1 => "1 second".into(),
+        2..=59 => format!("{seconds} seconds"),
+        60..=119 => "1 minute".into(),
+        _ => format!("{} minutes", seconds.div_ceil(60)),
+    }
+}

@@ -9,14 +9,16 @@ use crate::cache::Touched;
 use crate::error::{AppError, AppResult};
 use crate::members::{access_json, MemberInput};
 use crate::principal::Who;
-use crate::{Keyward, Principal};
+use crate::{Keyward, NewSession, Principal};
 use keyward_core::invitation::LIFETIME;
 use keyward_core::{
     AuditAction, Invitation, InvitationId, InvitationState, InvitationToken, Level, MemberAccess,
     OrgId, User, UserId,
 };
 use rand_core::OsRng;
+use secrecy::SecretString;
 use serde_json::json;
+use std::net::IpAddr;
 
 /// An invitation just made: the only time its token exists outside the invitee's hands.
 #[derive(Debug)]
@@ -122,18 +124,11 @@ impl Keyward {
             })
     }
 
-    /// Accepts the invitation `token` opens: for the person it was sent to (acting
-    /// through the operator's dashboard), or for whoever the operator says, creating
-    /// their account when there is none. Returns the person and their access.
-    pub async fn accept_invitation(
-        &self,
-        who: &Principal,
-        token: &str,
-    ) -> AppResult<(User, OrgId, MemberAccess)> {
+    /// The pending invitation `token` opens, or the one answer for every other token.
+    async fn pending_invitation(&self, token: &str) -> AppResult<Invitation> {
         let (id, token) = InvitationToken::parse(token).ok_or_else(no_invitation)?;
         let now = self.now();
-        let invitation = self
-            .store
+        self.store
             .invitation(&id)
             .await?
             .filter(|i| i.state(now) == InvitationState::Pending)
@@ -142,7 +137,20 @@ impl Keyward {
                     .peppers
                     .verify_str(token.expose_secret(), &i.hash)
             })
-            .ok_or_else(no_invitation)?;
+            .ok_or_else(no_invitation)
+    }
+
+    /// Accepts the invitation `token` opens: for the person it was sent to (acting
+    /// through the operator's dashboard, or signed in), or for whoever the operator
+    /// says, creating their account when there is none. Returns the person and their
+    /// access.
+    pub async fn accept_invitation(
+        &self,
+        who: &Principal,
+        token: &str,
+    ) -> AppResult<(User, OrgId, MemberAccess)> {
+        let invitation = self.pending_invitation(token).await?;
+        let now = self.now();
         let (user, new_user) = match &who.who {
             // A person accepts only what was sent to their own address.
             Who::User { id, .. } => {
@@ -174,6 +182,62 @@ impl Keyward {
                 })
             }
         };
+        self.commit_acceptance(who, &invitation, user, new_user)
+            .await
+    }
+
+    /// Accepts the invitation `token` opens for someone new, in the browser: creates
+    /// their account with `password` (12 to 256 characters) and `display_name`, makes
+    /// them a member, and signs them in. Someone whose address already has an account
+    /// signs in and accepts as themselves ([`accept_invitation`](Self::accept_invitation)
+    /// with their session's principal) instead: this answers 409 for them, which tells
+    /// the holder of the invitation that the address has an account here.
+    pub async fn accept_invitation_with_password(
+        &self,
+        token: &str,
+        password: SecretString,
+        display_name: Option<&str>,
+        from: Option<IpAddr>,
+        user_agent: Option<&str>,
+    ) -> AppResult<(NewSession, OrgId, MemberAccess)> {
+        let invitation = self.pending_invitation(token).await?;
+        let display_name = crate::members::display_name(display_name)?;
+        if self.store.find_user(&invitation.email).await?.is_some() {
+            return Err(AppError::Conflict(
+                "an account with this e-mail address already exists: sign in, then accept the invitation as yourself".into(),
+            ));
+        }
+        let password_hash = crate::sessions::new_password_hash(password).await?;
+        let user = User {
+            id: UserId::generate(&mut OsRng),
+            email: invitation.email.clone(),
+            display_name,
+            password_hash,
+            created_at: self.now(),
+        };
+        let who = Principal {
+            who: Who::User {
+                id: user.id.clone(),
+                orgs: Default::default(),
+            },
+            from,
+        };
+        let (user, org, access) = self
+            .commit_acceptance(&who, &invitation, user, true)
+            .await?;
+        let session = self.start_session(&user, from, user_agent).await?;
+        Ok((session, org, access))
+    }
+
+    /// Makes `user` (created first when `new_user`) a member as `invitation` says.
+    async fn commit_acceptance(
+        &self,
+        who: &Principal,
+        invitation: &Invitation,
+        user: User,
+        new_user: bool,
+    ) -> AppResult<(User, OrgId, MemberAccess)> {
+        let now = self.now();
         let org = invitation.org_id.clone();
         let mut events = Vec::new();
         if new_user {
@@ -200,7 +264,7 @@ impl Keyward {
         self.cache
             .invalidate(Touched::Member(Some(org.clone()), user.id.clone()));
         match written {
-            Ok(()) => Ok((user, org, invitation.access)),
+            Ok(()) => Ok((user, org, invitation.access.clone())),
             Err(keyward_store::StoreError::Stale) => Err(no_invitation()),
             Err(e) => Err(e.into()),
         }

@@ -20,6 +20,7 @@ mod power;
 mod principal;
 #[cfg(feature = "openapi")]
 pub mod schema;
+mod sessions;
 pub mod usage;
 pub mod views;
 
@@ -32,6 +33,7 @@ pub use operator::{CreatedToken, SetupInput};
 pub use orgs::OrgSummary;
 pub use power::PowerView;
 pub use principal::{Principal, Who};
+pub use sessions::{NewSession, Person, ResetLink, SignedIn};
 
 use keyward_core::lifecycle::Policy;
 use keyward_core::{Catalog, PepperSet, Plans, Prefixes};
@@ -59,6 +61,10 @@ pub struct Settings {
     /// How long the cache is trusted between reads of the store's change log: the
     /// longest a change made elsewhere (another process, another node) takes to be seen.
     pub cache_ttl: time::Duration,
+    /// A person's session ends after this long without a request.
+    pub session_idle_timeout: time::Duration,
+    /// A person's session ends this long after sign-in, however active.
+    pub session_lifetime: time::Duration,
 }
 
 impl Settings {
@@ -68,6 +74,9 @@ impl Settings {
     pub const DEFAULT_CACHE_TTL: time::Duration = time::Duration::SECOND;
     /// The plan new organizations get unless the operator says otherwise.
     pub const DEFAULT_PLAN: &'static str = "pro";
+    /// Sessions: 12 hours idle, 7 days in all.
+    pub const DEFAULT_SESSION_IDLE_TIMEOUT: time::Duration = time::Duration::hours(12);
+    pub const DEFAULT_SESSION_LIFETIME: time::Duration = time::Duration::days(7);
 
     /// What `keyward serve` uses with no configuration, around `peppers`.
     pub fn new(peppers: PepperSet) -> Self {
@@ -81,6 +90,8 @@ impl Settings {
             cache_capacity: Self::DEFAULT_CACHE_CAPACITY,
             cache_memory: Self::DEFAULT_CACHE_MEMORY,
             cache_ttl: Self::DEFAULT_CACHE_TTL,
+            session_idle_timeout: Self::DEFAULT_SESSION_IDLE_TIMEOUT,
+            session_lifetime: Self::DEFAULT_SESSION_LIFETIME,
         }
     }
 }
@@ -99,6 +110,8 @@ pub struct Inner {
     usage: usage::notes::UsageNotes,
     limiter: limiter::Limiter,
     metrics: metrics::Metrics,
+    /// Failed sign-ins, per e-mail address and per client address.
+    throttle: std::sync::Mutex<keyward_core::signin_throttle::Throttle>,
 }
 
 impl std::ops::Deref for Keyward {
@@ -124,6 +137,7 @@ impl Keyward {
             usage: usage::notes::UsageNotes::default(),
             limiter: limiter::Limiter::default(),
             metrics,
+            throttle: Default::default(),
         }))
     }
 

@@ -37,6 +37,19 @@ fn not_a_member(user: &str) -> AppError {
     }
 }
 
+/// A display name as given: blank is none; otherwise the rules of a name.
+pub(crate) fn display_name(given: Option<&str>) -> AppResult<Option<String>> {
+    given
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            keyward_core::KeyName::parse(n)
+                .map(String::from)
+                .map_err(|e| AppError::invalid("display_name", e))
+        })
+        .transpose()
+}
+
 /// People span organizations, so only the operator sees them all.
 pub(crate) fn require_operator(who: &Principal, what: &str) -> AppResult<()> {
     if who.is_operator() {
@@ -58,15 +71,7 @@ impl Keyward {
     ) -> AppResult<User> {
         require_operator(who, "create users")?;
         let email = crate::operator::email(email)?;
-        let display_name = display_name
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .map(|n| {
-                keyward_core::KeyName::parse(n)
-                    .map(String::from)
-                    .map_err(|e| AppError::invalid("display_name", e))
-            })
-            .transpose()?;
+        let display_name = self::display_name(display_name)?;
         let user = User {
             id: UserId::generate(&mut OsRng),
             email,

@@ -58,7 +58,7 @@ pub(crate) fn email(s: &str) -> AppResult<String> {
     }
 }
 
-fn password_hash(password: &str) -> AppResult<String> {
+pub(crate) fn password_hash(password: &str) -> AppResult<String> {
     let chars = password.chars().count();
     if !(12..=256).contains(&chars) {
         return Err(AppError::invalid(
@@ -173,6 +173,19 @@ impl Keyward {
             .peppers
             .verify_str(token.trim(), &stored.hash)
             .then_some(stored.id))
+    }
+
+    /// [`complete_setup`](Self::complete_setup), and signs the new owner in: the
+    /// person who followed the setup link goes on in the dashboard as themselves.
+    pub async fn complete_setup_signed_in(
+        &self,
+        input: SetupInput,
+        user_agent: Option<&str>,
+    ) -> AppResult<(User, Organization, crate::NewSession)> {
+        let from = input.from;
+        let (user, org) = self.complete_setup(input).await?;
+        let session = self.start_session(&user, from, user_agent).await?;
+        Ok((user, org, session))
     }
 
     /// Uses the setup token to create the first user, as owner of a new organization.

@@ -97,10 +97,18 @@ pub enum AuditAction {
     AdminTokenCreated,
     #[serde(rename = "admin_token.revoked")]
     AdminTokenRevoked,
+    #[serde(rename = "user.signed_in")]
+    UserSignedIn,
+    #[serde(rename = "user.signed_out_everywhere")]
+    UserSignedOutEverywhere,
+    #[serde(rename = "user.reset_link_created")]
+    ResetLinkCreated,
+    #[serde(rename = "user.password_reset")]
+    PasswordReset,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 22] = [
         AuditAction::OrgCreated,
         AuditAction::OrgUpdated,
         AuditAction::ProjectCreated,
@@ -119,6 +127,10 @@ impl AuditAction {
         AuditAction::UserCreated,
         AuditAction::AdminTokenCreated,
         AuditAction::AdminTokenRevoked,
+        AuditAction::UserSignedIn,
+        AuditAction::UserSignedOutEverywhere,
+        AuditAction::ResetLinkCreated,
+        AuditAction::PasswordReset,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -141,6 +153,10 @@ impl AuditAction {
             AuditAction::UserCreated => "user.created",
             AuditAction::AdminTokenCreated => "admin_token.created",
             AuditAction::AdminTokenRevoked => "admin_token.revoked",
+            AuditAction::UserSignedIn => "user.signed_in",
+            AuditAction::UserSignedOutEverywhere => "user.signed_out_everywhere",
+            AuditAction::ResetLinkCreated => "user.reset_link_created",
+            AuditAction::PasswordReset => "user.password_reset",
         }
     }
 

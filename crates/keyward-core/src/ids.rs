@@ -74,6 +74,16 @@ prefixed_id!(
     InvitationId,
     "inv_"
 );
+prefixed_id!(
+    /// A person's signed-in session: the public part of its token.
+    SessionId,
+    "ses_"
+);
+prefixed_id!(
+    /// A one-time password-reset link: the public part of its token.
+    ResetId,
+    "rst_"
+);
 
 #[cfg(test)]
 mod tests {

@@ -27,6 +27,8 @@ pub mod names;
 pub mod plan;
 pub mod quota;
 pub mod scope;
+pub mod session;
+pub mod signin_throttle;
 #[cfg(test)]
 mod testing;
 pub mod timestamp;
@@ -38,7 +40,7 @@ pub use audit::{Actor, AuditAction, AuditEvent};
 pub use check::{Asked, Denial, Outcome, Presented, ResolvedTarget, Verdict};
 pub use grant::{EnvRef, EnvScope, Grant, GrantSpec, ProjectRef, ProjectScope, Resource};
 pub use hash::{KeyHash, PepperSet};
-pub use ids::{EnvironmentId, InvitationId, OrgId, ProjectId, UserId};
+pub use ids::{EnvironmentId, InvitationId, OrgId, ProjectId, ResetId, SessionId, UserId};
 pub use invitation::{Invitation, InvitationState, InvitationToken};
 pub use key::{ApiKeySecret, GeneratedKey, KeyId, ParsedKey, Prefix, Prefixes};
 pub use kind::Kind;

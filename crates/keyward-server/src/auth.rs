@@ -1,7 +1,8 @@
 //! Who is calling: typed extractors, one per kind of caller, so that a handler's
 //! signature states who may call it.
 //!
-//! * [`Caller`]: an operator admin token or an API key (management API, `/v1/me`);
+//! * [`Caller`]: an operator admin token, an API key, or a person's session cookie
+//!   (management API, `/v1/me`; see [`crate::session`]);
 //! * [`OperatorToken`]: an admin token only (the verify API, operator-only routes).
 //!
 //! Keys are read from `Authorization: Bearer`, `x-api-key` and `api-key`. A key in the
@@ -132,6 +133,14 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let creds = credentials(&parts.headers);
+        // No key or token: a person with a session cookie, with exactly the power of
+        // `Keyward-User` (the same principal); a change also needs the CSRF token.
+        if creds.is_empty() {
+            if let Some(session) = crate::session::SessionCaller::resolve(parts, state).await? {
+                record_caller(&session.signed_in.principal);
+                return Ok(Caller(session.signed_in.principal));
+            }
+        }
         let from = client_address(parts, state);
         // Step 1 of the check, once: the key path below is handed what was picked.
         let presented = Presented::pick(creds.iter().copied());

@@ -113,6 +113,22 @@ impl From<AppError> for ApiError {
                     .with("keys", held)
             }
             AppError::Lifecycle(l) => lifecycle(l),
+            AppError::WrongCredentials => {
+                let mut e = ApiError::new(
+                    &problems::SIGN_IN_FAILED,
+                    "wrong e-mail address or password",
+                );
+                e.challenge = Some(r#"Bearer realm="keyward""#.into());
+                e
+            }
+            AppError::Throttled { retry_after } => {
+                let mut e = ApiError::new(&problems::SIGN_IN_THROTTLED, e.to_string())
+                    .with("retry_after", retry_after);
+                let mut fields = axum::http::HeaderMap::new();
+                fields.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                e.headers = Some(Box::new(fields));
+                e
+            }
             AppError::Storage(source) => {
                 tracing::error!(error = %source, cause = ?std::error::Error::source(&source), "storage failure");
                 ApiError::new(&problems::INTERNAL, "internal error; it has been logged")

@@ -28,6 +28,12 @@ impl TrustedProxies {
         self.0.is_empty()
     }
 
+    /// Whether the connection's peer is one of these proxies, whose forwarded headers
+    /// (`X-Forwarded-For`, `X-Forwarded-Proto`) are believed.
+    pub fn trusts_peer(&self, peer: Option<IpAddr>) -> bool {
+        peer.is_some_and(|p| self.trusts(p.to_canonical()))
+    }
+
     fn trusts(&self, ip: IpAddr) -> bool {
         // An empty allow-list allows everyone; an empty list of proxies trusts no one.
         !self.0.is_empty() && self.0.allows(Some(ip))

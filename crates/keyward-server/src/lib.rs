@@ -16,6 +16,7 @@ pub mod ratelimit;
 mod request_id;
 pub mod routes;
 mod serve;
+pub mod session;
 pub mod state;
 mod timeouts;
 
@@ -129,6 +130,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::audit::router())
         .merge(routes::usage::router())
         .merge(routes::setup::router())
+        .merge(routes::sessions::router())
         .merge(routes::docs::router())
         .merge(dashboard::router())
         .merge(metrics);

@@ -10,7 +10,7 @@
 
 use crate::problems::{self, Problem};
 use crate::routes::{
-    audit, health, invitations, keys, me, members, orgs, scopes, setup, usage, verify,
+    audit, health, invitations, keys, me, members, orgs, scopes, sessions, setup, usage, verify,
 };
 use axum::http::StatusCode;
 use keyward_app::schema;
@@ -20,7 +20,9 @@ use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Type};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToResponse, ToSchema};
 
@@ -321,6 +323,41 @@ impl Modify for Security {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "keyward_session",
+                "A person's session cookie, set by `POST /v1/sessions` (named \
+                 `__Host-keyward_session` over https). With it, the API answers as that person, \
+                 as with `Keyward-User`. Every request but GET and HEAD must also send the \
+                 session's `csrf_token` as the `X-CSRF-Token` header.",
+            ))),
+        );
+        // Every operation a key or token may call also takes a person's session, except
+        // the verify API, which is the operator's alone.
+        for item in doc.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if operation.operation_id.as_deref() == Some("verify_key") {
+                    continue;
+                }
+                if let Some(security) = operation.security.as_mut() {
+                    let bearer = serde_json::to_value(&*security)
+                        .is_ok_and(|v| v.to_string().contains("\"bearer\""));
+                    if bearer {
+                        security.push(SecurityRequirement::new("session", Vec::<String>::new()));
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -339,6 +376,8 @@ impl Modify for Security {
         keys::list_keys, keys::create_key, keys::get_key, keys::patch_key, keys::delete_key,
         keys::revoke_key, keys::reactivate_key, keys::rotate_key,
         verify::verify, me::me, scopes::list, audit::list, setup::complete,
+        sessions::create, sessions::current, sessions::sign_out, sessions::sign_out_everywhere,
+        sessions::complete_reset,
         members::create_user, members::list_members, members::set_member, members::remove_member,
         invitations::invite, invitations::list, invitations::revoke, invitations::accept,
         usage::key_usage, usage::org_usage,
@@ -359,6 +398,7 @@ impl Modify for Security {
         (name = "audit", description = "Who did what to which key"),
         (name = "usage", description = "Checks per key, day and outcome"),
         (name = "setup", description = "First-run setup"),
+        (name = "sessions", description = "People signing in and out, and password resets"),
         (name = "operations", description = "Health and readiness"),
     )
 )]

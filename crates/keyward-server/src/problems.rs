@@ -61,6 +61,14 @@ problems! {
         "The caller is known but may not do this: the detail says what is lacking, such as organization access or an operator token.");
     TOKEN_REQUIRED = ("token-required", UNAUTHORIZED, "Token required",
         "This endpoint has a token of its own (`/metrics`: the operator's `metrics_token`), which the request did not carry or got wrong. Send it as `Authorization: Bearer <token>`.");
+    SIGN_IN_FAILED = ("sign-in-failed", UNAUTHORIZED, "Wrong e-mail address or password",
+        "The e-mail address and password do not match an account. Which of the two is wrong is never said, so that nobody learns which accounts exist. After 5 failures for one address (or 20 from one network) within 15 minutes, sign-in is refused for a while (`sign-in-throttled`).");
+    SIGN_IN_THROTTLED = ("sign-in-throttled", TOO_MANY_REQUESTS, "Too many failed sign-ins",
+        "5 failed sign-ins for this e-mail address, or 20 from this network, within 15 minutes: sign-in is refused, even with the right password, until the oldest of them is 15 minutes old. `Retry-After` and `retry_after` say how many seconds that is. The operator can give a password-reset link (`keyward users reset-link`).");
+    SIGNED_OUT = ("signed-out", UNAUTHORIZED, "Not signed in",
+        "The session cookie is unknown, or its session has ended: signed out, unused for longer than the idle timeout (12 hours unless the operator changed it), past its lifetime (7 days), or ended by a password reset. Sign in again.");
+    CSRF = ("csrf", FORBIDDEN, "Cross-site request refused",
+        "A change made with a session cookie must carry the session's CSRF token in the `X-CSRF-Token` header (the `csrf_token` that signing in, or `GET /v1/sessions/current`, answers), and must not come from another site (`Sec-Fetch-Site: cross-site`, or an `Origin` other than this server's). API keys and admin tokens need neither.");
     KEY_IN_QUERY = ("key-in-query", BAD_REQUEST, "API key in the URL",
         "Keys in query strings end up in logs, browser history and proxies. Send the key in the `Authorization: Bearer` or `x-api-key` header instead, and rotate the key that was sent.");
     INVALID_REQUEST = ("invalid-request", BAD_REQUEST, "Invalid request",

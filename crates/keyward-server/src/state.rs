@@ -13,7 +13,11 @@ pub struct AppState {
     /// Where `/metrics` is served and who may read it. Behind an `Arc`: the state is
     /// cloned for every request.
     pub metrics: Arc<MetricsAccess>,
-    /// The address people reach this server at (`public_url`), for the links the
+    /// Where people reach the server, as `public_url` says: its origin
+    /// (`https://keys.example.com`) is the one browsers' `Origin` may name, and an
+    /// `https` one makes the session cookie `Secure` (and `__Host-`).
+    pub public_origin: Option<Arc<str>>,
+    /// The whole `public_url`, without a trailing slash: the start of the links the
     /// dashboard hands out, such as an invitation's.
     pub public_url: Arc<str>,
 }
@@ -26,16 +30,37 @@ impl AppState {
             app,
             proxies: Arc::new(TrustedProxies::default()),
             metrics: Arc::new(MetricsAccess::default()),
+            public_origin: None,
             public_url: Arc::from("http://127.0.0.1:8080"),
         }
     }
 
-    /// Reached by people at `url` (`http://…` or `https://…`, no trailing slash needed).
+    /// People reach the server at `url` (`public_url`): only its scheme, host and
+    /// port count.
     pub fn reached_at(self, url: &str) -> Self {
+        let origin = match url.split_once("://") {
+            Some((scheme, rest)) => {
+                let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+                format!(
+                    "{}://{}",
+                    scheme.to_ascii_lowercase(),
+                    host.to_ascii_lowercase()
+                )
+            }
+            None => url.to_owned(),
+        };
         AppState {
+            public_origin: Some(origin.into()),
             public_url: Arc::from(url.trim_end_matches('/')),
             ..self
         }
+    }
+
+    /// Whether the public URL is `https`.
+    pub fn public_https(&self) -> bool {
+        self.public_origin
+            .as_deref()
+            .is_some_and(|o| o.starts_with("https://"))
     }
 
     /// Believing `X-Forwarded-For` from these proxies.

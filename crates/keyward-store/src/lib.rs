@@ -9,11 +9,12 @@ pub mod faults;
 pub mod sqlite;
 
 use async_trait::async_trait;
+use keyward_core::session::{PasswordReset, Session};
 use keyward_core::token::AdminToken;
 use keyward_core::{
     ApiKey, AuditAction, AuditEvent, Environment, Invitation, InvitationId, KeyHash, KeyId,
-    KeyStatus, Kind, MemberAccess, OrgId, Organization, Outcome, Project, ProjectId, Role,
-    Timestamp, User, UserId,
+    KeyStatus, Kind, MemberAccess, OrgId, Organization, Outcome, Project, ProjectId, ResetId, Role,
+    SessionId, Timestamp, User, UserId,
 };
 use std::sync::Arc;
 use time::Date;
@@ -356,6 +357,39 @@ pub trait Store: Send + Sync + 'static {
         at: Timestamp,
         events: &[AuditEvent],
     ) -> Result<()>;
+    /// Stores a new session with its sign-in `event`, and in the same transaction drops
+    /// the person's sessions that have ended: past their absolute expiry at the new
+    /// one's start, or last seen at or before `idle_since`.
+    async fn insert_session(
+        &self,
+        session: &Session,
+        idle_since: Timestamp,
+        event: &AuditEvent,
+    ) -> Result<()>;
+    async fn session(&self, id: &SessionId) -> Result<Option<Session>>;
+    /// Moves a session's `last_seen_at` forward to `at` (never back).
+    async fn touch_session(&self, id: &SessionId, at: Timestamp) -> Result<()>;
+    /// Ends one session; `false` if there was none.
+    async fn delete_session(&self, id: &SessionId) -> Result<bool>;
+    /// Ends every session of `user`, with `event` if given, in one transaction; how
+    /// many there were.
+    async fn delete_user_sessions(&self, user: &UserId, event: Option<&AuditEvent>) -> Result<u64>;
+    /// A person's sessions, newest first, ended ones included until they are dropped.
+    async fn list_sessions(&self, user: &UserId) -> Result<Vec<Session>>;
+    /// Stores a password-reset link with `event`, marking the person's older unused
+    /// links used in the same transaction, so that only the newest works.
+    async fn insert_password_reset(&self, reset: &PasswordReset, event: &AuditEvent) -> Result<()>;
+    async fn password_reset(&self, id: &ResetId) -> Result<Option<PasswordReset>>;
+    /// Uses reset link `id` at `at`: marks it used, sets its person's password hash and
+    /// ends every session of theirs, with `event`, in one transaction; how many
+    /// sessions ended. [`StoreError::Stale`] unless it was unused and unexpired at `at`.
+    async fn complete_password_reset(
+        &self,
+        id: &ResetId,
+        password_hash: &str,
+        at: Timestamp,
+        event: &AuditEvent,
+    ) -> Result<u64>;
     /// Makes `hash` the only usable setup token, replacing any unused one.
     async fn replace_setup_token(&self, id: &str, hash: &KeyHash, at: Timestamp) -> Result<()>;
     /// The usable setup token, if there is one.

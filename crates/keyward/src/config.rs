@@ -27,6 +27,8 @@ struct FileConfig {
     cache_capacity: Option<usize>,
     cache_memory: Option<String>,
     cache_ttl: Option<String>,
+    session_idle_timeout: Option<String>,
+    session_lifetime: Option<String>,
     header_read_timeout: Option<String>,
     request_body_timeout: Option<String>,
     idle_timeout: Option<String>,
@@ -97,6 +99,10 @@ pub struct Config {
     pub cache_capacity: usize,
     pub cache_memory: u64,
     pub cache_ttl: time::Duration,
+    /// A person's session ends after this long without a request.
+    pub session_idle_timeout: time::Duration,
+    /// A person's session ends this long after sign-in.
+    pub session_lifetime: time::Duration,
     /// Timeouts and the connection limit of `keyward serve`.
     pub limits: ServerLimits,
     pub trusted_proxies: TrustedProxies,
@@ -255,6 +261,19 @@ pub fn load(
         None => keyward_app::Settings::DEFAULT_CACHE_TTL,
     };
 
+    let session_idle_timeout = session_duration(
+        "session_idle_timeout",
+        "KEYWARD_SESSION_IDLE_TIMEOUT",
+        file.session_idle_timeout,
+        keyward_app::Settings::DEFAULT_SESSION_IDLE_TIMEOUT,
+    )?;
+    let session_lifetime = session_duration(
+        "session_lifetime",
+        "KEYWARD_SESSION_LIFETIME",
+        file.session_lifetime,
+        keyward_app::Settings::DEFAULT_SESSION_LIFETIME,
+    )?;
+
     let defaults = ServerLimits::default();
     let limits = ServerLimits {
         header_read_timeout: timeout(
@@ -412,11 +431,35 @@ pub fn load(
         cache_capacity,
         cache_memory,
         cache_ttl,
+        session_idle_timeout,
+        session_lifetime,
         limits,
         trusted_proxies,
         metrics_listen,
         metrics_token,
     })
+}
+
+/// How long sessions last: a duration from the variable or the file, longer than 0
+/// and at most a year (a session that never ends is a password that never expires).
+fn session_duration(
+    name: &str,
+    var: &str,
+    file: Option<String>,
+    default: time::Duration,
+) -> Result<time::Duration> {
+    let Some((v, from)) = pick(None, var, file)? else {
+        return Ok(default);
+    };
+    let d = duration::parse(&v).with_context(|| format!("{name} from {from}"))?;
+    if d <= time::Duration::ZERO || d > time::Duration::days(366) {
+        bail!(
+            "{name} from {from} is {}; give a duration longer than 0 and at most 366d, such as '{}'",
+            keyward_core::echo::echo(&v, 40),
+            if name == "session_lifetime" { "7d" } else { "12h" }
+        );
+    }
+    Ok(d)
 }
 
 /// The token scrapers send for `/metrics`: long enough not to be guessed, and only

@@ -116,6 +116,8 @@ async fn run(args: cli::Cli) -> Result<(), Failure> {
         plans: config.plans.clone(),
         cache_ttl: config.cache_ttl,
         default_plan: config.default_plan.clone(),
+        session_idle_timeout: config.session_idle_timeout,
+        session_lifetime: config.session_lifetime,
     };
     let app = Keyward::new(store, settings, Arc::new(SystemClock));
     cli::run(&app, &config, args.command, args.json).await

@@ -1,6 +1,7 @@
 //! Forms as the browser sends them (`application/x-www-form-urlencoded`), with their
 //! fields kept in order and repeated names allowed (permission rows), and the two
-//! checks every posted form passes: it came from this site, and it carries the
+//! checks every posted form passes: it came from this site (as
+//! [`crate::session::cross_site`] judges), and, once signed in, it carries the
 //! session's CSRF token.
 
 use super::viewer::Viewer;
@@ -8,7 +9,7 @@ use super::PageError;
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::{header, HeaderMap};
+use axum::http::header;
 
 /// The fields of a posted form.
 #[derive(Debug, Default)]
@@ -51,35 +52,6 @@ impl Fields {
     }
 }
 
-/// `s` for a URL's query.
-pub fn encode(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-/// Whether the request came from a page of this site, as far as the browser says:
-/// `Sec-Fetch-Site` (sent by every current browser) must not be `cross-site` or
-/// `same-site`, and an `Origin`, when sent, must be this host's. Tools that send
-/// neither (curl) pass; they cannot carry a person's cookie by accident.
-pub fn same_origin(headers: &HeaderMap) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site") {
-        if !matches!(site.as_bytes(), b"same-origin" | b"none") {
-            return false;
-        }
-    }
-    match (headers.get(header::ORIGIN), headers.get(header::HOST)) {
-        (None, _) => true,
-        (Some(origin), Some(host)) => {
-            let origin = origin.to_str().unwrap_or("");
-            let host = host.to_str().unwrap_or("");
-            let bare = origin
-                .strip_prefix("http://")
-                .or_else(|| origin.strip_prefix("https://"));
-            bare == Some(host)
-        }
-        (Some(_), None) => false,
-    }
-}
-
 /// The body of a form, read whole (the server's body limit applies).
 async fn body(request: Request, state: &AppState) -> Result<Fields, PageError> {
     let bytes = Bytes::from_request(request, state)
@@ -100,10 +72,8 @@ impl FromRequest<AppState> for Posted {
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, PageError> {
         let (mut parts, body_) = request.into_parts();
+        // Signed in, and (as the session checks for every post) not from another site.
         let viewer = Viewer::from_request_parts(&mut parts, state).await?;
-        if !same_origin(&parts.headers) {
-            return Err(PageError::Csrf);
-        }
         let fields = body(Request::from_parts(parts, body_), state).await?;
         if !viewer.csrf_matches(fields.text("csrf")) {
             return Err(PageError::Csrf);
@@ -127,7 +97,8 @@ impl FromRequest<AppState> for PublicForm {
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, PageError> {
         let (parts, body_) = request.into_parts();
-        if !same_origin(&parts.headers) {
+        let secure = crate::session::SessionCookie::of(&parts, state).secure;
+        if crate::session::cross_site(&parts.headers, state, secure) {
             return Err(PageError::Csrf);
         }
         let from = crate::auth::client_address(&parts, state);
@@ -160,23 +131,5 @@ mod tests {
         assert_eq!(f.text("csrf"), "x y");
         assert_eq!(f.get("project"), Some("Web"));
         assert_eq!(f.get("missing"), None);
-    }
-
-    #[test]
-    fn only_requests_from_this_site_pass() {
-        let mut h = HeaderMap::new();
-        h.insert(header::HOST, "127.0.0.1:8080".parse().unwrap());
-        assert!(same_origin(&h), "curl sends neither header");
-        h.insert(header::ORIGIN, "http://127.0.0.1:8080".parse().unwrap());
-        assert!(same_origin(&h));
-        h.insert("sec-fetch-site", "same-origin".parse().unwrap());
-        assert!(same_origin(&h));
-        h.insert("sec-fetch-site", "cross-site".parse().unwrap());
-        assert!(!same_origin(&h), "a cross-site form post");
-        h.insert("sec-fetch-site", "same-origin".parse().unwrap());
-        h.insert(header::ORIGIN, "http://evil.test".parse().unwrap());
-        assert!(!same_origin(&h), "another origin");
-        h.insert(header::ORIGIN, "null".parse().unwrap());
-        assert!(!same_origin(&h), "an opaque origin");
     }
 }

@@ -9,9 +9,10 @@
 //! the API, with the person's own [`Principal`](keyward_app::Principal), so a page can
 //! never do what the API would refuse.
 //!
-//! Security, for every page: a CSRF token in every form (checked by [`form::Form`]),
-//! a Content-Security-Policy that allows no inline script or style and no framing,
-//! `no-store` caching, and no referrer.
+//! Security, for every page: a CSRF token in every form (checked by [`form::Posted`]),
+//! posts from other sites refused, a Content-Security-Policy that allows no inline
+//! script or style and no framing, `no-store` caching, and no referrer sent to other
+//! sites.
 
 mod assets;
 mod auth_pages;
@@ -27,7 +28,7 @@ use crate::state::AppState;
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::Router;
 
 pub use viewer::Viewer;
@@ -46,9 +47,11 @@ async fn secure_headers(request: Request, next: Next) -> Response {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CONTENT_SECURITY_POLICY),
     );
+    // `same-origin`, not `no-referrer`: under `no-referrer` browsers send `Origin: null`
+    // with every form post, which could then not be told from a cross-site one.
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -88,8 +91,9 @@ pub fn render<T: askama::Template>(template: &T) -> PageResult {
 /// What a page answers instead of itself.
 #[derive(Debug)]
 pub enum PageError {
-    /// Not signed in (or the session ended): to the sign-in page, then back.
-    SignIn { next: String },
+    /// Not signed in (or the session ended, or a cross-site post): as the session
+    /// answers it, to the sign-in page and back.
+    Session(crate::session::PersonRejection),
     /// Nothing there, or nothing this person may see.
     NotFound(String),
     /// Visible, but not for this person to do.
@@ -126,13 +130,11 @@ struct ErrorPage<'a> {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let (status, title, message) = match &self {
-            PageError::SignIn { next } => {
-                let target = if viewer::local_path(next) && next != "/" {
-                    format!("/sign-in?next={}", form::encode(next))
-                } else {
-                    "/sign-in".to_owned()
-                };
-                return Redirect::to(&target).into_response();
+            PageError::Session(_) => {
+                return match self {
+                    PageError::Session(rejection) => rejection.into_response(),
+                    _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+                }
             }
             PageError::NotFound(m) => (StatusCode::NOT_FOUND, "Not found", m.as_str()),
             PageError::Forbidden(m) => (StatusCode::FORBIDDEN, "Not allowed", m.as_str()),

@@ -1,11 +1,13 @@
-//! Who is looking at a page: the signed-in person, from their session cookie.
+//! Who is looking at a page: the signed-in person, from their session cookie (see
+//! [`crate::session`]).
 
 use super::PageError;
+use crate::session::{SessionCookie, SignedInPerson};
 use crate::state::AppState;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use keyward_app::Principal;
-use keyward_core::{OrgId, Role, UserId};
+use keyward_core::{OrgId, UserId};
 
 /// The person signed in, as every dashboard page sees them.
 #[derive(Clone)]
@@ -16,6 +18,8 @@ pub struct Viewer {
     pub display_name: Option<String>,
     /// The session's CSRF token, put in every form.
     pub csrf: String,
+    /// The session cookie as this request carries it: to sign out.
+    pub cookie: SessionCookie,
 }
 
 impl std::fmt::Debug for Viewer {
@@ -27,6 +31,18 @@ impl std::fmt::Debug for Viewer {
 }
 
 impl Viewer {
+    fn of(person: SignedInPerson) -> Self {
+        let s = person.signed_in;
+        Viewer {
+            principal: s.principal,
+            user_id: s.person.id,
+            email: s.person.email,
+            display_name: s.person.display_name,
+            csrf: s.csrf.as_str().to_owned(),
+            cookie: person.cookie,
+        }
+    }
+
     /// Whether `presented` is this session's CSRF token, in constant time.
     pub fn csrf_matches(&self, presented: &str) -> bool {
         use subtle::ConstantTimeEq;
@@ -38,10 +54,6 @@ impl Viewer {
         self.display_name.as_deref().unwrap_or(&self.email)
     }
 
-    pub fn role(&self, org: &OrgId) -> Option<Role> {
-        self.principal.role(org)
-    }
-
     /// Whether they may create and change keys in `org` (owners and admins).
     pub fn manages_keys(&self, org: &OrgId) -> bool {
         self.principal
@@ -50,34 +62,14 @@ impl Viewer {
     }
 }
 
-/// The person whose session cookie this request carries, if it is a live session.
-async fn signed_in(_parts: &Parts, _state: &AppState) -> Result<Option<Viewer>, PageError> {
-    // Wired to the sessions of `crate::session` when they land.
-    Ok(None)
-}
-
-/// Whether `path` is a path on this site (so safe to send a person back to after
-/// signing in), not another site's address.
-pub fn local_path(path: &str) -> bool {
-    path.starts_with('/')
-        && !path.starts_with("//")
-        && !path.starts_with("/\\")
-        && !path.chars().any(|c| c.is_control())
-}
-
 impl FromRequestParts<AppState> for Viewer {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
-        let next = parts
-            .uri
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .to_owned();
-        match signed_in(parts, state).await? {
-            Some(s) => Ok(s),
-            None => Err(PageError::SignIn { next }),
-        }
+        <SignedInPerson as FromRequestParts<AppState>>::from_request_parts(parts, state)
+            .await
+            .map(Viewer::of)
+            .map_err(PageError::Session)
     }
 }
 
@@ -88,26 +80,9 @@ impl FromRequestParts<AppState> for MaybeViewer {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
-        Ok(MaybeViewer(signed_in(parts, state).await?))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn only_local_paths_are_followed_after_sign_in() {
-        for ok in ["/", "/orgs/x/keys", "/orgs/x/keys?status=active"] {
-            assert!(super::local_path(ok), "{ok}");
-        }
-        for bad in [
-            "https://evil.test/",
-            "//evil.test/",
-            "/\\evil.test",
-            "evil",
-            "",
-            "/\nx",
-        ] {
-            assert!(!super::local_path(bad), "{bad:?}");
-        }
+        <SignedInPerson as OptionalFromRequestParts<AppState>>::from_request_parts(parts, state)
+            .await
+            .map(|p| MaybeViewer(p.map(Viewer::of)))
+            .map_err(PageError::Session)
     }
 }

@@ -10,6 +10,7 @@ pub mod members;
 pub mod metrics;
 pub mod orgs;
 pub mod scopes;
+pub mod sessions;
 pub mod setup;
 pub mod usage;
 pub mod verify;

@@ -1,15 +1,16 @@
-//! First-run setup: `GET /setup` (the page the printed link opens) and
-//! `POST /v1/setup` (which uses the one-time token to create the owner account).
+//! First-run setup over the API: `POST /v1/setup` uses the one-time token to create
+//! the owner account. The page the printed link opens (`GET /setup`) is the
+//! dashboard's (`crate::dashboard`).
 
 use crate::auth::ClientAddress;
 use crate::error::{ApiResult, Json};
 use crate::openapi::{Conflict, Forbidden, Unprocessable};
 use crate::routes::orgs::OrgOut;
+use crate::session::SessionCookie;
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::routing::post;
 use axum::Router;
 use keyward_app::SetupInput;
 use secrecy::SecretString;
@@ -36,54 +37,59 @@ pub struct SetupOut {
     pub user_id: String,
     pub email: String,
     pub organization: OrgOut,
+    /// The new owner is signed in (the answer sets the session cookie): send this as
+    /// `X-CSRF-Token` with changes made with it.
+    pub csrf_token: String,
 }
 
 /// Create the owner account with the one-time setup token.
 #[utoipa::path(post, path = "/v1/setup", tag = "setup", operation_id = "complete_setup", request_body = SetupIn,
     responses(
-        (status = 201, body = SetupOut), (status = 403, response = Forbidden),
+        (status = 201, body = SetupOut, headers(("Set-Cookie" = String, description = "The new owner's session cookie"))),
+        (status = 403, response = Forbidden),
         (status = 409, response = Conflict), (status = 422, response = Unprocessable),
     ))]
 pub async fn complete(
     State(s): State<AppState>,
     ClientAddress(from): ClientAddress,
+    cookie: SessionCookie,
+    headers: HeaderMap,
     Json(body): Json<SetupIn>,
-) -> ApiResult<(StatusCode, Json<SetupOut>)> {
-    let (user, org) = s
+) -> ApiResult<(StatusCode, HeaderMap, Json<SetupOut>)> {
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let (user, org, session) = s
         .app
-        .complete_setup(SetupInput {
-            token: body.token,
-            email: body.email,
-            password: body.password,
-            display_name: body.display_name,
-            org_name: body.organization,
-            from,
-        })
+        .complete_setup_signed_in(
+            SetupInput {
+                token: body.token,
+                email: body.email,
+                password: body.password,
+                display_name: body.display_name,
+                org_name: body.organization,
+                from,
+            },
+            user_agent,
+        )
         .await?;
     tracing::info!(user = %user.id, org = %org.id, "first-run setup completed");
+    let mut out = HeaderMap::new();
+    cookie.set_on(&mut out, &session, s.app.now());
+    out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok((
         StatusCode::CREATED,
+        out,
         Json(SetupOut {
             user_id: user.id.to_string(),
             email: user.email,
             organization: OrgOut::from(&org),
+            csrf_token: session.signed_in.csrf.as_str().to_owned(),
         }),
     ))
 }
 
-async fn page() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-            (header::REFERRER_POLICY, "no-referrer"),
-        ],
-        include_str!("../../assets/setup.html"),
-    )
-}
-
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/setup", get(page))
         .route("/v1/setup", post(complete))
 }

@@ -12,6 +12,7 @@ mod operator;
 mod orgs;
 mod quota;
 mod rows;
+mod sessions;
 mod usage;
 
 use crate::{
@@ -20,12 +21,14 @@ use crate::{
 };
 use async_trait::async_trait;
 use keyward_core::quota::Month;
+use keyward_core::session::{PasswordReset, Session};
 use keyward_core::token::AdminToken;
 use keyward_core::{
     ApiKey, AuditEvent, Environment, KeyId, OrgId, Organization, Project, ProjectId,
 };
 use keyward_core::{
-    Invitation, InvitationId, KeyHash, MemberAccess, Role, Timestamp, User, UserId,
+    Invitation, InvitationId, KeyHash, MemberAccess, ResetId, Role, SessionId, Timestamp, User,
+    UserId,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
@@ -274,6 +277,53 @@ impl Store for SqliteStore {
 
     async fn count_users(&self) -> Result<u64> {
         operator::count_users(&self.pool).await
+    }
+
+    async fn insert_session(
+        &self,
+        session: &Session,
+        idle_since: Timestamp,
+        event: &AuditEvent,
+    ) -> Result<()> {
+        sessions::insert(&self.pool, session, idle_since, event).await
+    }
+
+    async fn session(&self, id: &SessionId) -> Result<Option<Session>> {
+        sessions::get(&self.pool, id).await
+    }
+
+    async fn touch_session(&self, id: &SessionId, at: Timestamp) -> Result<()> {
+        sessions::touch(&self.pool, id, at).await
+    }
+
+    async fn delete_session(&self, id: &SessionId) -> Result<bool> {
+        sessions::delete(&self.pool, id).await
+    }
+
+    async fn delete_user_sessions(&self, user: &UserId, event: Option<&AuditEvent>) -> Result<u64> {
+        sessions::delete_all(&self.pool, user, event).await
+    }
+
+    async fn list_sessions(&self, user: &UserId) -> Result<Vec<Session>> {
+        sessions::list(&self.pool, user).await
+    }
+
+    async fn insert_password_reset(&self, reset: &PasswordReset, event: &AuditEvent) -> Result<()> {
+        sessions::insert_reset(&self.pool, reset, event).await
+    }
+
+    async fn password_reset(&self, id: &ResetId) -> Result<Option<PasswordReset>> {
+        sessions::reset(&self.pool, id).await
+    }
+
+    async fn complete_password_reset(
+        &self,
+        id: &ResetId,
+        password_hash: &str,
+        at: Timestamp,
+        event: &AuditEvent,
+    ) -> Result<u64> {
+        sessions::complete_reset(&self.pool, id, password_hash, at, event).await
     }
 
     async fn replace_setup_token(&self, id: &str, hash: &KeyHash, at: Timestamp) -> Result<()> {

@@ -208,7 +208,15 @@ fn summary(e: &AuditEvent, emails: &HashMap<String, String>) -> String {
             text(&d["new_key_id"]),
             text(&d["grace_period"])
         ),
-        AuditAction::UserCreated => text(&d["email"]),
+        AuditAction::UserCreated
+        | AuditAction::UserSignedIn
+        | AuditAction::UserSignedOutEverywhere
+        | AuditAction::PasswordReset => text(&d["email"]),
+        AuditAction::ResetLinkCreated => format!(
+            "{} (link valid until {})",
+            text(&d["email"]),
+            text(&d["expires_at"])
+        ),
         AuditAction::MemberInvited => format!("{} as {}", text(&d["email"]), access(&d["access"])),
         AuditAction::InvitationRevoked => format!("{} (invitation withdrawn)", text(&d["email"])),
         AuditAction::AdminTokenCreated | AuditAction::AdminTokenRevoked => {

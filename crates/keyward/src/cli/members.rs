@@ -27,6 +27,17 @@ pub enum UserCommand {
         /// User id or e-mail address.
         user: String,
     },
+    /// Print a one-time link (valid 1 hour) with which the person sets a new password;
+    /// it replaces any earlier link, and using it signs them out everywhere.
+    ResetLink {
+        /// User id or e-mail address.
+        user: String,
+    },
+    /// End every session of a person: they must sign in again everywhere.
+    SignOut {
+        /// User id or e-mail address.
+        user: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -157,8 +168,45 @@ fn user_rows(users: &[User], now: Timestamp) {
     );
 }
 
-pub async fn user(app: &Keyward, command: UserCommand, json: bool) -> Result<(), Failure> {
+pub async fn user(
+    app: &Keyward,
+    command: UserCommand,
+    json: bool,
+    public_url: &str,
+) -> Result<(), Failure> {
     match command {
+        UserCommand::ResetLink { user } => {
+            let link = app.password_reset_link(&operator(), &user).await?;
+            // In the fragment, which browsers never send: the token stays out of every
+            // server's and proxy's logs.
+            let url = format!(
+                "{public_url}/reset-password#token={}",
+                link.token.expose_secret()
+            );
+            if json {
+                print_json(&json!({
+                    "user_id": link.person.id,
+                    "email": link.person.email,
+                    "link": url,
+                    "expires_at": format(link.expires_at),
+                }));
+            } else {
+                outln!("{url}");
+                crate::output::write_err(format_args!(
+                    "A one-time link for {} to set a new password; it works until {} and replaces any earlier one. Using it signs them out everywhere.\n",
+                    link.person.email,
+                    format_for_people(link.expires_at, app.now())
+                ));
+            }
+        }
+        UserCommand::SignOut { user } => {
+            let ended = app.sign_out_everywhere(&operator(), &user).await?;
+            if json {
+                print_json(&json!({ "sessions_ended": ended }));
+            } else {
+                outln!("{ended} session{} ended", if ended == 1 { "" } else { "s" });
+            }
+        }
         UserCommand::Create { email, name } => {
             let user = app
                 .create_user(&operator(), &email, name.as_deref())

@@ -59,7 +59,7 @@ pub enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
-    /// People: create, list and show users.
+    /// People: create, list and show users; password-reset links; sign-out.
     #[command(subcommand, name = "users", visible_alias = "user")]
     User(members::UserCommand),
     /// Members of organizations: roles and project levels.
@@ -187,7 +187,7 @@ pub async fn run(
     match command {
         Command::Serve(_) => serve::run(app, config).await,
         Command::Admin(c) => admin::run(app, c, json).await,
-        Command::User(c) => members::user(app, c, json).await,
+        Command::User(c) => members::user(app, c, json, &config.public_url).await,
         Command::Member(c) => members::member(app, c, json).await,
         Command::Org(c) => orgs::org(app, c, json).await,
         Command::Project(c) => orgs::project(app, c, json).await,
