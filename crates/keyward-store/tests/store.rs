@@ -855,3 +855,162 @@ async fn usage_adds_up_per_key_day_and_outcome_and_stays_out_of_the_change_log()
         );
     }
 }
+
+/// Sessions and reset links: read back as written, ended ones dropped at the person's
+/// next sign-in, a reset link used once (an older one replaced by a newer), and using
+/// it sets the password and ends every session in the same transaction.
+#[tokio::test]
+async fn sessions_and_reset_links_keep_their_promises() {
+    use keyward_core::session::{PasswordReset, ResetToken, Session, SessionToken};
+    let peppers = PepperSet::parse("store-test-pepper-0123456789abcdefghijklmn").unwrap();
+    for b in backends().await {
+        let s = b.store.as_ref();
+        let user = keyward_core::User {
+            id: keyward_core::UserId::generate(&mut OsRng),
+            email: "ada@acme.test".into(),
+            display_name: None,
+            password_hash: "old".into(),
+            created_at: at(0),
+        };
+        s.insert_user(&user, &operator_event(AuditAction::UserCreated))
+            .await
+            .unwrap();
+        let session = |created: i64| {
+            let (id, token) = SessionToken::generate(&mut OsRng);
+            Session {
+                id,
+                user_id: user.id.clone(),
+                hash: peppers.hash_str(token.expose_secret()),
+                created_at: at(created),
+                last_seen_at: at(created),
+                expires_at: at(created + 1_000_000),
+                ip: Some("203.0.113.7".into()),
+                user_agent: Some("Firefox".into()),
+            }
+        };
+        let signed_in = operator_event(AuditAction::UserSignedIn);
+        let first = session(0);
+        s.insert_session(&first, at(-1), &signed_in).await.unwrap();
+        assert_eq!(s.session(&first.id).await.unwrap(), Some(first.clone()));
+        s.touch_session(&first.id, at(500)).await.unwrap();
+        s.touch_session(&first.id, at(100)).await.unwrap();
+        assert_eq!(
+            s.session(&first.id).await.unwrap().unwrap().last_seen_at,
+            at(500),
+            "last seen only moves forward"
+        );
+        // Signing in again once the first is idle (last seen at or before 600) drops it.
+        let second = session(700);
+        s.insert_session(&second, at(600), &signed_in)
+            .await
+            .unwrap();
+        assert_eq!(s.session(&first.id).await.unwrap(), None);
+        let third = session(800);
+        s.insert_session(&third, at(0), &signed_in).await.unwrap();
+        assert_eq!(
+            s.list_sessions(&user.id).await.unwrap(),
+            vec![third.clone(), second.clone()]
+        );
+        assert!(s.delete_session(&third.id).await.unwrap());
+        assert!(!s.delete_session(&third.id).await.unwrap());
+        let everywhere = operator_event(AuditAction::UserSignedOutEverywhere);
+        s.insert_session(&third, at(0), &signed_in).await.unwrap();
+        assert_eq!(
+            s.delete_user_sessions(&user.id, Some(&everywhere))
+                .await
+                .unwrap(),
+            2
+        );
+        assert!(s.list_sessions(&user.id).await.unwrap().is_empty());
+
+        let reset = |created: i64| {
+            let (id, token) = ResetToken::generate(&mut OsRng);
+            PasswordReset {
+                id,
+                user_id: user.id.clone(),
+                hash: peppers.hash_str(token.expose_secret()),
+                created_at: at(created),
+                expires_at: at(created + 3_600_000),
+                used_at: None,
+            }
+        };
+        let made = operator_event(AuditAction::ResetLinkCreated);
+        let older = reset(0);
+        s.insert_password_reset(&older, &made).await.unwrap();
+        assert_eq!(
+            s.password_reset(&older.id).await.unwrap(),
+            Some(older.clone())
+        );
+        let newer = reset(10);
+        s.insert_password_reset(&newer, &made).await.unwrap();
+        assert_eq!(
+            s.password_reset(&older.id).await.unwrap().unwrap().used_at,
+            Some(at(10)),
+            "a newer link replaces an unused older one"
+        );
+        let done = operator_event(AuditAction::PasswordReset);
+        assert!(matches!(
+            s.complete_password_reset(&older.id, "new", at(20), &done)
+                .await,
+            Err(StoreError::Stale)
+        ));
+        assert!(
+            matches!(
+                s.complete_password_reset(&newer.id, "new", at(10 + 3_600_000), &done)
+                    .await,
+                Err(StoreError::Stale)
+            ),
+            "expired"
+        );
+        s.insert_session(&session(30), at(0), &signed_in)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.complete_password_reset(&newer.id, "new", at(40), &done)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            s.find_user("ada@acme.test")
+                .await
+                .unwrap()
+                .unwrap()
+                .password_hash,
+            "new"
+        );
+        assert!(s.list_sessions(&user.id).await.unwrap().is_empty());
+        assert!(
+            matches!(
+                s.complete_password_reset(&newer.id, "again", at(50), &done)
+                    .await,
+                Err(StoreError::Stale)
+            ),
+            "used once"
+        );
+        let actions: Vec<AuditAction> = s
+            .audit_events(&AuditQuery {
+                operator_only: true,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.action)
+            .collect();
+        assert_eq!(
+            actions
+                .iter()
+                .filter(|a| **a == AuditAction::PasswordReset)
+                .count(),
+            1
+        );
+        assert_eq!(
+            actions
+                .iter()
+                .filter(|a| **a == AuditAction::UserSignedOutEverywhere)
+                .count(),
+            1
+        );
+    }
+}

@@ -142,6 +142,11 @@ impl TestApp {
         TestApp::spawn_all(ServerLimits::default(), Faults::new(), shape, |_| {}).await
     }
 
+    /// A server whose state `shape` changed first, such as its public URL.
+    pub async fn spawn_shaped(shape: impl FnOnce(AppState) -> AppState) -> TestApp {
+        TestApp::spawn_all(ServerLimits::default(), Faults::new(), shape, |_| {}).await
+    }
+
     /// A server whose settings `tune` changed first, such as its plans.
     pub async fn spawn_tuned(tune: impl FnOnce(&mut Settings)) -> TestApp {
         TestApp::spawn_all(ServerLimits::default(), Faults::new(), |s| s, tune).await
@@ -295,6 +300,16 @@ impl TestApp {
         let url = format!("sqlite://{}", self._dir.path().join("keyward.db").display());
         let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
         sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+    }
+
+    /// Every byte of the server's database files (the database, its log and shared
+    /// memory), to search for secrets.
+    pub fn database_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for entry in std::fs::read_dir(self._dir.path()).unwrap() {
+            bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+        }
+        bytes
     }
 
     /// Every response body received so far, joined.

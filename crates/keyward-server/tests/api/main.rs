@@ -17,6 +17,7 @@ mod plans;
 mod race;
 mod ratelimits;
 mod request_log;
+mod sessions;
 mod setup;
 mod tenancy;
 mod usage;

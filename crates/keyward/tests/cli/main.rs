@@ -918,3 +918,52 @@ api_access = false
     let err = e.fails(&["--config", c, "org", "list"], 2);
     assert!(err.contains("plan 'x'") && err.contains("limit"), "{err}");
 }
+
+/// The operator can give a person a way in: a one-time reset link under the public URL
+/// (the token in the fragment, so no server logs it), which a newer one replaces, and
+/// can sign a person out everywhere.
+#[test]
+fn users_reset_link_prints_a_link_under_the_public_url_and_sign_out_counts() {
+    let env = Env::new();
+    env.json(&["users", "create", "ada@acme.test"]);
+    let out = env
+        .command(&["users", "reset-link", "ada@acme.test"])
+        .env("KEYWARD_PUBLIC_URL", "https://keys.example.com/")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let link = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(
+        link.starts_with("https://keys.example.com/reset-password#token=rst_"),
+        "{link}"
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("ada@acme.test") && said.contains("(in "),
+        "{said}"
+    );
+    let json = env.json(&["users", "reset-link", "ada@acme.test"]);
+    assert!(json["link"].as_str().unwrap().contains("#token=rst_"));
+    assert_eq!(json["email"], "ada@acme.test");
+    let audit = env.json(&[
+        "audit",
+        "list",
+        "--operator",
+        "--action",
+        "user.reset_link_created",
+    ]);
+    let text = audit.to_string();
+    assert!(
+        !text.contains(&link[link.len() - 43..]),
+        "no token in the audit log"
+    );
+    assert_eq!(
+        env.json(&["users", "sign-out", "ada@acme.test"])["sessions_ended"],
+        0
+    );
+    env.fails(&["users", "reset-link", "nobody@acme.test"], 2);
+}
