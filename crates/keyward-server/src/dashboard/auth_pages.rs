@@ -20,7 +20,12 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 /// A redirect that also sets the new session's cookie.
-fn signed_in_to(state: &AppState, cookie: &SessionCookie, session: &NewSession, to: &str) -> Response {
+fn signed_in_to(
+    state: &AppState,
+    cookie: &SessionCookie,
+    session: &NewSession,
+    to: &str,
+) -> Response {
     let mut r = Redirect::to(to).into_response();
     cookie.set_on(r.headers_mut(), session, state.app.now());
     r
@@ -50,7 +55,10 @@ struct SignInQuery {
     done: Option<String>,
 }
 
-async fn sign_in_page(MaybeViewer(viewer): MaybeViewer, Query(q): Query<SignInQuery>) -> PageResult {
+async fn sign_in_page(
+    MaybeViewer(viewer): MaybeViewer,
+    Query(q): Query<SignInQuery>,
+) -> PageResult {
     let next = q.next.unwrap_or_default();
     if viewer.is_some() {
         return Ok(Redirect::to(&landing(&next)).into_response());
@@ -69,7 +77,11 @@ async fn sign_in_page(MaybeViewer(viewer): MaybeViewer, Query(q): Query<SignInQu
     })
 }
 
-async fn sign_in(State(state): State<AppState>, cookie: SessionCookie, form: PublicForm) -> PageResult {
+async fn sign_in(
+    State(state): State<AppState>,
+    cookie: SessionCookie,
+    form: PublicForm,
+) -> PageResult {
     let f = &form.fields;
     let email = f.text("email").to_owned();
     let password = SecretString::from(f.text("password").to_owned());
@@ -82,7 +94,9 @@ async fn sign_in(State(state): State<AppState>, cookie: SessionCookie, form: Pub
         Ok(session) => Ok(signed_in_to(&state, &cookie, &session, &landing(&next))),
         Err(e @ (AppError::WrongCredentials | AppError::Throttled { .. })) => {
             let (status, retry) = match &e {
-                AppError::Throttled { retry_after } => (StatusCode::TOO_MANY_REQUESTS, Some(*retry_after)),
+                AppError::Throttled { retry_after } => {
+                    (StatusCode::TOO_MANY_REQUESTS, Some(*retry_after))
+                }
                 _ => (StatusCode::UNAUTHORIZED, None),
             };
             let mut page = render(&SignInPage {
@@ -94,7 +108,8 @@ async fn sign_in(State(state): State<AppState>, cookie: SessionCookie, form: Pub
             })?;
             *page.status_mut() = status;
             if let Some(seconds) = retry {
-                page.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+                page.headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(seconds));
             }
             Ok(page)
         }
@@ -119,7 +134,10 @@ async fn sign_out(State(state): State<AppState>, Posted { viewer, .. }: Posted) 
     Ok(r)
 }
 
-async fn sign_out_everywhere(State(state): State<AppState>, Posted { viewer, .. }: Posted) -> PageResult {
+async fn sign_out_everywhere(
+    State(state): State<AppState>,
+    Posted { viewer, .. }: Posted,
+) -> PageResult {
     state
         .app
         .sign_out_everywhere(&viewer.principal, viewer.user_id.as_str())
@@ -160,7 +178,11 @@ async fn setup_page() -> PageResult {
     })
 }
 
-async fn setup(State(state): State<AppState>, cookie: SessionCookie, form: PublicForm) -> PageResult {
+async fn setup(
+    State(state): State<AppState>,
+    cookie: SessionCookie,
+    form: PublicForm,
+) -> PageResult {
     let f = &form.fields;
     let input = SetupInput {
         token: SecretString::from(f.text("token").to_owned()),
@@ -214,7 +236,10 @@ struct AcceptPage {
     error: Option<String>,
 }
 
-async fn accept_page(State(state): State<AppState>, MaybeViewer(viewer): MaybeViewer) -> PageResult {
+async fn accept_page(
+    State(state): State<AppState>,
+    MaybeViewer(viewer): MaybeViewer,
+) -> PageResult {
     let chrome = match &viewer {
         Some(v) => Some(Chrome::new(&state, v, None, "").await?),
         None => None,
@@ -231,9 +256,12 @@ fn link_refusal(e: AppError) -> Result<(StatusCode, String), PageError> {
     Ok(match e {
         AppError::NotFound { .. } => (
             StatusCode::NOT_FOUND,
-            "This link is not valid: it was used, withdrawn, or has expired. Ask for a new one.".into(),
+            "This link is not valid: it was used, withdrawn, or has expired. Ask for a new one."
+                .into(),
         ),
-        AppError::Invalid { message, .. } => (StatusCode::UNPROCESSABLE_ENTITY, capitalised(&message)),
+        AppError::Invalid { message, .. } => {
+            (StatusCode::UNPROCESSABLE_ENTITY, capitalised(&message))
+        }
         AppError::Conflict(message) => (StatusCode::CONFLICT, capitalised(&message)),
         AppError::Forbidden { message, .. } => (StatusCode::FORBIDDEN, capitalised(&message)),
         other => return Err(other.into()),
@@ -307,7 +335,11 @@ async fn reset_page() -> PageResult {
     })
 }
 
-async fn reset(State(state): State<AppState>, cookie: SessionCookie, form: PublicForm) -> PageResult {
+async fn reset(
+    State(state): State<AppState>,
+    cookie: SessionCookie,
+    form: PublicForm,
+) -> PageResult {
     let f = &form.fields;
     match state
         .app
@@ -359,7 +391,10 @@ pub fn router() -> Router<AppState> {
         .route("/switch", get(chrome::switch))
         .route("/sign-in", get(sign_in_page).post(sign_in))
         .route("/sign-out", axum::routing::post(sign_out))
-        .route("/sign-out-everywhere", axum::routing::post(sign_out_everywhere))
+        .route(
+            "/sign-out-everywhere",
+            axum::routing::post(sign_out_everywhere),
+        )
         .route("/setup", get(setup_page).post(setup))
         .route("/invitations/accept", get(accept_page).post(accept))
         .route("/reset-password", get(reset_page).post(reset))

@@ -75,7 +75,7 @@ impl Errors {
     }
 
     /// Puts a refusal from the app next to the field it names.
-    pub fn from_app(&mut self, e: AppError) -> Result<(), super::PageError> {
+    pub fn add_refusal(&mut self, e: AppError) -> Result<(), super::PageError> {
         match e {
             AppError::Invalid { field, message } => {
                 let at = match field {

@@ -334,7 +334,7 @@ async fn create(
             org,
         }),
         Err(e) => {
-            errors.from_app(e)?;
+            errors.add_refusal(e)?;
             let page = new_key_page(&state, &viewer, org, form, errors).await?;
             Ok(unprocessable(page))
         }
@@ -519,7 +519,7 @@ async fn update(
             Redirect::to(&format!("/orgs/{}/keys/{}?done=updated", org.id, key.id)).into_response(),
         ),
         Err(e) => {
-            errors.from_app(e)?;
+            errors.add_refusal(e)?;
             let page = key_page(&state, &viewer, org, &id, Some(form), errors, None).await?;
             Ok(unprocessable(page))
         }

@@ -90,6 +90,5 @@ pub async fn complete(
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/setup", post(complete))
+    Router::new().route("/v1/setup", post(complete))
 }
