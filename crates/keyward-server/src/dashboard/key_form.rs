@@ -90,10 +90,26 @@ impl Errors {
                     self.add(at, message);
                 }
             }
+            // Beyond what the person holds: next to what asked for too much.
             AppError::Forbidden {
                 required_permission,
                 message,
-            } if required_permission == "no_escalation" => self.add("permissions", message),
+            } => {
+                let at = if message.contains("ip_allowlist") {
+                    "ip_allowlist"
+                } else if required_permission == "no_escalation" {
+                    "permissions"
+                } else if message.contains("limits") {
+                    "rate_limits"
+                } else {
+                    "general"
+                };
+                if at == "general" {
+                    self.general.push(message);
+                } else {
+                    self.add(at, message);
+                }
+            }
             AppError::Lifecycle(e) => {
                 let text = e.to_string();
                 if text.starts_with("expires_at") || text.contains("expiry") {

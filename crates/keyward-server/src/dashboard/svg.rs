@@ -99,8 +99,8 @@ pub fn usage_chart(days: &[DayUsage]) -> String {
             );
         }
         svg.push_str("</g>");
-        // A date under the first, the last and every seventh bar.
-        if i == 0 || i + 1 == days.len() || i % 7 == 0 {
+        // A date under the first bar, the last, and every seventh not too near the last.
+        if i == 0 || i + 1 == days.len() || (i % 7 == 0 && i + 4 < days.len()) {
             let _ = write!(
                 svg,
                 "<text x=\"{:.1}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\" fill=\"#475467\">{}</text>",

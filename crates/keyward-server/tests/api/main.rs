@@ -4,6 +4,7 @@
 
 mod auth;
 mod contract;
+mod dashboard;
 mod docs;
 mod errors;
 mod helpers;
