@@ -159,6 +159,8 @@ struct MemberRow {
     name: String,
     role: Role,
     projects: Vec<String>,
+    /// Each project's name and the member's level on it (`""`: none), for the form.
+    levels: Vec<(String, &'static str)>,
     is_self: bool,
 }
 
@@ -206,6 +208,13 @@ async fn members_page(
         .await?
         .into_iter()
         .map(|(user, access)| MemberRow {
+            levels: tree
+                .iter()
+                .map(|(p, _)| {
+                    let level = access.projects.get(&p.id).map_or("", |l| l.as_str());
+                    (p.name.to_string(), level)
+                })
+                .collect(),
             is_self: user.id == viewer.user_id,
             user_id: user.id.to_string(),
             name: user.display_name.clone().unwrap_or_default(),
@@ -284,7 +293,7 @@ fn member_input(fields: &super::form::Fields) -> Result<MemberInput, String> {
         .ok_or_else(|| "Choose a role: member, admin or owner.".to_owned())?;
     let mut projects = Vec::new();
     for (project, level) in fields.all("project").zip(fields.all("level")) {
-        if project.is_empty() {
+        if project.is_empty() || level.is_empty() {
             continue;
         }
         let level = Level::parse(level).map_err(|e| e.to_string())?;

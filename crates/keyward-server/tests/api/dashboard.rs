@@ -104,7 +104,9 @@ impl<'a> Browser<'a> {
 
 /// An organization with a project, and `email` as a member with `role` in it.
 async fn org_with(t: &TestApp, name: &str, email: &str, role: &str) -> String {
-    let exists = t.admin(Method::GET, &format!("/v1/orgs/{name}"), None).await;
+    let exists = t
+        .admin(Method::GET, &format!("/v1/orgs/{name}"), None)
+        .await;
     let org = match exists.status.as_u16() {
         200 => exists.body["id"].as_str().unwrap().to_owned(),
         _ => t.org(name).await,
@@ -399,4 +401,53 @@ async fn nobody_gives_a_key_more_than_they_hold_from_the_form_either() {
         .await
         .expect(200);
     assert_eq!(keys.body["data"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn a_members_access_is_saved_whole_from_the_members_page() {
+    let t = TestApp::spawn().await;
+    let org = org_with(&t, "Acme", "ada@acme.test", "owner").await;
+    org_with(&t, "Acme", "mia@acme.test", "member").await;
+    let ada = Browser::signed_in(&t, "ada@acme.test").await;
+    let mia = t.app.user("mia@acme.test").await.unwrap().id.to_string();
+    let page = ada.get(&format!("/orgs/{org}/members")).await;
+    assert!(
+        page.text.contains(&format!("level-{mia}-0")),
+        "a level per project"
+    );
+    let saved = ada
+        .post(
+            &format!("/orgs/{org}/members/{mia}"),
+            &[
+                ("role", "member"),
+                ("project", "Website"),
+                ("level", "write"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.text);
+    let members = t
+        .admin(Method::GET, &format!("/v1/orgs/{org}/members"), None)
+        .await
+        .expect(200);
+    let row = members.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["user"]["email"] == "mia@acme.test")
+        .cloned()
+        .unwrap();
+    assert_eq!(row["projects"][0]["level"], "write", "{}", members.text);
+    // Saving the role again, with the level shown, keeps it.
+    ada.post(
+        &format!("/orgs/{org}/members/{mia}"),
+        &[
+            ("role", "member"),
+            ("project", "Website"),
+            ("level", "write"),
+        ],
+    )
+    .await;
+    let page = ada.get(&format!("/orgs/{org}/members")).await;
+    assert!(page.text.contains("Website: write"), "{}", page.text);
 }
