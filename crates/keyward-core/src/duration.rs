@@ -39,10 +39,11 @@ pub fn format(d: Duration) -> String {
     if secs == 0 {
         return "0".into();
     }
-    let mut out = String::new();
+    let mut out = String::with_capacity(8);
     for (unit, name) in [(86_400, 'd'), (3_600, 'h'), (60, 'm'), (1, 's')] {
         if secs >= unit {
-            out.push_str(&format!("{}{name}", secs / unit));
+            crate::digits::push_u64(&mut out, (secs / unit).unsigned_abs());
+            out.push(name);
             secs %= unit;
         }
     }
@@ -151,6 +152,27 @@ mod tests {
         fn formatted_durations_parse_back(secs in 0i64..3_000_000_000) {
             let d = Duration::seconds(secs);
             prop_assert_eq!(parse(&format(d)), Ok(d));
+        }
+
+        #[test]
+        fn formatting_writes_what_format_did(secs in -100i64..3_000_000_000, ms in 0i64..1_000) {
+            // The form written with `format!`, as audit events have recorded it.
+            fn by_format(d: Duration) -> String {
+                let mut secs = d.whole_seconds();
+                if secs == 0 {
+                    return "0".into();
+                }
+                let mut out = String::new();
+                for (unit, name) in [(86_400, 'd'), (3_600, 'h'), (60, 'm'), (1, 's')] {
+                    if secs >= unit {
+                        out.push_str(&format!("{}{name}", secs / unit));
+                        secs %= unit;
+                    }
+                }
+                out
+            }
+            let d = Duration::seconds(secs) + Duration::milliseconds(ms);
+            prop_assert_eq!(format(d), by_format(d));
         }
 
         #[test]

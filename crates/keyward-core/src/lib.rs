@@ -8,6 +8,7 @@ pub mod allowlist;
 pub mod audit;
 pub mod base62;
 pub mod check;
+pub mod digits;
 pub mod duration;
 pub mod echo;
 pub mod escalation;

@@ -28,9 +28,41 @@ const RFC3339_MILLIS: &[time::format_description::BorrowedFormatItem<'static>] =
 /// RFC 3339 in UTC with milliseconds, as every API answer and table shows times:
 /// `2027-01-31T12:00:00.000Z`. Fixed width, so listings line up and sort as text.
 pub fn format(t: Timestamp) -> String {
-    t.to_offset(time::UtcOffset::UTC)
-        .format(RFC3339_MILLIS)
-        .unwrap_or_else(|_| t.to_string())
+    match fixed(t) {
+        Some(text) => text.as_str().to_owned(),
+        None => t
+            .to_offset(time::UtcOffset::UTC)
+            .format(RFC3339_MILLIS)
+            .unwrap_or_else(|_| t.to_string()),
+    }
+}
+
+/// [`format`]'s text of a time in the years 0 to 9999, the only ones keyward makes,
+/// written straight into a buffer: `time`'s formatting machinery cost about as much
+/// as the rest of serialising the verify answer's quota. `None` for other years.
+fn fixed(t: Timestamp) -> Option<Fixed> {
+    use crate::digits::put_padded;
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
+    let mut b = *b"0000-00-00T00:00:00.000Z";
+    put_padded(&mut b[0..4], year);
+    put_padded(&mut b[5..7], u32::from(u8::from(t.month())));
+    put_padded(&mut b[8..10], u32::from(t.day()));
+    put_padded(&mut b[11..13], u32::from(t.hour()));
+    put_padded(&mut b[14..16], u32::from(t.minute()));
+    put_padded(&mut b[17..19], u32::from(t.second()));
+    put_padded(&mut b[20..23], u32::from(t.millisecond()));
+    Some(Fixed(b))
+}
+
+/// `2027-01-31T12:00:00.000Z`, ASCII.
+struct Fixed([u8; 24]);
+
+impl Fixed {
+    fn as_str(&self) -> &str {
+        // Only ASCII digits and punctuation are ever written into it.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
 }
 
 /// `#[serde(with = "keyward_core::timestamp::rfc3339")]`: times in the [`format`] form.
@@ -39,7 +71,10 @@ pub mod rfc3339 {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::format(*t))
+        match super::fixed(*t) {
+            Some(text) => s.serialize_str(text.as_str()),
+            None => s.serialize_str(&super::format(*t)),
+        }
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
@@ -84,6 +119,32 @@ mod tests {
             prop_assert_eq!(to_millis(from_millis(ms)), ms);
             prop_assert_eq!(truncate(from_millis(ms)), from_millis(ms));
         }
+    }
+
+    proptest! {
+        #[test]
+        fn the_fixed_form_is_what_time_formats(
+            ns in -62_167_132_800_000_000_000i128..253_402_214_400_000_000_000,
+            offset in -86_399i32..86_400,
+        ) {
+            let t = OffsetDateTime::from_unix_timestamp_nanos(ns).unwrap()
+                .to_offset(time::UtcOffset::from_whole_seconds(offset).unwrap());
+            let by_time = t.to_offset(time::UtcOffset::UTC).format(RFC3339_MILLIS).unwrap();
+            let fast = fixed(t).unwrap();
+            prop_assert_eq!(fast.as_str(), by_time.as_str());
+            prop_assert_eq!(format(t), by_time);
+        }
+    }
+
+    #[test]
+    fn years_beyond_four_digits_are_formatted_by_time() {
+        let t = time::macros::datetime!(-0001-12-31 23:59:59.999 UTC);
+        assert!(fixed(t).is_none());
+        assert_eq!(format(t), t.format(RFC3339_MILLIS).unwrap());
+        assert_eq!(
+            format(time::macros::datetime!(0000-01-01 0:00 UTC)),
+            "0000-01-01T00:00:00.000Z"
+        );
     }
 
     #[test]

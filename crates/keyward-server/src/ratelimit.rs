@@ -38,6 +38,9 @@ pub struct LimitStanding {
     /// Seconds until it is whole again; with nothing left, until the next request is
     /// admitted (the `RateLimit` field's `t`).
     pub reset: u64,
+    /// The period in whole seconds: the policy's window (`w`).
+    #[serde(skip)]
+    window: u64,
 }
 
 /// The organization's monthly quota, as the verify answer gives it.
@@ -99,6 +102,7 @@ impl Limits {
                     (0, _, _) => secs_up(l.period / l.limit.max(1)).min(secs_up(st.reset)),
                     _ => secs_up(st.reset),
                 },
+                window: secs_up(l.period),
             })
             .collect();
         let month = Month::of(now);
@@ -113,40 +117,58 @@ impl Limits {
 
     /// `RateLimit-Policy`: every limit, then the quota.
     pub fn policy(&self) -> String {
-        let mut items: Vec<String> = self
-            .rate_limits
-            .iter()
-            .map(|l| {
-                let period = keyward_core::duration::parse(&l.period)
-                    .map(secs_up)
-                    .unwrap_or_default();
-                format!("\"{}\";q={};w={}", l.name, l.limit, period)
-            })
-            .collect();
-        if let Some(q) = &self.quota {
-            items.push(format!(
-                "\"{QUOTA_POLICY}\";q={};w={}",
-                q.limit, self.month_seconds
-            ));
-        }
-        items.join(", ")
+        self.items(
+            |l| (l.limit.into(), l.window),
+            |q| (q.limit, self.month_seconds),
+            "q",
+            "w",
+        )
     }
 
     /// `RateLimit`: where each policy stands.
     pub fn state(&self, now: Timestamp) -> String {
-        let mut items: Vec<String> = self
-            .rate_limits
-            .iter()
-            .map(|l| format!("\"{}\";r={};t={}", l.name, l.remaining, l.reset))
-            .collect();
-        if let Some(q) = &self.quota {
-            items.push(format!(
-                "\"{QUOTA_POLICY}\";r={};t={}",
-                q.remaining,
-                secs_up(q.resets_at - now)
-            ));
+        self.items(
+            |l| (l.remaining.into(), l.reset),
+            |q| (q.remaining, secs_up(q.resets_at - now)),
+            "r",
+            "t",
+        )
+    }
+
+    /// `"name";a=1;b=2` for every limit, then the quota, comma-separated. Written into
+    /// one string: `format!` and `join` per field cost more than the rest of building
+    /// the verify answer's limits.
+    fn items(
+        &self,
+        limit: impl Fn(&LimitStanding) -> (u64, u64),
+        quota: impl Fn(&QuotaView) -> (u64, u64),
+        a: &str,
+        b: &str,
+    ) -> String {
+        use keyward_core::digits::push_u64;
+        let mut out = String::with_capacity(48 * (self.rate_limits.len() + 1));
+        let mut item = |name: &str, (x, y): (u64, u64)| {
+            if !out.is_empty() {
+                out.push_str(", ");
+            }
+            out.push('"');
+            out.push_str(name);
+            out.push_str("\";");
+            out.push_str(a);
+            out.push('=');
+            push_u64(&mut out, x);
+            out.push(';');
+            out.push_str(b);
+            out.push('=');
+            push_u64(&mut out, y);
+        };
+        for l in &self.rate_limits {
+            item(&l.name, limit(l));
         }
-        items.join(", ")
+        if let Some(q) = &self.quota {
+            item(QUOTA_POLICY, quota(q));
+        }
+        out
     }
 
     /// The fields, by name, as the verify answer gives them for a proxy to copy.

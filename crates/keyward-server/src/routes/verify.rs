@@ -21,7 +21,6 @@ use keyward_core::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -86,7 +85,39 @@ pub struct VerifyOut<'a> {
     /// The same as HTTP header fields, for your API to copy onto its answer:
     /// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers), and
     /// `Retry-After` on a refusal. Empty when the check ended before the limits.
-    pub headers: BTreeMap<String, String>,
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub headers: HeaderFields,
+}
+
+/// The answer's `headers`: the fields by name, in the order a `BTreeMap` of them
+/// would serialise (byte order of the names), without building one.
+#[derive(Debug, Default)]
+pub struct HeaderFields(Vec<(Cow<'static, str>, String)>);
+
+impl HeaderFields {
+    fn of(limits: &Limits, now: Timestamp) -> Self {
+        Self::from_fields(limits.fields(now))
+    }
+
+    fn from_fields(fields: Vec<(header::HeaderName, String)>) -> Self {
+        let mut fields: Vec<(Cow<'static, str>, String)> = fields
+            .into_iter()
+            .map(|(name, value)| (header_case(name.as_str()), value))
+            .collect();
+        fields.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+        HeaderFields(fields)
+    }
+}
+
+impl Serialize for HeaderFields {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
 }
 
 /// Who the key is, as the operator's API needs it to serve the request.
@@ -205,19 +236,16 @@ pub async fn verify(
         key: verdict.key.as_deref().map(VerifiedKey::from),
         headers: limits
             .as_ref()
-            .map(|l| {
-                l.fields(now)
-                    .into_iter()
-                    .map(|(name, value)| (header_case(name.as_str()), value))
-                    .collect()
-            })
+            .map(|l| HeaderFields::of(l, now))
             .unwrap_or_default(),
         retry_after: limits.as_ref().and_then(|l| l.retry_after),
         quota: limits.as_ref().and_then(|l| l.quota.clone()),
         rate_limits: limits.map(|l| l.rate_limits),
     };
-    // Serialised here, while the answer can still borrow from the result.
-    let body = serde_json::to_vec(&out).map_err(|e| {
+    // Serialised here, while the answer can still borrow from the result; into room
+    // for a whole answer with limits (about 850 bytes), not grown step by step.
+    let mut body = Vec::with_capacity(1024);
+    serde_json::to_writer(&mut body, &out).map_err(|e| {
         tracing::error!(error = %e, "cannot serialise a verify answer");
         ApiError::new(
             &crate::problems::INTERNAL,
@@ -228,15 +256,57 @@ pub async fn verify(
 }
 
 /// A field name as people write it: `RateLimit-Policy`, `Retry-After`.
-fn header_case(name: &str) -> String {
+fn header_case(name: &str) -> Cow<'static, str> {
     match name {
         "ratelimit-policy" => "RateLimit-Policy".into(),
         "ratelimit" => "RateLimit".into(),
         "retry-after" => "Retry-After".into(),
-        other => other.into(),
+        other => other.to_owned().into(),
     }
 }
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/v1/keys/verify", post(verify))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ratelimit::{RATELIMIT, RATELIMIT_POLICY};
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn the_header_fields_serialise_as_a_map_of_them_did() {
+        let value = |s: &str| s.to_owned();
+        let sets = [
+            vec![],
+            vec![
+                (RATELIMIT_POLICY, value(r#""default";q=100;w=10"#)),
+                (RATELIMIT, value(r#""default";r=99;t=1"#)),
+            ],
+            vec![
+                (
+                    RATELIMIT_POLICY,
+                    value(r#""burst";q=1;w=1, "quota";q=5;w=2678400"#),
+                ),
+                (RATELIMIT, value(r#""burst";r=0;t=1, "quota";r=5;t=60"#)),
+                (header::RETRY_AFTER, value("1")),
+            ],
+            vec![
+                (header::RETRY_AFTER, value("7")),
+                (header::HeaderName::from_static("x-other"), value("a\"b")),
+                (RATELIMIT, value("r")),
+            ],
+        ];
+        for fields in sets {
+            let map: BTreeMap<String, String> = fields
+                .iter()
+                .map(|(name, value)| (header_case(name.as_str()).into_owned(), value.clone()))
+                .collect();
+            assert_eq!(
+                serde_json::to_string(&HeaderFields::from_fields(fields)).unwrap(),
+                serde_json::to_string(&map).unwrap()
+            );
+        }
+    }
 }
