@@ -60,6 +60,15 @@ pub async fn people(
         .collect())
 }
 
+/// Rate limits in words: `burst 100 per 10s, sustained 5000 per 1h`.
+pub fn limits_text(limits: &[keyward_core::RateLimit]) -> String {
+    limits
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A short line for what a key may do.
 fn summary(key: &KeyView) -> Vec<String> {
     let mut parts: Vec<String> = key.grants.iter().map(|g| g.label()).collect();
@@ -193,20 +202,7 @@ async fn choices(
     let plan_limits = settings
         .plans
         .get(&org.plan)
-        .map(|p| {
-            p.rate_limits
-                .iter()
-                .map(|l| {
-                    format!(
-                        "{} {}/{}",
-                        l.name,
-                        l.limit,
-                        keyward_core::duration::format(l.period)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
+        .map(|p| limits_text(&p.rate_limits))
         .unwrap_or_default();
     Ok(Choices {
         projects: tree.iter().map(|(p, _)| p.name.to_string()).collect(),

@@ -3,7 +3,7 @@
 
 use super::chrome::{org_of, Chrome};
 use super::form::Posted;
-use super::keys::{actor_name, people, when};
+use super::keys::{actor_name, limits_text, people, when};
 use super::viewer::Viewer;
 use super::{render, svg, PageError, PageResult};
 use crate::state::AppState;
@@ -563,20 +563,7 @@ async fn plan(
     };
     let limits = plan
         .as_ref()
-        .map(|p| {
-            p.rate_limits
-                .iter()
-                .map(|l| {
-                    format!(
-                        "{} {}/{}",
-                        l.name,
-                        l.limit,
-                        keyward_core::duration::format(l.period)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
+        .map(|p| limits_text(&p.rate_limits))
         .unwrap_or_default();
     render(&PlanPage {
         chrome: Some(Chrome::new(&state, &viewer, Some(&org), "plan").await?),
