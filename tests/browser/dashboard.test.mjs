@@ -128,7 +128,7 @@ test('an owner sets up, signs in, and takes a key through its whole life', async
   assert.equal(await page.getByText('Reactivate…').count(), 0);
 });
 
-test('the pages read well on a phone and at 1280 px', async (t) => {
+test('every main page reads well on a phone and at 1280 px', async (t) => {
   const kw = await startKeyward({ t });
   for (const width of WIDTHS) {
     const page = await newPage(browser, { width, t });
@@ -138,6 +138,7 @@ test('the pages read well on a phone and at 1280 px', async (t) => {
     else await signIn(page, kw, OWNER);
     await page.getByRole('heading', { name: 'API Keys', exact: true }).waitFor();
     for (const [link, heading, name] of [
+      ['Projects', 'Projects', 'projects'],
       ['Members', 'Members', 'members'],
       ['Audit log', 'Audit log', 'audit'],
       ['Plan and usage', 'Plan and usage', 'plan'],
@@ -148,10 +149,27 @@ test('the pages read well on a phone and at 1280 px', async (t) => {
       await look(page, name, t);
     }
     await page.getByRole('link', { name: 'Create API Key' }).first().click();
+    await look(page, 'key-new', t);
     // Refusals are shown next to their field, in words a person can act on.
     await page.getByRole('button', { name: 'Create API Key' }).click();
     await page.getByText('Give the key a name').waitFor();
     await look(page, 'key-new-refused', t);
+    await page.getByLabel('Name', { exact: true }).fill(`Phone check ${width}`);
+    await page.getByLabel(/Organization access/).selectOption('read');
+    await page.getByRole('button', { name: 'Create API Key' }).click();
+    await page.getByRole('dialog').waitFor();
+    await look(page, 'key-created', t);
+    await page.getByRole('link', { name: /I have stored it/ }).click();
+    await page.getByRole('heading', { name: `Phone check ${width}` }).waitFor();
+    await look(page, 'key-detail', t);
+    await page.getByRole('link', { name: 'API Keys', exact: true }).click();
+    await look(page, 'keys', t);
+    await page.getByRole('link', { name: OWNER.email }).click();
+    await page.getByRole('heading', { name: 'Your account' }).waitFor();
+    await look(page, 'account', t);
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await page.getByRole('heading', { name: 'Sign in to keyward' }).waitFor();
+    await look(page, 'sign-in', t);
   }
 });
 
