@@ -287,7 +287,7 @@ where
     }
 }
 
-fn key_in_query(query: &str) -> Option<Response> {
+pub(crate) fn key_in_query(query: &str) -> Option<Response> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
     let (name, _) = pairs.iter().find(|(name, value)| {
         KEY_PARAMS.contains(&name.to_ascii_lowercase().as_str())

@@ -35,7 +35,7 @@ use tracing::Span;
 pub use forwarded::TrustedProxies;
 pub use limits::ServerLimits;
 pub use serve::{launch, launch_metrics};
-pub use state::{AppState, MetricsAccess};
+pub use state::{AppState, ForwardAuth, MetricsAccess};
 
 /// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -122,7 +122,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::health::router())
         .merge(routes::orgs::router())
         .merge(routes::keys::router())
-        .merge(routes::verify::router().route_layer(checks))
+        .merge(routes::verify::router().route_layer(checks.clone()))
+        .merge(routes::forward_auth::router().route_layer(checks))
         .merge(routes::me::router())
         .merge(routes::members::router())
         .merge(routes::invitations::router())

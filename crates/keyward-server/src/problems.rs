@@ -69,6 +69,8 @@ problems! {
         "The session cookie is unknown, or its session has ended: signed out, unused for longer than the idle timeout (12 hours unless the operator changed it), past its lifetime (7 days), or ended by a password reset. Sign in again.");
     CSRF = ("csrf", FORBIDDEN, "Cross-site request refused",
         "A change made with a session cookie must carry the session's CSRF token in the `X-CSRF-Token` header (the `csrf_token` that signing in, or `GET /v1/sessions/current`, answers), and must not come from another site (`Sec-Fetch-Site: cross-site`, or an `Origin` other than this server's). API keys and admin tokens need neither.");
+    NO_ROUTE = ("no-route", FORBIDDEN, "No route matches",
+        "Forward auth: no route of the operator's `[[routes]]` table matches the original method and path, so the request is refused (unless the operator set `forward_auth_unmatched = \"allow\"`). Add a route for it.");
     KEY_IN_QUERY = ("key-in-query", BAD_REQUEST, "API key in the URL",
         "Keys in query strings end up in logs, browser history and proxies. Send the key in the `Authorization: Bearer` or `x-api-key` header instead, and rotate the key that was sent.");
     INVALID_REQUEST = ("invalid-request", BAD_REQUEST, "Invalid request",
@@ -93,9 +95,10 @@ problems! {
         "The server cannot reach its database.");
 }
 
-/// The problems only endpoints outside the OpenAPI document answer (`/metrics`), by
+/// The problems only endpoints outside the OpenAPI document answer (`/metrics`,
+/// `/v1/forward-auth`), by
 /// slug: still listed at `/docs/problems`, left out of the document's answers.
-pub const OUTSIDE_THE_API: &[&str] = &[TOKEN_REQUIRED.slug];
+pub const OUTSIDE_THE_API: &[&str] = &[TOKEN_REQUIRED.slug, NO_ROUTE.slug];
 
 /// The problem type of each check outcome other than `valid`.
 pub fn for_outcome(outcome: keyward_core::Outcome) -> &'static Problem {

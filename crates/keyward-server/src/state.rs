@@ -2,6 +2,7 @@
 
 use crate::forwarded::TrustedProxies;
 use keyward_app::Keyward;
+use keyward_core::RouteTable;
 use secrecy::SecretString;
 use std::sync::Arc;
 
@@ -20,6 +21,8 @@ pub struct AppState {
     /// The whole `public_url`, without a trailing slash: the start of the links the
     /// dashboard hands out, such as an invitation's.
     pub public_url: Arc<str>,
+    /// The forward-auth route table and who may call `/v1/forward-auth`.
+    pub forward_auth: Arc<ForwardAuth>,
 }
 
 impl AppState {
@@ -32,6 +35,7 @@ impl AppState {
             metrics: Arc::new(MetricsAccess::default()),
             public_origin: None,
             public_url: Arc::from("http://127.0.0.1:8080"),
+            forward_auth: Arc::new(ForwardAuth::default()),
         }
     }
 
@@ -63,6 +67,14 @@ impl AppState {
             .is_some_and(|o| o.starts_with("https://"))
     }
 
+    /// Answering `/v1/forward-auth` with this route table and caller rule.
+    pub fn forwarding(self, forward_auth: ForwardAuth) -> Self {
+        AppState {
+            forward_auth: Arc::new(forward_auth),
+            ..self
+        }
+    }
+
     /// Believing `X-Forwarded-For` from these proxies.
     pub fn behind(self, proxies: TrustedProxies) -> Self {
         AppState {
@@ -88,4 +100,17 @@ impl Default for MetricsAccess {
             token: None,
         }
     }
+}
+
+/// How `/v1/forward-auth` decides: the route table, what to do with a request no
+/// route matches, and who may ask.
+#[derive(Debug, Clone, Default)]
+pub struct ForwardAuth {
+    pub routes: RouteTable,
+    /// A request no route matches: refused (`false`, the default) or allowed for any
+    /// valid key (`true`).
+    pub allow_unmatched: bool,
+    /// With a token, callers must send it in `X-Keyward-Proxy-Token`, from anywhere;
+    /// without one, only the server's own machine and the trusted proxies may ask.
+    pub token: Option<SecretString>,
 }

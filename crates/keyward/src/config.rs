@@ -43,6 +43,25 @@ struct FileConfig {
     scopes: Option<BTreeMap<String, Actions>>,
     /// The plans offered, by name; given, they replace the defaults.
     plans: Option<BTreeMap<String, PlanFile>>,
+    /// Forward auth: the route table, in order (the first match wins).
+    routes: Option<Vec<RouteFile>>,
+    /// The token proxies send in `X-Keyward-Proxy-Token` to call forward auth.
+    forward_auth_token: Option<String>,
+    /// `deny` (the default) or `allow`: a request no route matches.
+    forward_auth_unmatched: Option<String>,
+}
+
+/// A forward-auth route as the config file writes it (`[[routes]]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteFile {
+    /// Where the route is written, for errors that point at its line.
+    path: toml::Spanned<String>,
+    methods: Option<OneOrMany>,
+    resource: Option<String>,
+    project: Option<String>,
+    environment: Option<String>,
+    level: Option<String>,
 }
 
 /// A plan as the config file writes it.
@@ -111,6 +130,8 @@ pub struct Config {
     /// The token scrapers of `/metrics` must send; without one, only clients on this
     /// machine are answered.
     pub metrics_token: Option<SecretString>,
+    /// The forward-auth route table and who may call it.
+    pub forward_auth: keyward_server::ForwardAuth,
 }
 
 impl std::fmt::Debug for Config {
@@ -178,14 +199,15 @@ pub fn load(
         Some(p) => Some(p.to_path_buf()),
         None => env("KEYWARD_CONFIG")?.map(PathBuf::from),
     };
-    let file: FileConfig = match &file_path {
+    let (file, text): (FileConfig, String) = match &file_path {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read the config file {}", path.display()))?;
-            toml::from_str(&text)
-                .with_context(|| format!("invalid config file {}", path.display()))?
+            let file = toml::from_str(&text)
+                .with_context(|| format!("invalid config file {}", path.display()))?;
+            (file, text)
         }
-        None => FileConfig::default(),
+        None => (FileConfig::default(), String::new()),
     };
 
     let data_dir = pick(
@@ -397,7 +419,7 @@ pub fn load(
         None => None,
     };
     let metrics_token = match pick(None, "KEYWARD_METRICS_TOKEN", file.metrics_token)? {
-        Some((v, from)) => Some(metrics_token(v, &from)?),
+        Some((v, from)) => Some(secret_token("metrics_token", v, &from)?),
         None => None,
     };
 
@@ -416,6 +438,13 @@ pub fn load(
         }
         None => format!("http://{listen}"),
     };
+
+    let forward_auth = forward_auth(
+        file.routes.unwrap_or_default(),
+        file.forward_auth_token,
+        file.forward_auth_unmatched,
+        &text,
+    )?;
 
     Ok(Config {
         data_dir,
@@ -437,6 +466,66 @@ pub fn load(
         trusted_proxies,
         metrics_listen,
         metrics_token,
+        forward_auth,
+    })
+}
+
+/// The forward-auth settings: the route table from the file (each error names the
+/// route, its line and what to fix), the proxies' token and what an unmatched request
+/// gets.
+fn forward_auth(
+    routes: Vec<RouteFile>,
+    token: Option<String>,
+    unmatched: Option<String>,
+    text: &str,
+) -> Result<keyward_server::ForwardAuth> {
+    let lines: Vec<usize> = routes
+        .iter()
+        .map(|r| {
+            text[..r.path.span().start.min(text.len())]
+                .matches('\n')
+                .count()
+                + 1
+        })
+        .collect();
+    let specs: Vec<keyward_core::RouteSpec> = routes
+        .into_iter()
+        .map(|r| keyward_core::RouteSpec {
+            methods: match r.methods {
+                None => Vec::new(),
+                Some(OneOrMany::One(m)) => vec![m],
+                Some(OneOrMany::Many(ms)) => ms,
+            },
+            path: r.path.into_inner(),
+            resource: r.resource,
+            project: r.project,
+            environment: r.environment,
+            level: r.level,
+        })
+        .collect();
+    let table = keyward_core::RouteTable::parse(&specs).map_err(|e| {
+        let line = lines.get(e.index - 1).copied().unwrap_or(0);
+        anyhow::anyhow!("the config file's [[routes]], line {line}: {e}")
+    })?;
+    let token = match pick(None, "KEYWARD_FORWARD_AUTH_TOKEN", token)? {
+        Some((v, from)) => Some(secret_token("forward_auth_token", v, &from)?),
+        None => None,
+    };
+    let allow_unmatched = match pick(None, "KEYWARD_FORWARD_AUTH_UNMATCHED", unmatched)? {
+        None => false,
+        Some((v, from)) => match v.trim() {
+            "deny" => false,
+            "allow" => true,
+            _ => bail!(
+                "forward_auth_unmatched from {from} is '{}'; give 'deny' (the default: a request no route matches is refused) or 'allow' (any valid key may make it)",
+                keyward_core::echo::echo(&v, 40)
+            ),
+        },
+    };
+    Ok(keyward_server::ForwardAuth {
+        routes: table,
+        allow_unmatched,
+        token,
     })
 }
 
@@ -462,13 +551,14 @@ fn session_duration(
     Ok(d)
 }
 
-/// The token scrapers send for `/metrics`: long enough not to be guessed, and only
-/// visible ASCII, as a header carries it. Never repeated in an error.
-fn metrics_token(v: String, from: &str) -> Result<SecretString> {
+/// A token callers send (scrapers for `/metrics`, proxies for forward auth): long
+/// enough not to be guessed, and only visible ASCII, as a header carries it. Never
+/// repeated in an error.
+fn secret_token(name: &str, v: String, from: &str) -> Result<SecretString> {
     let ok = (16..=256).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic());
     if !ok {
         bail!(
-            "metrics_token from {from} must be 16 to 256 visible ASCII characters with no spaces, such as the output of `openssl rand -hex 32`"
+            "{name} from {from} must be 16 to 256 visible ASCII characters with no spaces, such as the output of `openssl rand -hex 32`"
         );
     }
     Ok(SecretString::from(v))

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod docs;
+pub mod forward_auth;
 pub mod health;
 pub mod invitations;
 pub mod keys;

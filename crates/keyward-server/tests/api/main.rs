@@ -7,6 +7,7 @@ mod contract;
 mod dashboard;
 mod docs;
 mod errors;
+mod forward_auth;
 mod helpers;
 mod keys;
 mod limits;

@@ -116,6 +116,7 @@ pub async fn run(app: &Keyward, config: &Config) -> Result<(), Failure> {
         }),
         ..AppState::new(app.clone())
             .behind(config.trusted_proxies.clone())
+            .forwarding(config.forward_auth.clone())
             .reached_at(&config.public_url)
     };
     // Ctrl-C or SIGTERM stops the listeners and the housekeeping alike.

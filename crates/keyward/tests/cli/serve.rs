@@ -535,6 +535,44 @@ fn bad_server_limits_are_errors_that_say_where_they_came_from() {
     }
 }
 
+/// A route table that cannot work stops the server at start, naming the route, its
+/// line in the file and what to change; so does a bad forward-auth setting.
+#[test]
+fn bad_forward_auth_routes_are_errors_that_name_the_route_and_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("keyward.toml");
+    std::fs::write(
+        &config,
+        "[[routes]]\npath = \"/api/{project}/**\"\nproject = \"{project}\"\nenvironment = \"production\"\n\n[[routes]]\npath = \"/api/**/x\"\n",
+    )
+    .unwrap();
+    for (env, expected) in [
+        (
+            ("KEYWARD_CONFIG", config.to_str().unwrap()),
+            "[[routes]], line 7: route 2 ('/api/**/x'): '**' matches the rest of the path, so it can only come last",
+        ),
+        (
+            ("KEYWARD_FORWARD_AUTH_UNMATCHED", "maybe"),
+            "forward_auth_unmatched from KEYWARD_FORWARD_AUTH_UNMATCHED is 'maybe'; give 'deny'",
+        ),
+        (
+            ("KEYWARD_FORWARD_AUTH_TOKEN", "short"),
+            "forward_auth_token from KEYWARD_FORWARD_AUTH_TOKEN must be 16 to 256",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("KEYWARD_DATA_DIR", dir.path().join("data"))
+            .env_remove("KEYWARD_PEPPER")
+            .env(env.0, env.1)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{env:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{env:?}: {err}");
+    }
+}
+
 /// A key's "last used" is written in batches, and the last batch when the server stops:
 /// a use just before SIGTERM is not lost.
 #[test]
