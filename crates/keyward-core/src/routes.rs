@@ -332,9 +332,64 @@ impl Matched<'_, '_> {
     }
 }
 
+/// Why a request path could mean another path to the upstream than to the route
+/// table, if it could: a `.` or `..` segment (written plainly or percent-encoded), an
+/// empty segment (`//`), a backslash, or an encoded `/` or `\`. Servers and proxies
+/// normalise these differently (nginx resolves `..` and merges slashes before choosing
+/// a location), so a path the table reads as `/api/forms/../admin` may reach the
+/// upstream as `/api/admin`. Forward auth refuses such paths rather than guess.
+pub fn ambiguous_path(path: &str) -> Option<&'static str> {
+    if path.contains('\\') {
+        return Some("a backslash");
+    }
+    let lower = path.to_ascii_lowercase();
+    if lower.contains("%2f") || lower.contains("%5c") {
+        return Some("an encoded '/' or '\\'");
+    }
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    for (i, segment) in segments.iter().enumerate() {
+        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+        if decoded == "." || decoded == ".." {
+            return Some("a '.' or '..' segment");
+        }
+        // An empty last segment is a trailing slash, which is fine.
+        if segment.is_empty() && i + 1 < segments.len() {
+            return Some("an empty segment ('//')");
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_the_upstream_could_read_otherwise_are_named() {
+        for ok in [
+            "/",
+            "/api/v1/forms",
+            "/api/v1/forms/",
+            "/api/v1/forms/a.b",
+            "/a/..b/c",
+            "/a/%41",
+        ] {
+            assert_eq!(ambiguous_path(ok), None, "{ok}");
+        }
+        for bad in [
+            "/api/forms/../admin",
+            "/api/forms/./x",
+            "/api/forms/%2e%2e/admin",
+            "/api/forms/.%2E/admin",
+            "/api/forms/..",
+            "/api//admin",
+            "/api/a%2Fb",
+            "/api/a%5cb",
+            "/api\\admin",
+        ] {
+            assert!(ambiguous_path(bad).is_some(), "{bad}");
+        }
+    }
     use proptest::prelude::*;
 
     fn spec(path: &str) -> RouteSpec {

@@ -211,6 +211,11 @@ fn original(parts: &Parts) -> Result<Original, ApiError> {
         .ok_or_else(|| {
             ApiError::invalid_request("the original URI is not a path such as /api/v1/items?page=2")
         })?;
+    if let Some(what) = keyward_core::routes::ambiguous_path(parsed.path()) {
+        return Err(ApiError::invalid_request(format!(
+            "the original path has {what}, which the upstream may read as another path than the route table does: refused"
+        )));
+    }
     if parsed.query().and_then(crate::auth::key_in_query).is_some() {
         return Err(ApiError::new(
             &problems::KEY_IN_QUERY,

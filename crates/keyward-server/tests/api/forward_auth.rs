@@ -285,6 +285,16 @@ async fn keys_in_urls_and_malformed_descriptions_are_refused_with_4xx_never_5xx(
         let r = nginx(&t, &key, method, uri).await;
         assert!(r.status.is_client_error(), "{method} {uri}: {}", r.status);
     }
+    // A path the upstream may normalise into another one than the table matched
+    // (nginx resolves '..' and merges slashes) is refused, not matched as written.
+    for uri in [
+        "/api/projects/Website/forms/../../Other/forms",
+        "/api/projects/Website/forms/%2e%2e/%2E%2E/Other/forms",
+        "/api/projects/Website/forms//x",
+        "/api/projects/Website%2Fforms",
+    ] {
+        nginx(&t, &key, "GET", uri).await.expect(400);
+    }
     // No description at all; both families at once (a client may have sent one).
     t.send(t.request(Method::GET, "/v1/forward-auth").bearer_auth(&key))
         .await
