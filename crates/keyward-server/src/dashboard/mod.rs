@@ -109,6 +109,9 @@ impl From<keyward_app::AppError> for PageError {
         use keyward_app::AppError as E;
         match e {
             E::NotFound { .. } => PageError::NotFound(e.to_string()),
+            // Forms put their own refusals next to their fields; one that reaches here
+            // is about the address itself (a malformed key id): there is nothing there.
+            E::Invalid { message, .. } => PageError::NotFound(message),
             E::Forbidden { message, .. } => PageError::Forbidden(message),
             E::Storage(source) => {
                 tracing::error!(error = %source, "storage failed under a dashboard page");

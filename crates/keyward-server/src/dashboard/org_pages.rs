@@ -403,7 +403,8 @@ struct AuditFilter {
     action: Option<String>,
     key: Option<String>,
     since: Option<String>,
-    before: Option<i64>,
+    /// The last event id of the previous page; anything else starts from the newest.
+    before: Option<String>,
 }
 
 struct AuditRow {
@@ -481,7 +482,7 @@ async fn audit(
                 action,
                 key_id,
                 since,
-                before_id: f.before,
+                before_id: f.before.as_deref().and_then(|b| b.parse().ok()),
                 limit: Some(AUDIT_PAGE),
                 ..AuditQuery::default()
             },

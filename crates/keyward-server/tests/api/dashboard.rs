@@ -361,6 +361,7 @@ async fn members_see_keys_but_change_nothing_and_nobody_sees_another_organizatio
     for path in [
         format!("/orgs/{other}/keys"),
         format!("/orgs/{other}/members"),
+        format!("/orgs/{acme}/keys/not-a-key-id"),
         format!("/orgs/{acme}/keys/{theirs}"),
         format!("/orgs/{acme}/keys/{theirs}/revoke"),
     ] {
