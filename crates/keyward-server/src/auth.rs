@@ -196,16 +196,11 @@ impl FromRequestParts<AppState> for Caller {
                     principal
                 }
                 None => {
-                    let mut e = ApiError::from_outcome(verdict.outcome, verdict.detail());
-                    if let Some(limits) = limits {
-                        let mut fields = axum::http::HeaderMap::new();
-                        limits.apply(&mut fields, now);
-                        e.headers = Some(Box::new(fields));
-                        if let Some(after) = limits.retry_after {
-                            e = e.with("retry_after", after);
-                        }
-                    }
-                    return Err(e);
+                    let e = ApiError::from_outcome(verdict.outcome, verdict.detail());
+                    return Err(match limits {
+                        Some(limits) => limits.onto(e, now),
+                        None => e,
+                    });
                 }
             }
         };

@@ -186,6 +186,18 @@ impl Limits {
         out
     }
 
+    /// A refusal of a metered request, with where the limits stand: the `RateLimit`
+    /// fields, and `retry_after` when waiting helps.
+    pub fn onto(&self, mut e: crate::error::ApiError, now: Timestamp) -> crate::error::ApiError {
+        let mut fields = HeaderMap::new();
+        self.apply(&mut fields, now);
+        e.headers = Some(Box::new(fields));
+        match self.retry_after {
+            Some(after) => e.with("retry_after", after),
+            None => e,
+        }
+    }
+
     /// Adds the fields to `headers`.
     pub fn apply(&self, headers: &mut HeaderMap, now: Timestamp) {
         for (name, value) in self.fields(now) {

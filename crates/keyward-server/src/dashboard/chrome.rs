@@ -47,7 +47,7 @@ impl Chrome {
         let orgs = state.app.list_orgs(&viewer.principal).await?;
         Ok(Chrome {
             person: viewer.name().to_owned(),
-            csrf: viewer.csrf.clone(),
+            csrf: viewer.csrf.as_str().to_owned(),
             orgs: orgs.iter().map(OrgLink::from).collect(),
             current: current.map(OrgLink::from),
             section,

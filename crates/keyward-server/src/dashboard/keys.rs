@@ -414,10 +414,8 @@ async fn key_page(
         )
         .await?;
     let today = state.app.now().date();
-    let range = UsageRange {
-        from: today - time::Duration::days(UsageRange::DEFAULT_DAYS - 1),
-        to: today,
-    };
+    // The API's default report: the last DEFAULT_DAYS days, ending today.
+    let range = UsageRange::parse(None, None, today)?;
     let usage = state
         .app
         .key_usage(&viewer.principal, key.id.as_str(), range)

@@ -549,10 +549,8 @@ async fn plan(
     let summary = state.app.org_summary(who, org.id.as_str()).await?;
     let plan = state.app.settings().plans.get(&org.plan).cloned();
     let today = state.app.now().date();
-    let range = UsageRange {
-        from: today - time::Duration::days(UsageRange::DEFAULT_DAYS - 1),
-        to: today,
-    };
+    // The API's default report: the last DEFAULT_DAYS days, ending today.
+    let range = UsageRange::parse(None, None, today)?;
     let usage = state.app.org_usage(who, &org.id, range).await?;
     let (quota_used, quota_limit, quota_resets) = match &summary.quota {
         Some(q) => (Some(q.used), Some(q.limit), when(&q.resets_at)),

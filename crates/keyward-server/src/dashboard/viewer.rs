@@ -7,6 +7,7 @@ use crate::state::AppState;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use keyward_app::Principal;
+use keyward_core::session::CsrfToken;
 use keyward_core::{OrgId, UserId};
 
 /// The person signed in, as every dashboard page sees them.
@@ -17,7 +18,7 @@ pub struct Viewer {
     pub email: String,
     pub display_name: Option<String>,
     /// The session's CSRF token, put in every form.
-    pub csrf: String,
+    pub csrf: CsrfToken,
     /// The session cookie as this request carries it: to sign out.
     pub cookie: SessionCookie,
 }
@@ -38,15 +39,14 @@ impl Viewer {
             user_id: s.person.id,
             email: s.person.email,
             display_name: s.person.display_name,
-            csrf: s.csrf.as_str().to_owned(),
+            csrf: s.csrf,
             cookie: person.cookie,
         }
     }
 
     /// Whether `presented` is this session's CSRF token, in constant time.
     pub fn csrf_matches(&self, presented: &str) -> bool {
-        use subtle::ConstantTimeEq;
-        !presented.is_empty() && bool::from(self.csrf.as_bytes().ct_eq(presented.as_bytes()))
+        self.csrf.verify(presented)
     }
 
     /// The name to greet them by.

@@ -92,15 +92,10 @@ pub async fn forward_auth(State(s): State<AppState>, request: Request) -> ApiRes
                     permission.replace('"', "")
                 ));
             }
-            if let Some(limits) = limits {
-                let mut fields = HeaderMap::new();
-                limits.apply(&mut fields, now);
-                e.headers = Some(Box::new(fields));
-                if let Some(after) = limits.retry_after {
-                    e = e.with("retry_after", after);
-                }
-            }
-            return Err(e);
+            return Err(match limits {
+                Some(limits) => limits.onto(e, now),
+                None => e,
+            });
         }
     };
     let mut response = StatusCode::OK.into_response();
