@@ -227,11 +227,26 @@ fn with_status(key: &ApiKey, status: KeyStatus, now: Timestamp) -> ApiKey {
     next
 }
 
-pub fn revoke(key: &ApiKey, now: Timestamp) -> Result<Transition, LifecycleError> {
+/// Whether `key` may be revoked: it is neither deleted nor already revoked.
+pub fn revocable(key: &ApiKey) -> Result<(), LifecycleError> {
     not_deleted(key)?;
     if key.status == KeyStatus::Revoked {
         return Err(LifecycleError::AlreadyRevoked(key.id));
     }
+    Ok(())
+}
+
+/// Whether `key` may be reactivated: it is revoked (and so not deleted).
+pub fn reactivatable(key: &ApiKey) -> Result<(), LifecycleError> {
+    not_deleted(key)?;
+    if key.status != KeyStatus::Revoked {
+        return Err(LifecycleError::NotRevoked(key.id));
+    }
+    Ok(())
+}
+
+pub fn revoke(key: &ApiKey, now: Timestamp) -> Result<Transition, LifecycleError> {
+    revocable(key)?;
     Ok(Transition {
         key: with_status(key, KeyStatus::Revoked, now),
         action: AuditAction::KeyRevoked,
@@ -240,10 +255,7 @@ pub fn revoke(key: &ApiKey, now: Timestamp) -> Result<Transition, LifecycleError
 }
 
 pub fn reactivate(key: &ApiKey, now: Timestamp) -> Result<Transition, LifecycleError> {
-    not_deleted(key)?;
-    if key.status != KeyStatus::Revoked {
-        return Err(LifecycleError::NotRevoked(key.id));
-    }
+    reactivatable(key)?;
     Ok(Transition {
         key: with_status(key, KeyStatus::Active, now),
         action: AuditAction::KeyReactivated,
@@ -279,8 +291,9 @@ pub fn rotatable(key: &ApiKey, now: Timestamp) -> Result<(), LifecycleError> {
     Ok(())
 }
 
-/// The changes `key`'s state allows now, as the transitions themselves decide them:
-/// what a dashboard offers, so that it never offers what would be refused.
+/// The changes `key`'s state allows now, by the same preconditions the transitions
+/// check (without building them): what a dashboard offers, so that it never offers
+/// what would be refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Offered {
     pub revoke: bool,
@@ -292,10 +305,10 @@ pub struct Offered {
 impl Offered {
     pub fn of(key: &ApiKey, now: Timestamp) -> Self {
         Offered {
-            revoke: revoke(key, now).is_ok(),
-            reactivate: reactivate(key, now).is_ok(),
+            revoke: revocable(key).is_ok(),
+            reactivate: reactivatable(key).is_ok(),
             rotate: rotatable(key, now).is_ok(),
-            delete: delete(key, now).is_ok(),
+            delete: not_deleted(key).is_ok(),
         }
     }
 

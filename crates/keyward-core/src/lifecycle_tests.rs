@@ -135,8 +135,8 @@ enum Op {
 
 proptest! {
     /// Whatever sequence of operations is tried, a deleted key stays deleted and
-    /// unchanged, every accepted change bumps the revision, and only revoked keys
-    /// can be reactivated.
+    /// unchanged, every accepted change bumps the revision, only revoked keys can be
+    /// reactivated, and what `Offered` offers is exactly what the transition accepts.
     #[test]
     fn lifecycle_sequences_respect_the_state_machine(ops in prop::collection::vec(
         prop::sample::select(vec![Op::Revoke, Op::Reactivate, Op::Delete, Op::Rotate, Op::Rename]), 1..12)
@@ -144,6 +144,7 @@ proptest! {
         let mut key = fresh();
         for op in ops {
             let before = key.clone();
+            let offered = Offered::of(&key, now());
             let result = match op {
                 Op::Revoke => revoke(&key, now()).map(|t| t.key),
                 Op::Reactivate => reactivate(&key, now()).map(|t| t.key),
@@ -154,6 +155,16 @@ proptest! {
                 }
                 Op::Rename => update(&key, KeyPatch { name: Some(KeyName::parse("x").unwrap()), ..KeyPatch::default() }, &Policy::default(), now()).map(|t| t.key),
             };
+            let offered_op = match op {
+                Op::Revoke => Some(offered.revoke),
+                Op::Reactivate => Some(offered.reactivate),
+                Op::Delete => Some(offered.delete),
+                Op::Rotate => Some(offered.rotate),
+                Op::Rename => None,
+            };
+            if let Some(offered_op) = offered_op {
+                prop_assert_eq!(offered_op, result.is_ok(), "{:?} offered {} on {:?}", op, offered_op, before.status);
+            }
             if before.status == KeyStatus::Deleted {
                 prop_assert!(result.is_err(), "{op:?} changed a deleted key");
                 continue;
