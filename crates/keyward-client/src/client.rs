@@ -88,16 +88,14 @@ impl ClientBuilder {
 
     pub fn build(self) -> Result<Client, Error> {
         let base = base_url(&self.base_url)?;
-        let mut authorization = HeaderValue::from_str(&format!(
-            "Bearer {}",
-            self.token.expose_secret().trim()
-        ))
-        .map_err(|_| {
-            Error::Config(
+        let mut authorization =
+            HeaderValue::from_str(&format!("Bearer {}", self.token.expose_secret().trim()))
+                .map_err(|_| {
+                    Error::Config(
                 "the token holds characters a header cannot carry; check that it was copied whole"
                     .into(),
             )
-        })?;
+                })?;
         authorization.set_sensitive(true);
         if self.token.expose_secret().trim().is_empty() {
             return Err(Error::Config(

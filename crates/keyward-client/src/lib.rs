@@ -19,8 +19,10 @@
 mod api;
 mod client;
 mod error;
+pub mod layer;
 pub mod types;
 
 pub use client::{Client, ClientBuilder};
 pub use error::{Error, Problem, TransportError};
+pub use layer::{Ask, KeyIdentity, KeywardLayer, KeywardService, Unverified};
 pub use secrecy::SecretString;
