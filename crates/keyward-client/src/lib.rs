@@ -22,6 +22,9 @@ mod error;
 pub mod layer;
 pub mod types;
 
+#[cfg(test)]
+mod schema_check;
+
 pub use client::{Client, ClientBuilder};
 pub use error::{Error, Problem, TransportError};
 pub use layer::{Ask, KeyIdentity, KeywardLayer, KeywardService, Unverified};
