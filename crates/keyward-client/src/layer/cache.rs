@@ -32,7 +32,7 @@ pub(crate) struct Cache {
 
 /// What a cache entry is found by: a digest, never the key.
 #[derive(Clone, Copy)]
-pub(crate) struct Fingerprint([u8; 32]);
+pub(crate) struct Fingerprint(pub(crate) [u8; 32]);
 
 impl Cache {
     pub(crate) fn new(ttl: Duration, capacity: usize) -> Self {
