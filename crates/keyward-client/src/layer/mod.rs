@@ -342,7 +342,7 @@ impl Shared {
             .as_ref()
             .map(|c| c.fingerprint(key.expose_secret(), ask, method));
         if let (Some(cache), Some(fp)) = (&self.cache, fingerprint) {
-            if let Some(answer) = cache.get(fp) {
+            if let Some(answer) = cache.get(fp, Instant::now()) {
                 return Ok(answer);
             }
         }
@@ -359,7 +359,7 @@ impl Shared {
         let sent = Instant::now();
         let answer = Arc::new(self.client.verify(&check).await?);
         if let (Some(cache), Some(fp)) = (&self.cache, fingerprint) {
-            cache.put(fp, sent, &answer);
+            cache.put(fp, sent, Instant::now(), &answer);
         }
         Ok(answer)
     }
