@@ -376,6 +376,23 @@ mod tests {
         assert!(!format!("{check:?}").contains("SECRET"));
     }
 
+    /// https needs the `rustls` feature; without it the error says so (a workspace
+    /// build may unify the feature on, so both cases are checked here).
+    #[test]
+    fn https_is_accepted_exactly_when_the_rustls_feature_is_on() {
+        match Client::new("https://keyward.example.com", TOKEN.to_owned().into()) {
+            Ok(client) => {
+                assert!(cfg!(feature = "rustls"));
+                assert_eq!(client.base_url(), "https://keyward.example.com/");
+            }
+            Err(Error::Config(message)) => {
+                assert!(!cfg!(feature = "rustls"));
+                assert!(message.contains("rustls"), "{message}");
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+
     #[test]
     fn an_empty_token_is_a_configuration_error() {
         let e = Client::new("http://127.0.0.1:8080", " ".to_owned().into()).unwrap_err();

@@ -18,7 +18,7 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    fn start() -> Server {
+    pub(crate) fn start() -> Server {
         Server::start_with(&[], None)
     }
 
