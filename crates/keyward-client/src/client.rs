@@ -380,13 +380,14 @@ mod tests {
     /// build may unify the feature on, so both cases are checked here).
     #[test]
     fn https_is_accepted_exactly_when_the_rustls_feature_is_on() {
+        let https = cfg!(feature = "rustls");
         match Client::new("https://keyward.example.com", TOKEN.to_owned().into()) {
             Ok(client) => {
-                assert!(cfg!(feature = "rustls"));
+                assert!(https, "accepted without the feature");
                 assert_eq!(client.base_url(), "https://keyward.example.com/");
             }
             Err(Error::Config(message)) => {
-                assert!(!cfg!(feature = "rustls"));
+                assert!(!https, "refused with the feature: {message}");
                 assert!(message.contains("rustls"), "{message}");
             }
             Err(e) => panic!("{e:?}"),
