@@ -143,3 +143,64 @@ fn problem(status: StatusCode, body: &Body<'_>) -> Response<String> {
         .insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(outcome: Outcome, status: u16, permission: Option<&str>) -> VerifyOut {
+        VerifyOut {
+            valid: false,
+            outcome,
+            status,
+            detail: "why".into(),
+            required_permission: permission.map(str::to_owned),
+            key: None,
+            rate_limits: None,
+            quota: None,
+            retry_after: (status == 429).then_some(6),
+            headers: [
+                ("RateLimit".to_owned(), r#""default";r=0;t=6"#.to_owned()),
+                ("Retry-After".to_owned(), "6".to_owned()),
+            ]
+            .into_iter()
+            .filter(|_| status == 429)
+            .collect(),
+        }
+    }
+
+    /// A refusal reads like keyward's own: members in RFC 9457's order, the
+    /// challenge RFC 6750 asks for, and the limit fields of a 429.
+    #[test]
+    fn refusals_are_worded_as_keyward_words_them() {
+        let r = refusal(&refused(
+            Outcome::InsufficientPermission,
+            403,
+            Some("Website:production:write"),
+        ));
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert_eq!(r.headers()[CONTENT_TYPE], PROBLEM_JSON);
+        assert_eq!(
+            r.body(),
+            r#"{"type":"/docs/problems#insufficient-permission","title":"Insufficient permission","status":403,"detail":"why","outcome":"insufficient_permission","required_permission":"Website:production:write"}"#
+        );
+        assert_eq!(
+            r.headers()[WWW_AUTHENTICATE],
+            r#"Bearer realm="keyward", error="insufficient_scope", scope="Website:production:write""#
+        );
+        let r = refusal(&refused(Outcome::Revoked, 401, None));
+        assert_eq!(
+            r.headers()[WWW_AUTHENTICATE],
+            r#"Bearer realm="keyward", error="invalid_token""#
+        );
+        let r = refusal(&refused(Outcome::RateLimited, 429, None));
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(!r.headers().contains_key(WWW_AUTHENTICATE));
+        assert_eq!(r.headers()[RETRY_AFTER], "6");
+        assert_eq!(r.headers()["ratelimit"], r#""default";r=0;t=6"#);
+        assert!(r.body().ends_with(r#""retry_after":6}"#), "{}", r.body());
+        // A status that is not a refusal's never turns a refusal into a success.
+        let r = refusal(&refused(Outcome::Unknown, 200, None));
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+}

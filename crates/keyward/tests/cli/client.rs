@@ -806,3 +806,26 @@ async fn the_layer_fails_closed_when_keyward_is_down_and_open_only_when_asked() 
     assert_eq!(body["saw_key"], json!(false));
     drop(kw.config);
 }
+
+#[tokio::test]
+async fn a_keyward_that_accepts_but_never_answers_is_a_timeout_and_a_503() {
+    // The kernel completes the connection; nobody reads or answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let timeout = Duration::from_millis(300);
+    let client = Client::builder(&url, SecretString::from("kw_admin_x".to_owned()))
+        .timeout(timeout)
+        .build()
+        .unwrap();
+    let e = client.list_orgs().await.unwrap_err();
+    assert!(
+        matches!(&e, Error::Transport(t) if t.is_timeout()) && e.is_unavailable(),
+        "{e:?}"
+    );
+    let app = forms_app(KeywardLayer::new(client, ask));
+    let started = Instant::now();
+    let (status, headers, _) = send(&app, "GET", &[("x-api-key", "kw_live_any")]).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(headers["retry-after"], "1");
+    assert!(started.elapsed() < timeout * 5, "{:?}", started.elapsed());
+}
