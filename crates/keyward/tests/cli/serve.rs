@@ -9,9 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     /// Lines the server printed on stdout before it was ready.
     printed: Vec<String>,
     _dir: tempfile::TempDir,
@@ -26,7 +26,7 @@ impl Server {
     /// keyward (`ulimit -n 64`, `umask 000`). The data directory does not exist yet:
     /// keyward creates it (or, on a restart, finds it). Logs (warn unless
     /// `KEYWARD_LOG` is given) go to a file.
-    fn start_with(env: &[(&str, &str)], shell: Option<&str>) -> Server {
+    pub(crate) fn start_with(env: &[(&str, &str)], shell: Option<&str>) -> Server {
         Server::start_in(tempfile::tempdir().unwrap(), env, shell)
     }
 
@@ -113,12 +113,12 @@ impl Server {
         server
     }
 
-    fn data_dir(&self) -> std::path::PathBuf {
+    pub(crate) fn data_dir(&self) -> std::path::PathBuf {
         self._dir.path().join("data")
     }
 
     /// What the server logged so far.
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         std::fs::read_to_string(self._dir.path().join("stderr.log")).unwrap()
     }
 
@@ -136,7 +136,7 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits for the exit; the data directory stays until drop.
-    fn terminate(&mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(&mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(sent.success());
@@ -154,7 +154,8 @@ impl Server {
     }
 }
 
-fn free_port() -> u16 {
+/// A loopback port free at the time of asking.
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -619,7 +620,7 @@ fn a_clean_stop_writes_the_last_uses_noted() {
 
 /// Runs the command line on a server's data directory; it must succeed. Its `--json`
 /// output, parsed (or the text, as a JSON string).
-fn cli(data: &Path, args: &[&str]) -> serde_json::Value {
+pub(crate) fn cli(data: &Path, args: &[&str]) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
         .args(args)
         .env("KEYWARD_DATA_DIR", data)
