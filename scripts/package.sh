@@ -30,6 +30,7 @@ if [ "${1:-}" = "--release" ]; then
     deb=$(cargo deb -p keyward --locked | tail -n 1)
 else
     log "cargo deb (the debug build)"
+    # cargo-deb 3.8 warns that packaging a dev profile is for tests only: it is.
     cargo build -p keyward --locked
     deb=$(cargo deb -p keyward --profile dev --no-build --no-strip | tail -n 1)
 fi
@@ -81,9 +82,11 @@ if command -v systemd-analyze >/dev/null 2>&1; then
     sed "s|/usr/bin/keyward|$scratch/root/usr/bin/keyward|" "$scratch/root/$unit_path" \
         > "$scratch/unit/keyward.service"
     systemd-analyze verify "$scratch/unit/keyward.service" || fail "systemd-analyze verify"
-    # Exposure on systemd's 0-10 scale, 1.2 when written; fail past 2.0.
-    systemd-analyze security --offline=yes --threshold=20 "$scratch/unit/keyward.service" \
-        | tail -n 1 || fail "the unit's exposure rose above 2.0 (systemd-analyze security)"
+    # Exposure on systemd's 0-10 scale, 1.1 when written; fail past 2.0.
+    exposure=$(systemd-analyze security --offline=yes --threshold=20 "$scratch/unit/keyward.service") \
+        || fail "the unit's exposure rose above 2.0 (systemd-analyze security):
+$exposure"
+    tail -n 1 <<<"$exposure"
 else
     echo "systemd-analyze is missing: the unit was not checked (install Debian's systemd package)"
 fi
