@@ -146,7 +146,10 @@ async fn answer(forms: &Mutex<Forms>, req: Request<Incoming>) -> Response<Full<B
                 return reply(StatusCode::INTERNAL_SERVER_ERROR, json!({}));
             };
             let list = f.by_project.entry((*project).to_owned()).or_default();
-            let at = list.iter().position(|form| form["id"].to_string() == *id);
+            let id: Option<u64> = id.parse().ok();
+            let at = list
+                .iter()
+                .position(|form| id.is_some() && form["id"].as_u64() == id);
             match (at, method == Method::DELETE) {
                 (None, _) => reply(
                     StatusCode::NOT_FOUND,
@@ -222,5 +225,11 @@ mod tests {
         );
         assert!(answer.contains(r#""name":"Poll""#), "{answer}");
         assert!(answer.contains(r#""key_headers":[]"#), "{answer}");
+
+        let one =
+            "/api/v1/projects/Website/forms/1 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
+        assert!(ask(addr, &format!("GET {one}")).starts_with("HTTP/1.1 200"));
+        assert!(ask(addr, &format!("DELETE {one}")).starts_with("HTTP/1.1 200"));
+        assert!(ask(addr, &format!("GET {one}")).starts_with("HTTP/1.1 404"));
     }
 }
