@@ -39,7 +39,12 @@ fn nginx(stack: &Stack) -> Proxy {
     );
     std::fs::write(dir.path().join("nginx.conf"), main).unwrap();
     std::fs::create_dir(dir.path().join("tmp")).unwrap();
-    let mut command = Command::new("nginx");
+    // Debian's nginx is in /usr/sbin, which a user's PATH may not hold.
+    let program = match std::path::Path::new("/usr/sbin/nginx").exists() {
+        true => "/usr/sbin/nginx",
+        false => "nginx",
+    };
+    let mut command = Command::new(program);
     command.args([
         "-p",
         &at,
