@@ -1,6 +1,6 @@
 //! nginx 1.22 with `deploy/nginx/keyward.conf`.
 
-use super::{fill, free_port, scenarios, shipped, Down, Proxy, Stack, PROXY_TOKEN};
+use super::{fill, free_port, scenarios, shipped, Proxy, Stack, PROXY_TOKEN};
 use std::process::Command;
 
 fn nginx(stack: &Stack) -> Proxy {
@@ -63,12 +63,5 @@ fn nginx(stack: &Stack) -> Proxy {
 fn nginx_with_the_shipped_config_enforces_keywards_decisions() {
     let stack = Stack::start();
     let proxy = nginx(&stack);
-    scenarios(
-        &proxy,
-        stack,
-        Down {
-            status: 503,
-            problem: true,
-        },
-    );
+    scenarios(&proxy, stack);
 }
