@@ -350,6 +350,22 @@ fn scenarios(proxy: &Proxy, mut stack: Stack) {
         );
     }
 
+    // A key bound to a person: their user id reaches the API too.
+    let data = stack.keyward.data_dir();
+    let user = cli(&data, &["--json", "users", "create", "ana@example.com"]);
+    let user = user["id"].as_str().unwrap();
+    cli(
+        &data,
+        &["members", "set", "--org", "Acme", "--role", "admin", user],
+    );
+    let (_, personal) = stack.key(&["--as-user", user, "--grant", "Website:production:read"]);
+    let a = send("GET", &forms, &[("x-api-key", &personal)]);
+    assert_eq!(
+        a.received()["identity"]["x-keyward-user-id"],
+        user,
+        "{name}: {a:?}"
+    );
+
     // No key: 401 with one challenge.
     let a = send("GET", &forms, &[]);
     a.problem(401, "missing");
