@@ -12,11 +12,15 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 # Tools the tests call: curl and jq run the README's HTTP examples and set up the
-# contract run; python3 with venv installs schemathesis (scripts/contract.sh).
+# contract run; python3 with venv installs schemathesis (scripts/contract.sh); nginx
+# and Caddy run the shipped proxy configs end to end (tests/cli/proxies/), which fail
+# without them; dpkg-deb checks the Debian package (scripts/package.sh).
 missing=()
-for tool in curl jq; do
-    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+for tool in curl jq nginx caddy dpkg-deb; do
+    command -v "$tool" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin" command -v "$tool" >/dev/null 2>&1 \
+        || missing+=("$tool")
 done
+missing=("${missing[@]/dpkg-deb/dpkg}")
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
     missing+=(python3 python3-venv)
 fi
@@ -27,6 +31,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
+# Debian's nginx lives in /usr/sbin, which a user's PATH may not hold.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) export PATH="$PATH:/usr/sbin" ;; esac
 
 # Lints are part of the suite: a warning fails it, as it does in review.
 log "cargo fmt --check"
@@ -46,6 +52,12 @@ log "browser tests (scripts/browser.sh)"
 browser=0
 bash scripts/browser.sh || browser=$?
 
+# The Debian package, built from the debug binary and checked (installs cargo-deb
+# the first time). Its verdict is kept the same way.
+log "Debian package (scripts/package.sh)"
+package=0
+bash scripts/package.sh || package=$?
+
 log "cargo test"
 if command -v cargo-nextest >/dev/null 2>&1 || cargo nextest --version >/dev/null 2>&1; then
     # nextest does not run doctests; run them first so the summary closes the log.
@@ -63,5 +75,9 @@ fi
 if [ "$browser" -ne 0 ]; then
     echo "the browser tests failed (see 'browser summary' above)" >&2
     status=$browser
+fi
+if [ "$package" -ne 0 ]; then
+    echo "the Debian package failed its checks (see 'package' above)" >&2
+    status=$package
 fi
 exit "$status"

@@ -168,20 +168,26 @@ struct ProblemBody<'a> {
     extensions: &'a Map<String, Value>,
 }
 
+impl ApiError {
+    /// The problem body as compact JSON: what the answer's body holds.
+    pub fn problem_json(&self) -> String {
+        let body = ProblemBody {
+            r#type: self.problem.type_uri(),
+            title: self.problem.title,
+            status: self.problem.status.as_u16(),
+            detail: &self.detail,
+            extensions: &self.extensions,
+        };
+        serde_json::to_string(&body).unwrap_or_default()
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         // A server error was logged, with its cause, where it arose (`From<AppError>`):
         // once, not again here.
         let status = self.problem.status;
-        let body = ProblemBody {
-            r#type: self.problem.type_uri(),
-            title: self.problem.title,
-            status: status.as_u16(),
-            detail: &self.detail,
-            extensions: &self.extensions,
-        };
-        let mut response =
-            (status, serde_json::to_string(&body).unwrap_or_default()).into_response();
+        let mut response = (status, self.problem_json()).into_response();
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,

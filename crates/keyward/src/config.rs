@@ -563,3 +563,130 @@ fn secret_token(name: &str, v: String, from: &str) -> Result<SecretString> {
     }
     Ok(SecretString::from(v))
 }
+
+#[cfg(test)]
+mod sample {
+    //! `deploy/keyward.toml`, the sample the Debian package installs, against the
+    //! loader: it must load as shipped, its examples must load when taken up, and it
+    //! must name every setting the loader reads, so a new setting cannot ship
+    //! without its sample.
+    #![allow(clippy::unwrap_used)]
+
+    use super::{load, FileConfig, PlanFile, RouteFile};
+    use serde::de::{self, Visitor};
+
+    fn shipped() -> String {
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../deploy/keyward.toml"
+        ))
+        .unwrap()
+    }
+
+    /// The sample with every example (`# name = value`, `# [table]`, `# [[table]]`)
+    /// taken up.
+    fn taken_up(text: &str) -> String {
+        let example = |rest: &str| {
+            let name = rest.split(" = ").next().unwrap_or_default();
+            let table = rest.trim_start_matches('[');
+            (rest.starts_with('[') && table.starts_with(|c: char| c.is_ascii_lowercase()))
+                || (rest.contains(" = ")
+                    && !name.is_empty()
+                    && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        };
+        text.lines()
+            .map(|line| {
+                let rest = line.strip_prefix('#').unwrap_or(line);
+                let rest = rest.strip_prefix(' ').unwrap_or(rest);
+                if line.starts_with('#') && example(rest) {
+                    rest
+                } else {
+                    line
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// A deserializer that only notes the field names a derived struct asks for.
+    struct FieldNames<'a>(&'a mut &'static [&'static str]);
+
+    impl<'de> de::Deserializer<'de> for FieldNames<'_> {
+        type Error = de::value::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("not a struct"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(de::Error::custom("only the field names were asked for"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map
+            enum identifier ignored_any
+        }
+    }
+
+    /// The settings the loader reads into `T`.
+    fn fields<T: de::DeserializeOwned>() -> &'static [&'static str] {
+        let mut names: &'static [&'static str] = &[];
+        let _ = T::deserialize(FieldNames(&mut names));
+        assert!(!names.is_empty());
+        names
+    }
+
+    fn loads(text: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyward.toml");
+        std::fs::write(&path, text).unwrap();
+        if let Err(e) = load(Some(&path), None, None) {
+            panic!("deploy/keyward.toml does not load: {e:#}\n{text}");
+        }
+    }
+
+    #[test]
+    fn the_sample_config_loads_as_shipped_and_with_every_example_taken_up() {
+        let shipped = shipped();
+        loads(&shipped);
+        let all = taken_up(&shipped);
+        assert_ne!(all, shipped, "the sample has examples to take up");
+        loads(&all);
+    }
+
+    #[test]
+    fn the_sample_config_names_every_setting_the_loader_reads() {
+        let all: toml::Table = toml::from_str(&taken_up(&shipped())).unwrap();
+        for field in fields::<FileConfig>() {
+            assert!(
+                all.contains_key(*field),
+                "deploy/keyward.toml has no sample of `{field}`: add one (commented out if it has no default)"
+            );
+        }
+        let routes = all["routes"].as_array().unwrap();
+        for field in fields::<RouteFile>() {
+            assert!(
+                routes
+                    .iter()
+                    .any(|r| r.as_table().unwrap().contains_key(*field)),
+                "deploy/keyward.toml's [[routes]] have no sample of `{field}`"
+            );
+        }
+        let plans = all["plans"].as_table().unwrap();
+        for field in fields::<PlanFile>() {
+            assert!(
+                plans
+                    .values()
+                    .any(|p| p.as_table().unwrap().contains_key(*field)),
+                "deploy/keyward.toml's [plans] have no sample of `{field}`"
+            );
+        }
+    }
+}

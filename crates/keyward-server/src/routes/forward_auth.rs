@@ -50,11 +50,31 @@ struct Original {
     path: String,
 }
 
-pub async fn forward_auth(State(s): State<AppState>, request: Request) -> ApiResult<Response> {
+/// The header a refusal repeats its problem body in, as compact ASCII JSON: nginx's
+/// `auth_request` drops the body of the answer it gets, and turns any status but 2xx,
+/// 401 and 403 into a 500 of its own, so the shipped nginx config rebuilds the
+/// client's answer from this header and `$upstream_status` (`deploy/nginx/`).
+pub const PROBLEM: HeaderName = HeaderName::from_static("x-keyward-problem");
+
+pub async fn forward_auth(State(s): State<AppState>, request: Request) -> Response {
+    match decide(&s, request).await {
+        Ok(allowed) => allowed,
+        Err(refused) => {
+            let json = ascii_json(&refused.problem_json());
+            let mut response = refused.into_response();
+            if let Ok(value) = HeaderValue::from_str(&json) {
+                response.headers_mut().insert(PROBLEM, value);
+            }
+            response
+        }
+    }
+}
+
+async fn decide(s: &AppState, request: Request) -> ApiResult<Response> {
     let (parts, _) = request.into_parts();
-    caller_allowed(&s, &parts)?;
+    caller_allowed(s, &parts)?;
     let original = original(&parts)?;
-    let from = crate::auth::client_address(&parts, &s);
+    let from = crate::auth::client_address(&parts, s);
     let fa = &s.forward_auth;
     let asked = match fa.routes.find(&original.method, &original.path) {
         Some(m) => m
@@ -241,13 +261,14 @@ fn one<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, ApiErr
         .map_err(|_| ApiError::invalid_request(format!("the {name} header is not valid text")))
 }
 
-/// JSON with every non-ASCII character written as `\uXXXX`, so it fits a header field
-/// and still reads back as the same JSON. Outside strings JSON is ASCII already, and
-/// serde_json has escaped control characters.
+/// JSON with every character a header field cannot hold (non-ASCII, control
+/// characters, DEL) written as `\uXXXX`, so it fits a header and still reads back as
+/// the same JSON. Outside strings JSON is printable ASCII already; serde_json escapes
+/// control characters in strings, but not DEL.
 fn ascii_json(json: &str) -> String {
     let mut out = String::with_capacity(json.len());
     for c in json.chars() {
-        if c.is_ascii() {
+        if c == ' ' || c.is_ascii_graphic() {
             out.push(c);
         } else {
             let mut units = [0u16; 2];
@@ -271,9 +292,13 @@ mod tests {
 
     #[test]
     fn metadata_header_is_ascii_and_reads_back_as_the_same_json() {
-        let value = serde_json::json!({ "name": "Zoë 🚀", "ctl": "a\u{1}b", "n": 3 });
+        let value = serde_json::json!({ "name": "Zoë 🚀", "ctl": "a\u{1}b\u{7f}c\td", "n": 3 });
         let json = serde_json::to_string(&value).unwrap();
         let header = ascii_json(&json);
+        assert!(
+            header.bytes().all(|b| b == b' ' || b.is_ascii_graphic()),
+            "{header}"
+        );
         assert!(HeaderValue::from_str(&header).is_ok(), "{header}");
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(&header).unwrap(),

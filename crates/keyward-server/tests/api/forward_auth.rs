@@ -340,3 +340,54 @@ async fn with_a_forward_auth_token_only_proxies_sending_it_are_answered() {
         .expect(403);
     t.send(ask(Some(token))).await.expect(200);
 }
+
+/// nginx's `auth_request` drops a refusal's body and turns 400 and 429 into a 500 of
+/// its own: the shipped nginx config rebuilds the client's answer from
+/// `X-Keyward-Problem`, so every refusal must carry its whole problem body there, in a
+/// form a header holds (ASCII), and an allowed request must carry none.
+#[tokio::test]
+async fn every_refusal_repeats_its_problem_body_in_a_header_nginx_can_pass_on() {
+    let t = spawn(None).await;
+    let org = t.org("Acme").await;
+    let (_, key) = t
+        .key(
+            &org,
+            json!({ "grants": [grant("Website", "production", "read")],
+                    "rate_limits": [{ "name": "default", "limit": 1, "period": "1h" }] }),
+        )
+        .await;
+    let ok = nginx(&t, &key, "GET", "/api/projects/Website/forms")
+        .await
+        .expect(200);
+    assert_eq!(ok.header("x-keyward-problem"), None);
+
+    let refusals = [
+        (
+            nginx(&t, "", "GET", "/api/projects/Website/forms").await,
+            401,
+        ),
+        (
+            nginx(&t, &key, "POST", "/api/projects/Website/forms").await,
+            403,
+        ),
+        (nginx(&t, &key, "GET", "/admin").await, 403),
+        (
+            nginx(&t, &key, "GET", "/api/projects/Website/forms").await,
+            429,
+        ),
+        (nginx(&t, &key, "GET", "/api//forms").await, 400),
+    ];
+    for (r, status) in refusals {
+        let r = r.expect(status);
+        let header = r
+            .header("x-keyward-problem")
+            .unwrap_or_else(|| panic!("{status} without X-Keyward-Problem: {}", r.text));
+        assert!(
+            header.bytes().all(|b| b == b' ' || b.is_ascii_graphic()),
+            "{header}"
+        );
+        let problem: serde_json::Value = serde_json::from_str(header).unwrap();
+        assert_eq!(problem, r.body, "the header holds the body, whole");
+        assert_eq!(problem["status"], status);
+    }
+}

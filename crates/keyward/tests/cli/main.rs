@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod client;
+mod proxies;
 mod serve;
 mod usability;
 

@@ -118,7 +118,7 @@ impl Server {
     }
 
     /// What the server logged so far.
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         std::fs::read_to_string(self._dir.path().join("stderr.log")).unwrap()
     }
 
@@ -154,6 +154,7 @@ impl Server {
     }
 }
 
+/// A loopback port free at the time of asking.
 pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -619,7 +620,7 @@ fn a_clean_stop_writes_the_last_uses_noted() {
 
 /// Runs the command line on a server's data directory; it must succeed. Its `--json`
 /// output, parsed (or the text, as a JSON string).
-fn cli(data: &Path, args: &[&str]) -> serde_json::Value {
+pub(crate) fn cli(data: &Path, args: &[&str]) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
         .args(args)
         .env("KEYWARD_DATA_DIR", data)
