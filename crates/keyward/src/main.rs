@@ -78,10 +78,70 @@ fn create_data_dir(dir: &std::path::Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
+/// The SQLite file a `sqlite:` database URL names, if it names one.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}
+
+/// Whether the data directory holds a database and a pepper (or one is configured).
+fn initialised(config: &config::Config) -> bool {
+    sqlite_file(&config.database_url).is_none_or(|db| db.exists())
+        && (config.pepper.is_some() || config.data_dir.join("pepper").exists())
+}
+
+/// Refuses to go on where there is no database: opening one would create it, and an
+/// operator who mistyped a path would get an empty keyward with a new pepper.
+fn require_initialised(config: &config::Config) -> Result<(), Failure> {
+    let Some(db) = sqlite_file(&config.database_url) else {
+        return Ok(());
+    };
+    if db.exists() {
+        return Ok(());
+    }
+    let dir = cli::location::shown(&config.data_dir);
+    let how = cli::location::how_to_point();
+    let from = &config.data_dir_from;
+    Err(Failure::usage(
+        if db != config.data_dir.join("keyward.db") {
+            format!(
+            "there is no keyward database at {} (KEYWARD_DATABASE_URL or the config file's database_url); {how}",
+            cli::location::shown(&db).display()
+        )
+        } else if config.data_dir.is_dir() {
+            format!(
+                "the data directory {} (from {from}) holds no keyward database (keyward.db); {how}",
+                dir.display()
+            )
+        } else {
+            format!(
+                "there is no keyward data directory at {} (from {from}); {how}",
+                dir.display()
+            )
+        },
+    ))
+}
+
 async fn run(args: cli::Cli) -> Result<(), Failure> {
-    // Needs no configuration or data directory, and must not create one.
-    if let cli::Command::Completions(c) = &args.command {
-        return cli::completions::run(c);
+    // Need no configuration or data directory, and must not create one.
+    match &args.command {
+        cli::Command::Completions(c) => return cli::completions::run(c),
+        cli::Command::Login(a) => return cli::login::login(a, args.json).await,
+        cli::Command::Logout(a) => return cli::login::logout(a, args.json),
+        _ => {}
+    }
+    // Only these two make a data directory and its pepper; see cli::location.
+    let creating = matches!(args.command, cli::Command::Serve(_) | cli::Command::Init);
+    if !creating {
+        if let cli::location::Place::Remote(remote) =
+            cli::location::resolve(args.data_dir_from_flag)?
+        {
+            cli::location::say_remote(&remote, args.quiet);
+            return cli::remote::run(remote, args.command, args.json).await;
+        }
     }
     let listen = match &args.command {
         cli::Command::Serve(s) => {
@@ -90,22 +150,40 @@ async fn run(args: cli::Cli) -> Result<(), Failure> {
         }
         _ => None,
     };
+    // clap fills `data_dir` from KEYWARD_DATA_DIR too; config::load reads that
+    // variable itself, so that it can say which of the two set the directory.
     let config = config::load(
         args.config.as_deref(),
-        args.data_dir.clone(),
+        args.data_dir.clone().filter(|_| args.data_dir_from_flag),
         listen.flatten(),
     )?;
-    create_data_dir(&config.data_dir).map_err(|e| {
-        Failure::usage(format!(
-            "cannot create the data directory {}: {e}",
-            config.data_dir.display()
-        ))
-    })?;
+    cli::location::say_local(&config.data_dir, &config.data_dir_from, args.quiet);
+    let existed = if creating {
+        let before = initialised(&config);
+        create_data_dir(&config.data_dir).map_err(|e| {
+            Failure::usage(format!(
+                "cannot create the data directory {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
+        before
+    } else {
+        require_initialised(&config)?;
+        true
+    };
     let store = keyward_store::open(&config.database_url)
         .await
         .map_err(|e| Failure::usage(format!("cannot open the database: {e}")))?;
-    let peppers =
-        pepper::resolve(config.pepper.as_deref(), &config.data_dir, store.as_ref()).await?;
+    let peppers = pepper::resolve(
+        config.pepper.as_deref(),
+        &config.data_dir,
+        store.as_ref(),
+        creating,
+    )
+    .await?;
+    if let cli::Command::Init = args.command {
+        return cli::init::report(&config, existed, args.json);
+    }
     let settings = Settings {
         prefixes: config.prefixes.clone(),
         peppers,

@@ -5,9 +5,14 @@ mod admin;
 mod audit;
 mod check;
 pub mod completions;
+mod credentials;
+pub mod init;
 mod keys;
+pub mod location;
+pub mod login;
 mod members;
 mod orgs;
+pub mod remote;
 pub mod serve;
 mod usage;
 
@@ -26,17 +31,24 @@ use std::path::PathBuf;
     about = "Self-hosted API keys: create, scope, rotate, revoke, check, audit."
 )]
 pub struct Cli {
-    /// Where keyward keeps its database and pepper [default: ./keyward-data].
-    // clap reads the variable into the flag; config::load gives the flag precedence over
-    // the file either way, so the result is the same as reading the variable there.
+    /// Where keyward keeps its database and pepper [default: ./keyward-data]. Given as
+    /// an option, it wins over KEYWARD_URL and a login; see the README for the order.
+    // clap reads the variable into the flag too; `data_dir_from_flag` tells them apart,
+    // since KEYWARD_URL comes between the two (see cli::location).
     #[arg(long, global = true, value_name = "DIR", env = "KEYWARD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Whether `data_dir` was given on the command line (not by KEYWARD_DATA_DIR).
+    #[arg(skip)]
+    pub data_dir_from_flag: bool,
     /// A TOML config file; see the README's Configuration for its settings.
     #[arg(long, global = true, value_name = "FILE", env = "KEYWARD_CONFIG")]
     pub config: Option<PathBuf>,
     /// Print JSON for scripts instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Do not say on stderr which data directory or server the command uses.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -65,8 +77,17 @@ pub enum Command {
     /// Members of organizations: roles and project levels.
     #[command(subcommand, name = "members", visible_alias = "member")]
     Member(members::MemberCommand),
-    /// Run the HTTP server: management API, verify API, API docs.
+    /// Run the HTTP server: management API, verify API, API docs. Creates the data
+    /// directory and its pepper on a first run.
     Serve(serve::ServeArgs),
+    /// Create the data directory, its database and its pepper (no other command
+    /// creates them); does nothing to one that is ready.
+    Init,
+    /// Save an admin token for a keyward server, so that commands manage it through
+    /// its HTTP API.
+    Login(login::LoginArgs),
+    /// Forget a saved admin token (it keeps working until revoked on the server).
+    Logout(login::LogoutArgs),
     /// Operator administration: admin tokens.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -99,7 +120,14 @@ pub fn secret_or_stdin(given: SecretString, what: &str) -> Result<SecretString, 
 }
 
 pub fn parse() -> Cli {
-    let error = match Cli::try_parse() {
+    use clap::{CommandFactory, FromArgMatches};
+    let parsed = Cli::command().try_get_matches().and_then(|matches| {
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        cli.data_dir_from_flag =
+            matches.value_source("data_dir") == Some(clap::parser::ValueSource::CommandLine);
+        Ok(cli)
+    });
+    let error = match parsed {
         Ok(cli) => return cli,
         Err(e) => e,
     };
@@ -195,6 +223,10 @@ pub async fn run(
         Command::Check(a) => check::run(app, a, json).await,
         Command::Audit(c) => audit::run(app, c, json).await,
         Command::Completions(a) => completions::run(&a),
+        // main handles these before a data directory is opened.
+        Command::Init | Command::Login(_) | Command::Logout(_) => Err(Failure::usage(
+            "this command does not run on an open data directory",
+        )),
     }
 }
 
