@@ -140,7 +140,7 @@ async fn run(args: cli::Cli) -> Result<(), Failure> {
             cli::location::resolve(args.data_dir_from_flag)?
         {
             cli::location::say_remote(&remote, args.quiet);
-            return cli::remote::run(remote, args.command, args.json).await;
+            return cli::run_remote(remote, args.command, args.json).await;
         }
     }
     let listen = match &args.command {

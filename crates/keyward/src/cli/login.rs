@@ -147,11 +147,13 @@ fn without_echo<T>(read: impl FnOnce() -> std::io::Result<T>) -> std::io::Result
 /// Asks the server something only an operator admin token may: its own audit stream,
 /// one event. A refusal says why, without the token.
 async fn check_token(url: &str, token: &SecretString) -> Result<(), Failure> {
-    let client = super::remote::client(url, token)?;
-    client.check_operator().await.map_err(|e| {
-        Failure::usage(format!(
-            "the token was not saved: {}",
-            super::remote::explain(url, &e)
-        ))
-    })
+    super::remote::Remote::new(url, token)?
+        .check_operator()
+        .await
+        .map_err(|e| {
+            Failure::usage(format!(
+                "the token was not saved: {}",
+                e.message.unwrap_or_default()
+            ))
+        })
 }

@@ -1,5 +1,6 @@
 //! `keyward users …` and `keyward members …`: people and their access.
 
+use crate::cli::backend::{not_remote, Backend};
 use crate::cli::{operator, Confirm};
 use crate::output::{outln, print_fields, print_json, print_table, Failure};
 use clap::Subcommand;
@@ -169,6 +170,38 @@ fn user_rows(users: &[User], now: Timestamp) {
 }
 
 pub async fn user(
+    b: &Backend<'_>,
+    command: UserCommand,
+    json: bool,
+    public_url: &str,
+) -> Result<(), Failure> {
+    // The API creates people; it neither lists nor shows them, nor makes reset links.
+    let app = match (b, command) {
+        (Backend::Local(app), command) => return local_user(app, command, json, public_url).await,
+        (_, UserCommand::Create { email, name }) => {
+            let user = b.create_user(&email, name.as_deref()).await?;
+            if json {
+                print_json(&user_json(&user));
+            } else {
+                user_rows(&[user], b.now());
+            }
+            return Ok(());
+        }
+        (Backend::Remote(_), command) => command,
+    };
+    let what = match app {
+        UserCommand::List => "`users list`",
+        UserCommand::Show { .. } => "`users show`",
+        UserCommand::ResetLink { .. } => "`users reset-link`",
+        _ => "`users sign-out`",
+    };
+    Err(not_remote(
+        what,
+        "the API creates people but does not list them, show them, or act on their sign-in",
+    ))
+}
+
+async fn local_user(
     app: &Keyward,
     command: UserCommand,
     json: bool,
@@ -269,8 +302,7 @@ pub async fn user(
     Ok(())
 }
 
-pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result<(), Failure> {
-    let who = operator();
+pub async fn member(b: &Backend<'_>, command: MemberCommand, json: bool) -> Result<(), Failure> {
     match command {
         MemberCommand::Set {
             org,
@@ -278,11 +310,10 @@ pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result
             role,
             projects,
         } => {
-            let org = app.org(&who, &org).await?;
-            let access = app
-                .set_member(&who, &org.id, &user, MemberInput { role, projects })
+            let org = b.org(&org).await?;
+            let (user, access) = b
+                .set_member(&org.id, &user, MemberInput { role, projects })
                 .await?;
-            let user = app.user(&user).await?;
             if json {
                 print_json(&member_json(&user, &access));
             } else {
@@ -295,12 +326,12 @@ pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result
             }
         }
         MemberCommand::Remove { org, user, confirm } => {
-            let org = app.org(&who, &org).await?;
+            let org = b.org(&org).await?;
             confirm.confirm(&format!(
                 "Remove {user} from {}? Their user-bound keys stop working there.",
                 org.name
             ))?;
-            app.remove_member(&who, &org.id, &user).await?;
+            b.remove_member(&org.id, &user).await?;
             if json {
                 print_json(&json!({ "removed": user }));
             } else {
@@ -308,8 +339,8 @@ pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result
             }
         }
         MemberCommand::List { org } => {
-            let org = app.org(&who, &org).await?;
-            let members = app.list_members(&who, &org.id).await?;
+            let org = b.org(&org).await?;
+            let members = b.list_members(&org.id).await?;
             if json {
                 print_json(
                     &members
@@ -344,9 +375,9 @@ pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result
             role,
             projects,
         } => {
-            let org = app.org(&who, &org).await?;
-            let created = app
-                .invite_member(&who, &org.id, &email, MemberInput { role, projects })
+            let org = b.org(&org).await?;
+            let created = b
+                .invite_member(&org.id, &email, MemberInput { role, projects })
                 .await?;
             let i = &created.invitation;
             if json {
@@ -369,12 +400,12 @@ pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result
             }
         }
         MemberCommand::Invitations { org } => {
-            let org = app.org(&who, &org).await?;
-            let pending = app.list_invitations(&who, &org.id).await?;
+            let org = b.org(&org).await?;
+            let pending = b.list_invitations(&org.id).await?;
             if json {
                 print_json(&pending.iter().map(invitation_json).collect::<Vec<_>>());
             } else {
-                let now = app.now();
+                let now = b.now();
                 let rows: Vec<Vec<String>> = pending
                     .iter()
                     .map(|i| {
@@ -396,8 +427,8 @@ pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result
         }
         MemberCommand::Accept { token } => {
             let token = crate::cli::secret_or_stdin(token, "token")?;
-            let (user, org_id, access) = app.accept_invitation(&who, token.expose_secret()).await?;
-            let org = app.org(&who, org_id.as_str()).await?;
+            let (user, org_id, access) = b.accept_invitation(&token).await?;
+            let org = b.org(org_id.as_str()).await?;
             if json {
                 let mut out = member_json(&user, &access);
                 out["org_id"] = json!(org.id);
@@ -412,8 +443,8 @@ pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result
             }
         }
         MemberCommand::Withdraw { org, invitation } => {
-            let org = app.org(&who, &org).await?;
-            app.revoke_invitation(&who, &org.id, &invitation).await?;
+            let org = b.org(&org).await?;
+            b.withdraw_invitation(&org.id, &invitation).await?;
             if json {
                 print_json(&json!({ "withdrawn": invitation }));
             } else {

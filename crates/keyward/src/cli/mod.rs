@@ -3,6 +3,7 @@
 
 mod admin;
 mod audit;
+pub mod backend;
 mod check;
 pub mod completions;
 mod credentials;
@@ -18,6 +19,7 @@ mod usage;
 
 use crate::config::Config;
 use crate::output::Failure;
+use backend::Backend;
 use clap::{Args, Parser, Subcommand};
 use keyward_app::{Keyward, Principal};
 use keyward_core::Actor;
@@ -215,17 +217,47 @@ pub async fn run(
     match command {
         Command::Serve(_) => serve::run(app, config).await,
         Command::Admin(c) => admin::run(app, c, json).await,
-        Command::User(c) => members::user(app, c, json, &config.public_url).await,
-        Command::Member(c) => members::member(app, c, json).await,
-        Command::Org(c) => orgs::org(app, c, json).await,
-        Command::Project(c) => orgs::project(app, c, json).await,
-        Command::Keys(c) => keys::run(app, c, json).await,
-        Command::Check(a) => check::run(app, a, json).await,
-        Command::Audit(c) => audit::run(app, c, json).await,
+        command => manage(&Backend::Local(app), command, json, &config.public_url).await,
+    }
+}
+
+/// A management command on a keyward server, through its API; see [`remote`].
+pub async fn run_remote(
+    place: location::Remote,
+    command: Command,
+    json: bool,
+) -> Result<(), Failure> {
+    let b = Backend::Remote(Box::new(remote::Remote::new(&place.url, &place.token)?));
+    // The links `users reset-link` prints would point at the server; it is refused
+    // there anyway (the API makes no reset links).
+    manage(&b, command, json, &place.url).await
+}
+
+/// The commands that work the same on a data directory and on a server.
+async fn manage(
+    b: &Backend<'_>,
+    command: Command,
+    json: bool,
+    public_url: &str,
+) -> Result<(), Failure> {
+    match command {
+        Command::User(c) => members::user(b, c, json, public_url).await,
+        Command::Member(c) => members::member(b, c, json).await,
+        Command::Org(c) => orgs::org(b, c, json).await,
+        Command::Project(c) => orgs::project(b, c, json).await,
+        Command::Keys(c) => keys::run(b, c, json).await,
+        Command::Check(a) => check::run(b, a, json).await,
+        Command::Audit(c) => audit::run(b, c, json).await,
         Command::Completions(a) => completions::run(&a),
-        // main handles these before a data directory is opened.
-        Command::Init | Command::Login(_) | Command::Logout(_) => Err(Failure::usage(
-            "this command does not run on an open data directory",
+        Command::Admin(_) => Err(backend::not_remote(
+            "`admin tokens`",
+            "admin tokens are made, listed and revoked from the server's own data directory, so that a lost token cannot mint more",
+        )),
+        Command::Serve(_) | Command::Init => Err(Failure::usage(
+            "`serve` and `init` work on a local data directory; KEYWARD_URL and logins are for the other commands",
+        )),
+        Command::Login(_) | Command::Logout(_) => Err(Failure::usage(
+            "`login` and `logout` need no data directory or server",
         )),
     }
 }

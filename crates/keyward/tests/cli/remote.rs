@@ -253,3 +253,321 @@ fn login_saves_a_private_token_and_refuses_a_shared_file() {
         text(&out).1
     );
 }
+
+/// Runs `args` through the server's API, with KEYWARD_URL and KEYWARD_TOKEN.
+fn remote(e: &Env, server: &Server, token: &str, args: &[&str]) -> Output {
+    e.bare()
+        .args(args)
+        .current_dir(e.data())
+        .env("KEYWARD_URL", &server.url)
+        .env("KEYWARD_TOKEN", token)
+        .output()
+        .unwrap()
+}
+
+/// Its stdout; it must have succeeded.
+fn ok(args: &[&str], out: &Output) -> String {
+    let (stdout, err) = text(out);
+    assert!(out.status.success(), "{args:?}: {err}");
+    stdout
+}
+
+/// Every management command works through the API, and prints exactly what it
+/// prints on the server's own data directory, tables and JSON alike.
+#[test]
+fn remote_commands_print_what_local_ones_print() {
+    let e = Env::empty();
+    let server = Server::start();
+    let token = admin_token(&e, &server);
+    let on_server = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&ok(&all, &remote(&e, &server, &token, &all))).unwrap()
+    };
+    let local = |args: &[&str]| -> Output {
+        e.bare()
+            .arg("--data-dir")
+            .arg(server.data_dir())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+
+    let out = remote(&e, &server, &token, &["orgs", "create", "Acme"]);
+    assert!(
+        text(&out).1.contains(&format!(
+            "keyward: using the server at {} (from KEYWARD_URL, token from KEYWARD_TOKEN)",
+            server.url
+        )),
+        "{}",
+        text(&out).1
+    );
+    ok(&["orgs", "create"], &out);
+    on_server(&["orgs", "update", "Acme", "--plan", "pro"]);
+    on_server(&["projects", "create", "--org", "Acme", "Website"]);
+    let created = on_server(&[
+        "keys",
+        "create",
+        "--org",
+        "Acme",
+        "--name",
+        "ci",
+        "--grant",
+        "Website:production:read",
+        "--expires",
+        "30d",
+        "--metadata",
+        r#"{"customer": "c_1"}"#,
+        "--rate-limit",
+        "burst=100/10s",
+    ]);
+    let id = created["id"].as_str().unwrap().to_owned();
+    let key = created["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with(&format!("kw_live_{id}_")));
+    on_server(&[
+        "keys",
+        "update",
+        &id,
+        "--name",
+        "renamed",
+        "--allow-ip",
+        "10.0.0.0/8",
+    ]);
+    on_server(&["keys", "revoke", &id, "--yes"]);
+    on_server(&["keys", "reactivate", &id]);
+    let rotated = on_server(&["keys", "rotate", &id, "--grace", "0", "--yes"]);
+    let new_id = rotated["new"]["id"].as_str().unwrap().to_owned();
+    let new_key = rotated["new"]["key"].as_str().unwrap().to_owned();
+    on_server(&["keys", "update", &new_id, "--allow-anywhere"]);
+    let doomed = on_server(&[
+        "keys",
+        "create",
+        "--org",
+        "Acme",
+        "--name",
+        "doomed",
+        "--kind",
+        "test",
+        "--org-access",
+        "read",
+    ]);
+    on_server(&["keys", "delete", doomed["id"].as_str().unwrap(), "--yes"]);
+    on_server(&["users", "create", "ada@acme.test", "--name", "Ada"]);
+    on_server(&[
+        "members",
+        "set",
+        "--org",
+        "Acme",
+        "ada@acme.test",
+        "--role",
+        "admin",
+    ]);
+    on_server(&["users", "create", "dan@acme.test"]);
+    on_server(&[
+        "members",
+        "set",
+        "--org",
+        "Acme",
+        "dan@acme.test",
+        "--role",
+        "member",
+        "--project",
+        "Website:write",
+    ]);
+    // As a person: bound to Ada, within what she holds.
+    let hers = on_server(&[
+        "keys",
+        "create",
+        "--org",
+        "Acme",
+        "--name",
+        "ada's",
+        "--as-user",
+        "ada@acme.test",
+        "--grant",
+        "Website:production:write",
+    ]);
+    assert!(
+        hers["owner"].as_str().unwrap().starts_with("usr_"),
+        "{hers}"
+    );
+    let invited = on_server(&[
+        "members",
+        "invite",
+        "--org",
+        "Acme",
+        "bo@acme.test",
+        "--role",
+        "admin",
+    ]);
+    let withdrawn = on_server(&[
+        "members",
+        "invite",
+        "--org",
+        "Acme",
+        "cy@acme.test",
+        "--role",
+        "member",
+    ]);
+    on_server(&[
+        "members",
+        "withdraw",
+        "--org",
+        "Acme",
+        withdrawn["id"].as_str().unwrap(),
+    ]);
+
+    // The same reads, on the data directory and through the API.
+    for args in [
+        &["orgs", "list"][..],
+        &["orgs", "show", "Acme"],
+        &["projects", "list", "--org", "Acme"],
+        &["keys", "list", "--org", "Acme"],
+        &["keys", "list", "--org", "Acme", "--status", "deleted"],
+        &["keys", "show", &id],
+        &["keys", "show", &new_id],
+        &["keys", "usage", &new_id],
+        &["members", "list", "--org", "Acme"],
+        &["members", "invitations", "--org", "Acme"],
+        &["audit", "list", "--org", "Acme"],
+        &["audit", "list", "--key", &id, "--action", "key.revoked"],
+        &[
+            "check",
+            &key,
+            "--project",
+            "Website",
+            "--environment",
+            "production",
+            "--level",
+            "read",
+            "--cost",
+            "0",
+        ],
+    ] {
+        for json in [false, true] {
+            let mut all = if json { vec!["--json"] } else { vec![] };
+            all.extend_from_slice(args);
+            let here = local(&all);
+            let there = remote(&e, &server, &token, &all);
+            assert_eq!(
+                here.status.code(),
+                there.status.code(),
+                "{all:?}: {}",
+                text(&there).1
+            );
+            assert_eq!(text(&here).0, text(&there).0, "{all:?}");
+            assert!(!text(&here).0.is_empty(), "{all:?}");
+        }
+    }
+
+    // A check through the verify API (after the comparisons: its use is counted in
+    // the server's memory before it reaches the database).
+    let check = |key: &str| {
+        remote(
+            &e,
+            &server,
+            &token,
+            &[
+                "check",
+                key,
+                "--project",
+                "Website",
+                "--environment",
+                "production",
+                "--method",
+                "GET",
+            ],
+        )
+    };
+    let out = check(&new_key);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    assert!(
+        text(&out).0.contains("outcome:     valid"),
+        "{}",
+        text(&out).0
+    );
+    assert_eq!(check(&key).status.code(), Some(1), "the rotated-away key");
+
+    // Accepting an invitation and removing a member, through the API.
+    let out = remote(
+        &e,
+        &server,
+        &token,
+        &["members", "accept", invited["token"].as_str().unwrap()],
+    );
+    assert_eq!(
+        ok(&["accept"], &out).trim(),
+        "bo@acme.test is now admin of Acme"
+    );
+    on_server(&[
+        "members",
+        "remove",
+        "--org",
+        "Acme",
+        "ada@acme.test",
+        "--yes",
+    ]);
+    let members = on_server(&["members", "list", "--org", "Acme"]);
+    assert_eq!(
+        members.as_array().unwrap().len(),
+        2,
+        "bo and dan: {members}"
+    );
+
+    // What the API does not offer is refused, saying what to do instead.
+    for args in [
+        &["admin", "tokens", "list"][..],
+        &["admin", "tokens", "create", "--name", "more"],
+        &["users", "list"],
+        &["users", "reset-link", "ada@acme.test"],
+    ] {
+        let out = remote(&e, &server, &token, args);
+        let (_, err) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("not available on a keyward server") && err.contains("--data-dir"),
+            "{args:?}: {err}"
+        );
+    }
+    // A server's refusal reads as the local one does.
+    let out = remote(&e, &server, &token, &["keys", "show", "0000000000000000"]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("not found") || err.contains("no key"), "{err}");
+    assert!(
+        !e.data().join("keyward-data").exists(),
+        "no data directory made"
+    );
+}
+
+/// A wrong token and a server that is down are errors that say so, and never show
+/// the token; no data directory is made on the way.
+#[test]
+fn a_wrong_token_or_a_stopped_server_is_a_clear_error() {
+    let e = Env::empty();
+    let mut server = Server::start();
+    let wrong = "kw_admin_0123456789abcdef_0123456789012345678901234567890123456789abc";
+    let out = remote(&e, &server, wrong, &["orgs", "list"]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("refused the token") && err.contains("keyward login"),
+        "{err}"
+    );
+    assert!(!err.contains(&wrong[20..]), "{err}");
+
+    let token = admin_token(&e, &server);
+    assert!(server.terminate().success());
+    let out = remote(&e, &server, &token, &["keys", "list", "--org", "Acme"]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "cannot reach the keyward server at {}",
+            server.url
+        )) && err.contains("that the server is running"),
+        "{err}"
+    );
+    assert!(!err.contains(&token[20..]), "{err}");
+    assert!(!e.data().join("keyward-data").exists());
+}
