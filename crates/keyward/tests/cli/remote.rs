@@ -225,6 +225,48 @@ fn login_saves_a_private_token_and_refuses_a_shared_file() {
         "{err}"
     );
 
+    // The order: KEYWARD_DATA_DIR (and --data-dir) win over the login; KEYWARD_URL
+    // naming the logged-in server uses its saved token.
+    let out = e
+        .bare()
+        .args(["orgs", "list"])
+        .env("KEYWARD_DATA_DIR", server.data_dir())
+        .output()
+        .unwrap();
+    assert!(
+        text(&out).1.contains("(from KEYWARD_DATA_DIR)"),
+        "{}",
+        text(&out).1
+    );
+    let out = e
+        .bare()
+        .args(["--json", "orgs", "list"])
+        .env("KEYWARD_URL", &server.url)
+        .output()
+        .unwrap();
+    let (stdout, err) = text(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "(from KEYWARD_URL, token from {})",
+            file.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(stdout.trim(), "[]");
+    let out = e
+        .bare()
+        .args(["orgs", "list"])
+        .env("KEYWARD_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no token for it") && err.contains("keyward login http://127.0.0.1:9"),
+        "another server needs its own token: {err}"
+    );
+
     // Readable by others: refused, with the fix.
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = e.bare().args(["orgs", "list"]).output().unwrap();
