@@ -195,16 +195,24 @@ impl Client {
     }
 
     /// The URL of `segments` under the base, each segment percent-encoded (an
-    /// organization named `Acme Corp` or `a/b` stays one segment).
-    pub(crate) fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.base.clone();
+    /// organization named `Acme / Corp` stays one segment). Empty, `.` and `..` are
+    /// refused: URLs read the last two as "this" and "the parent" path, so they would
+    /// reach another endpoint.
+    pub(crate) fn url(&self, segments: &[&str]) -> Result<Url, Error> {
+        if let Some(bad) = segments
+            .iter()
+            .find(|s| s.is_empty() || **s == "." || **s == "..")
         {
-            // The base was checked to be one that can hold path segments.
-            if let Ok(mut path) = url.path_segments_mut() {
-                path.pop_if_empty().extend(segments);
-            }
+            return Err(Error::Config(format!(
+                "'{bad}' cannot name an organization, project, key or person in a URL; use its id"
+            )));
         }
-        url
+        let mut url = self.base.clone();
+        // The base was checked to be one that can hold path segments.
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        Ok(url)
     }
 
     /// Sends a request and reads the answer as `T`.
@@ -243,7 +251,7 @@ impl Client {
     ) -> Result<(StatusCode, HeaderMap, Vec<u8>), Error> {
         let mut request = self
             .http
-            .request(method, self.url(segments))
+            .request(method, self.url(segments)?)
             .header(AUTHORIZATION, self.authorization.clone());
         if let Some(user) = &self.acting_as {
             request = request.header(ACTING_AS, user.clone());
@@ -330,5 +338,65 @@ fn refusal(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
                 status.canonical_reason().unwrap_or("an answer")
             ),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "kw_admin_SECRETSECRETSECRET";
+
+    /// Paths are built segment by segment: a name with `/`, `?` or `#` stays one
+    /// segment of the path, and `..` is refused, so no name reaches another endpoint.
+    #[test]
+    fn each_name_is_one_encoded_path_segment() {
+        let client =
+            Client::new("http://127.0.0.1:8080/keyward/", TOKEN.to_owned().into()).unwrap();
+        assert_eq!(
+            client
+                .url(&["v1", "orgs", "Acme / Corp?x#y", "projects"])
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1:8080/keyward/v1/orgs/Acme%20%2F%20Corp%3Fx%23y/projects"
+        );
+        for bad in ["..", ".", ""] {
+            let e = client.url(&["v1", "keys", bad]).unwrap_err();
+            assert!(matches!(e, Error::Config(_)), "{bad:?}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn the_token_never_shows_in_debug_output() {
+        let builder = Client::builder("http://127.0.0.1:8080", TOKEN.to_owned().into());
+        assert!(!format!("{builder:?}").contains("SECRET"));
+        let client = builder.build().unwrap();
+        assert!(!format!("{client:?}").contains("SECRET"));
+        let check = crate::types::VerifyIn::new(TOKEN.to_owned().into());
+        assert!(!format!("{check:?}").contains("SECRET"));
+    }
+
+    /// https needs the `rustls` feature; without it the error says so (a workspace
+    /// build may unify the feature on, so both cases are checked here).
+    #[test]
+    fn https_is_accepted_exactly_when_the_rustls_feature_is_on() {
+        let https = cfg!(feature = "rustls");
+        match Client::new("https://keyward.example.com", TOKEN.to_owned().into()) {
+            Ok(client) => {
+                assert!(https, "accepted without the feature");
+                assert_eq!(client.base_url(), "https://keyward.example.com/");
+            }
+            Err(Error::Config(message)) => {
+                assert!(!https, "refused with the feature: {message}");
+                assert!(message.contains("rustls"), "{message}");
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn an_empty_token_is_a_configuration_error() {
+        let e = Client::new("http://127.0.0.1:8080", " ".to_owned().into()).unwrap_err();
+        assert!(matches!(e, Error::Config(_)), "{e:?}");
     }
 }

@@ -32,7 +32,7 @@ pub(crate) struct Cache {
 
 /// What a cache entry is found by: a digest, never the key.
 #[derive(Clone, Copy)]
-pub(crate) struct Fingerprint([u8; 32]);
+pub(crate) struct Fingerprint(pub(crate) [u8; 32]);
 
 impl Cache {
     pub(crate) fn new(ttl: Duration, capacity: usize) -> Self {
@@ -71,10 +71,10 @@ impl Cache {
         Fingerprint(h.finalize().into())
     }
 
-    /// The answer kept for `fp`, if it has not expired.
-    pub(crate) fn get(&self, fp: Fingerprint) -> Option<Arc<VerifyOut>> {
+    /// The answer kept for `fp`, if it has not expired by `now`.
+    pub(crate) fn get(&self, fp: Fingerprint, now: Instant) -> Option<Arc<VerifyOut>> {
         let entry = self.entries.get(&fp.0)?;
-        if Instant::now() < entry.expires {
+        if now < entry.expires {
             Some(entry.answer)
         } else {
             self.entries.remove(&fp.0);
@@ -82,13 +82,20 @@ impl Cache {
         }
     }
 
-    /// Keeps `answer`, fetched by a request sent at `sent`, if it counted nothing.
-    pub(crate) fn put(&self, fp: Fingerprint, sent: Instant, answer: &Arc<VerifyOut>) {
+    /// Keeps `answer`, fetched by a request sent at `sent` and arrived at `now`, if it
+    /// counted nothing.
+    pub(crate) fn put(
+        &self,
+        fp: Fingerprint,
+        sent: Instant,
+        now: Instant,
+        answer: &Arc<VerifyOut>,
+    ) {
         if answer.is_metered() {
             return;
         }
         let expires = sent + self.ttl;
-        if Instant::now() < expires {
+        if now < expires {
             self.entries.insert(
                 fp.0,
                 Entry {
@@ -97,5 +104,88 @@ impl Cache {
                 },
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{LimitStanding, Outcome};
+
+    fn answer(outcome: Outcome, limits: Option<Vec<LimitStanding>>) -> Arc<VerifyOut> {
+        Arc::new(VerifyOut {
+            valid: outcome == Outcome::Valid,
+            outcome,
+            status: if outcome == Outcome::Valid { 200 } else { 401 },
+            detail: String::new(),
+            required_permission: None,
+            key: None,
+            rate_limits: limits,
+            quota: None,
+            retry_after: None,
+            headers: Default::default(),
+        })
+    }
+
+    fn fp(cache: &Cache, n: u8) -> Fingerprint {
+        cache.fingerprint(&format!("kw_live_{n}"), &Ask::organization(), "GET")
+    }
+
+    /// Answers that counted against limits are never kept: each request with such a
+    /// key must reach keyward to be counted.
+    #[test]
+    fn only_answers_that_counted_nothing_are_kept() {
+        let cache = Cache::new(Duration::from_secs(60), 100);
+        let limit = LimitStanding {
+            name: "default".into(),
+            limit: 10,
+            period: "1m".into(),
+            remaining: 9,
+            reset: 6,
+        };
+        let now = Instant::now();
+        cache.put(fp(&cache, 1), now, now, &answer(Outcome::Valid, None));
+        cache.put(fp(&cache, 2), now, now, &answer(Outcome::Revoked, None));
+        cache.put(
+            fp(&cache, 3),
+            now,
+            now,
+            &answer(Outcome::Valid, Some(vec![limit])),
+        );
+        cache.put(
+            fp(&cache, 4),
+            now,
+            now,
+            &answer(Outcome::RateLimited, Some(vec![])),
+        );
+        assert!(cache.get(fp(&cache, 1), now).is_some());
+        assert!(cache.get(fp(&cache, 2), now).is_some());
+        assert!(cache.get(fp(&cache, 3), now).is_none());
+        assert!(cache.get(fp(&cache, 4), now).is_none());
+    }
+
+    /// The staleness bound counts from when the request was sent, not when its
+    /// answer arrived: an answer whose request left a TTL ago is not kept at all.
+    #[test]
+    fn an_entry_lives_one_ttl_from_when_its_request_was_sent() {
+        let ttl = Duration::from_secs(1);
+        let cache = Cache::new(ttl, 100);
+        let sent = Instant::now();
+        // Arrived a TTL after its request left: never kept.
+        cache.put(
+            fp(&cache, 1),
+            sent,
+            sent + ttl,
+            &answer(Outcome::Valid, None),
+        );
+        assert!(cache.get(fp(&cache, 1), sent + ttl).is_none());
+        // Arrived at once: served until one TTL after the request left, then not.
+        let arrived = sent + Duration::from_millis(300);
+        cache.put(fp(&cache, 2), sent, arrived, &answer(Outcome::Valid, None));
+        assert!(cache.get(fp(&cache, 2), arrived).is_some());
+        assert!(cache
+            .get(fp(&cache, 2), sent + ttl - Duration::from_millis(1))
+            .is_some());
+        assert!(cache.get(fp(&cache, 2), sent + ttl).is_none());
     }
 }

@@ -342,7 +342,7 @@ impl Shared {
             .as_ref()
             .map(|c| c.fingerprint(key.expose_secret(), ask, method));
         if let (Some(cache), Some(fp)) = (&self.cache, fingerprint) {
-            if let Some(answer) = cache.get(fp) {
+            if let Some(answer) = cache.get(fp, Instant::now()) {
                 return Ok(answer);
             }
         }
@@ -359,7 +359,7 @@ impl Shared {
         let sent = Instant::now();
         let answer = Arc::new(self.client.verify(&check).await?);
         if let (Some(cache), Some(fp)) = (&self.cache, fingerprint) {
-            cache.put(fp, sent, &answer);
+            cache.put(fp, sent, Instant::now(), &answer);
         }
         Ok(answer)
     }
@@ -422,5 +422,107 @@ fn strip(headers: &mut HeaderMap) {
     });
     if bearer {
         headers.remove(AUTHORIZATION);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    const KEY: &str = "kw_live_0123456789abcdef_SECRETSECRETSECRET";
+
+    fn headers(fields: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (name, value) in fields {
+            h.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        h
+    }
+
+    fn read(fields: &[(&str, &str)]) -> Option<String> {
+        use secrecy::ExposeSecret;
+        match presented(&headers(fields)) {
+            Presented::One(key) => Some(key.expose_secret().to_owned()),
+            Presented::Nothing => None,
+            Presented::Conflicting => Some("conflicting".into()),
+        }
+    }
+
+    /// The layer reads keys as keyward's API does: any of the three headers, the same
+    /// key in several is one key, different keys are refused, nothing is missing.
+    #[test]
+    fn the_key_is_read_from_the_apis_three_headers() {
+        let bearer = format!("Bearer {KEY}");
+        let lower = format!("bearer  {KEY} ");
+        for fields in [
+            vec![("authorization", bearer.as_str())],
+            vec![("authorization", lower.as_str())],
+            vec![("x-api-key", KEY)],
+            vec![("api-key", KEY)],
+            vec![("x-api-key", KEY), ("authorization", bearer.as_str())],
+        ] {
+            assert_eq!(read(&fields).as_deref(), Some(KEY), "{fields:?}");
+        }
+        assert_eq!(read(&[]), None);
+        assert_eq!(read(&[("authorization", "Basic dXNlcjpwYXNz")]), None);
+        assert_eq!(read(&[("authorization", "Bearer")]), None);
+        assert_eq!(
+            read(&[("x-api-key", KEY), ("api-key", "kw_live_other")]).as_deref(),
+            Some("conflicting")
+        );
+    }
+
+    /// The key's headers are removed before the service; another scheme's
+    /// `Authorization` (the service's own) stays.
+    #[test]
+    fn stripping_removes_the_key_headers_only() {
+        let bearer = format!("Bearer {KEY}");
+        let mut h = headers(&[
+            ("authorization", bearer.as_str()),
+            ("x-api-key", KEY),
+            ("api-key", KEY),
+            ("accept", "application/json"),
+        ]);
+        strip(&mut h);
+        assert_eq!(h.len(), 1, "{h:?}");
+        let mut h = headers(&[("authorization", "Basic dXNlcjpwYXNz"), ("x-api-key", KEY)]);
+        strip(&mut h);
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert!(h.contains_key(AUTHORIZATION));
+    }
+
+    /// Cache entries are found by a digest: one per key and ask, and never the key.
+    #[test]
+    fn fingerprints_differ_by_key_and_ask_and_hold_no_key() {
+        let cache = Cache::new(Duration::from_secs(1), 10);
+        let ask = Ask::project("Website", "production").resource("forms");
+        let base = cache.fingerprint(KEY, &ask, "GET").0;
+        assert_eq!(base, cache.fingerprint(KEY, &ask, "GET").0);
+        for other in [
+            cache.fingerprint("kw_live_other", &ask, "GET").0,
+            cache.fingerprint(KEY, &ask, "POST").0,
+            cache
+                .fingerprint(KEY, &ask.clone().level(Level::Read), "GET")
+                .0,
+            cache
+                .fingerprint(KEY, &Ask::project("Website", "preview"), "GET")
+                .0,
+            cache
+                .fingerprint(KEY, &Ask::project("Websit", "eproduction"), "GET")
+                .0,
+            cache.fingerprint(KEY, &ask.clone().cost(2), "GET").0,
+            cache
+                .fingerprint(KEY, &ask.clone().ip(Some([203, 0, 113, 7].into())), "GET")
+                .0,
+        ] {
+            assert_ne!(base, other);
+        }
+        assert!(!base
+            .windows(8)
+            .any(|w| KEY.as_bytes().windows(8).any(|k| k == w)));
     }
 }

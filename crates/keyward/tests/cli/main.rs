@@ -2,6 +2,7 @@
 //! fresh data directory, as an operator would, and reads what it prints.
 #![allow(clippy::unwrap_used)]
 
+mod client;
 mod remote;
 mod serve;
 mod usability;

@@ -26,7 +26,7 @@ impl Server {
     /// keyward (`ulimit -n 64`, `umask 000`). The data directory does not exist yet:
     /// keyward creates it (or, on a restart, finds it). Logs (warn unless
     /// `KEYWARD_LOG` is given) go to a file.
-    fn start_with(env: &[(&str, &str)], shell: Option<&str>) -> Server {
+    pub(crate) fn start_with(env: &[(&str, &str)], shell: Option<&str>) -> Server {
         Server::start_in(tempfile::tempdir().unwrap(), env, shell)
     }
 
