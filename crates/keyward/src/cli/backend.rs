@@ -497,6 +497,65 @@ impl Backend<'_> {
         }
     }
 
+    pub async fn list_users(&self) -> Result<Vec<User>, Failure> {
+        match self {
+            Backend::Local(app) => Ok(app.list_users(&operator()).await?),
+            Backend::Remote(r) => Ok(r
+                .client
+                .list_users()
+                .await
+                .map_err(|e| r.fail(&e))?
+                .data
+                .into_iter()
+                .map(remote::user)
+                .collect()),
+        }
+    }
+
+    /// A person, and each organization they belong to: its id, its name and what
+    /// they hold there.
+    pub async fn user_memberships(
+        &self,
+        user: &str,
+    ) -> Result<(User, Vec<(OrgId, String, MemberAccess)>), Failure> {
+        match self {
+            Backend::Local(app) => {
+                let (user, memberships) = app.user_memberships(&operator(), user).await?;
+                let mut orgs = Vec::with_capacity(memberships.len());
+                for (org_id, access) in memberships {
+                    let org = app.org(&operator(), org_id.as_str()).await?;
+                    orgs.push((org.id, org.name.to_string(), access));
+                }
+                Ok((user, orgs))
+            }
+            Backend::Remote(r) => {
+                let detail = r
+                    .client
+                    .get_user(user.trim())
+                    .await
+                    .map_err(|e| r.fail(&e))?;
+                let orgs = detail
+                    .organizations
+                    .into_iter()
+                    .map(|m| {
+                        Ok((
+                            OrgId::from_trusted(m.org_id),
+                            m.org,
+                            remote::access(m.role, m.projects)?,
+                        ))
+                    })
+                    .collect::<Result<_, Failure>>()?;
+                let user = remote::user(wire::UserOut {
+                    id: detail.id,
+                    email: detail.email,
+                    display_name: detail.display_name,
+                    created_at: detail.created_at,
+                });
+                Ok((user, orgs))
+            }
+        }
+    }
+
     pub async fn list_members(&self, org: &OrgId) -> Result<Vec<(User, MemberAccess)>, Failure> {
         match self {
             Backend::Local(app) => Ok(app.list_members(&operator(), org).await?),

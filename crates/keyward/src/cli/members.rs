@@ -175,40 +175,60 @@ pub async fn user(
     json: bool,
     public_url: &str,
 ) -> Result<(), Failure> {
-    // The API creates people; it neither lists nor shows them, nor makes reset links.
-    let app = match (b, command) {
-        (Backend::Local(app), command) => return local_user(app, command, json, public_url).await,
-        (_, UserCommand::Create { email, name }) => {
+    match command {
+        UserCommand::Create { email, name } => {
             let user = b.create_user(&email, name.as_deref()).await?;
             if json {
                 print_json(&user_json(&user));
             } else {
                 user_rows(&[user], b.now());
             }
-            return Ok(());
         }
-        (Backend::Remote(_), command) => command,
-    };
-    let what = match app {
-        UserCommand::List => "`users list`",
-        UserCommand::Show { .. } => "`users show`",
-        UserCommand::ResetLink { .. } => "`users reset-link`",
-        _ => "`users sign-out`",
-    };
-    Err(not_remote(
-        what,
-        "the API creates people but does not list them, show them, or act on their sign-in",
-    ))
-}
-
-async fn local_user(
-    app: &Keyward,
-    command: UserCommand,
-    json: bool,
-    public_url: &str,
-) -> Result<(), Failure> {
-    match command {
+        UserCommand::List => {
+            let users = b.list_users().await?;
+            if json {
+                print_json(&users.iter().map(user_json).collect::<Vec<_>>());
+            } else {
+                user_rows(&users, b.now());
+            }
+        }
+        UserCommand::Show { user } => {
+            let (user, orgs) = b.user_memberships(&user).await?;
+            if json {
+                let mut out = user_json(&user);
+                out["organizations"] = orgs
+                    .iter()
+                    .map(|(org_id, name, access)| {
+                        let mut m = access_json(access);
+                        m["org_id"] = json!(org_id);
+                        m["org"] = json!(name);
+                        m
+                    })
+                    .collect();
+                print_json(&out);
+            } else {
+                let memberships: Vec<String> = orgs
+                    .iter()
+                    .map(|(_, name, access)| format!("{name} ({})", access.role.as_str()))
+                    .collect();
+                print_fields(&[
+                    ("id", user.id.to_string()),
+                    ("email", user.email.clone()),
+                    ("name", user.display_name.clone().unwrap_or_default()),
+                    ("created", format_for_people(user.created_at, b.now())),
+                    (
+                        "organizations",
+                        if memberships.is_empty() {
+                            "none".into()
+                        } else {
+                            memberships.join(", ")
+                        },
+                    ),
+                ]);
+            }
+        }
         UserCommand::ResetLink { user } => {
+            let app = local_only(b, "`users reset-link`")?;
             let link = app.password_reset_link(&operator(), &user).await?;
             // In the fragment, which browsers never send: the token stays out of every
             // server's and proxy's logs.
@@ -233,6 +253,7 @@ async fn local_user(
             }
         }
         UserCommand::SignOut { user } => {
+            let app = local_only(b, "`users sign-out`")?;
             let ended = app.sign_out_everywhere(&operator(), &user).await?;
             if json {
                 print_json(&json!({ "sessions_ended": ended }));
@@ -240,66 +261,20 @@ async fn local_user(
                 outln!("{ended} session{} ended", if ended == 1 { "" } else { "s" });
             }
         }
-        UserCommand::Create { email, name } => {
-            let user = app
-                .create_user(&operator(), &email, name.as_deref())
-                .await?;
-            if json {
-                print_json(&user_json(&user));
-            } else {
-                user_rows(&[user], app.now());
-            }
-        }
-        UserCommand::List => {
-            let users = app.list_users(&operator()).await?;
-            if json {
-                print_json(&users.iter().map(user_json).collect::<Vec<_>>());
-            } else {
-                user_rows(&users, app.now());
-            }
-        }
-        UserCommand::Show { user } => {
-            let (user, memberships) = app.user_memberships(&operator(), &user).await?;
-            let mut orgs = Vec::with_capacity(memberships.len());
-            for (org_id, access) in &memberships {
-                let org = app.org(&operator(), org_id.as_str()).await?;
-                orgs.push((org, access));
-            }
-            if json {
-                let mut out = user_json(&user);
-                out["organizations"] = orgs
-                    .iter()
-                    .map(|(org, access)| {
-                        let mut m = access_json(access);
-                        m["org_id"] = json!(org.id);
-                        m["org"] = json!(org.name);
-                        m
-                    })
-                    .collect();
-                print_json(&out);
-            } else {
-                let memberships: Vec<String> = orgs
-                    .iter()
-                    .map(|(org, access)| format!("{} ({})", org.name, access.role.as_str()))
-                    .collect();
-                print_fields(&[
-                    ("id", user.id.to_string()),
-                    ("email", user.email.clone()),
-                    ("name", user.display_name.clone().unwrap_or_default()),
-                    ("created", format_for_people(user.created_at, app.now())),
-                    (
-                        "organizations",
-                        if memberships.is_empty() {
-                            "none".into()
-                        } else {
-                            memberships.join(", ")
-                        },
-                    ),
-                ]);
-            }
-        }
     }
     Ok(())
+}
+
+/// The data directory, for what the API does not offer: reset links and ending
+/// another person's sessions.
+fn local_only<'a>(b: &Backend<'a>, what: &str) -> Result<&'a Keyward, Failure> {
+    match b {
+        Backend::Local(app) => Ok(app),
+        Backend::Remote(_) => Err(not_remote(
+            what,
+            "the API makes no reset links and ends no one else's sessions",
+        )),
+    }
 }
 
 pub async fn member(b: &Backend<'_>, command: MemberCommand, json: bool) -> Result<(), Failure> {

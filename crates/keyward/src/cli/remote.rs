@@ -83,10 +83,15 @@ pub fn explain(url: &str, e: &Error) -> String {
             "the server at {url} refused the token: it is not a valid admin token (unknown, revoked or mistyped); \
              create one on the server with `keyward admin tokens create --name NAME`, then run `keyward login {url}` or set KEYWARD_TOKEN"
         ),
-        Error::Problem(p) if p.status == 403 && p.required_permission.is_none() => format!(
+        Error::Problem(p)
+            if p.status == 403
+                && p.required_permission.as_deref().is_none_or(|r| r == "operator") =>
+        {
+            format!(
             "{} (the server at {url}); the command line needs an operator admin token, from `keyward admin tokens create` on the server",
-            p.detail
-        ),
+                p.detail
+            )
+        }
         Error::Problem(p) => match &p.required_permission {
             Some(needs) => format!("{}; it needs {needs}", p.detail),
             None => p.detail.clone(),

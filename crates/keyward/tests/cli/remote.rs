@@ -471,6 +471,8 @@ fn remote_commands_print_what_local_ones_print() {
         &["keys", "usage", &new_id],
         &["members", "list", "--org", "Acme"],
         &["members", "invitations", "--org", "Acme"],
+        &["users", "list"],
+        &["users", "show", "dan@acme.test"],
         &["audit", "list", "--org", "Acme"],
         &["audit", "list", "--key", &id, "--action", "key.revoked"],
         &[
@@ -560,8 +562,8 @@ fn remote_commands_print_what_local_ones_print() {
     for args in [
         &["admin", "tokens", "list"][..],
         &["admin", "tokens", "create", "--name", "more"],
-        &["users", "list"],
         &["users", "reset-link", "ada@acme.test"],
+        &["users", "sign-out", "ada@acme.test"],
     ] {
         let out = remote(&e, &server, &token, args);
         let (_, err) = text(&out);
@@ -597,6 +599,36 @@ fn a_wrong_token_or_a_stopped_server_is_a_clear_error() {
         "{err}"
     );
     assert!(!err.contains(&wrong[20..]), "{err}");
+
+    // An API key is not the operator: people are the operator's alone.
+    let on_data = |args: &[&str]| {
+        let out = e
+            .bare()
+            .arg("--data-dir")
+            .arg(server.data_dir())
+            .args(args)
+            .output()
+            .unwrap();
+        serde_json::from_str::<serde_json::Value>(&ok(args, &out)).unwrap()
+    };
+    on_data(&["--json", "orgs", "create", "Acme"]);
+    let created = on_data(&[
+        "--json",
+        "keys",
+        "create",
+        "--org",
+        "Acme",
+        "--name",
+        "k",
+        "--org-access",
+        "manage",
+    ]);
+    let api_key = created["key"].as_str().unwrap();
+    let out = remote(&e, &server, api_key, &["users", "list"]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("operator admin token"), "{err}");
+    assert!(!err.contains(&api_key[20..]), "{err}");
 
     let token = admin_token(&e, &server);
     assert!(server.terminate().success());
