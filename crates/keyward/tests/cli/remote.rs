@@ -645,3 +645,68 @@ fn a_wrong_token_or_a_stopped_server_is_a_clear_error() {
     assert!(!err.contains(&token[20..]), "{err}");
     assert!(!e.data().join("keyward-data").exists());
 }
+
+/// On a terminal, `keyward login` asks for the token without echoing it: typed into
+/// a real pseudo-terminal (util-linux `script`), it never shows in what the terminal
+/// displays, and the login works.
+#[test]
+fn login_on_a_terminal_does_not_echo_the_token() {
+    use std::io::Read;
+    let e = Env::empty();
+    let server = Server::start();
+    let token = admin_token(&e, &server);
+    let command = format!("{} login {}", env!("CARGO_BIN_EXE_keyward"), server.url);
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("XDG_CONFIG_HOME", e.config.path())
+        .env("HOME", e.config.path())
+        .env_remove("KEYWARD_URL")
+        .env_remove("KEYWARD_TOKEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` is installed");
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    // Type only once the prompt is up (and the echo off), as a person would.
+    let mut shown = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !String::from_utf8_lossy(&shown).contains("not shown as you type") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no prompt: {}",
+            String::from_utf8_lossy(&shown)
+        );
+        if let Ok(chunk) = rx.recv_timeout(std::time::Duration::from_millis(100)) {
+            shown.extend(chunk);
+        }
+    }
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{token}\n").as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    while let Ok(chunk) = rx.recv_timeout(std::time::Duration::from_millis(500)) {
+        shown.extend(chunk);
+    }
+    let shown = String::from_utf8_lossy(&shown);
+    assert!(shown.contains("Logged in to"), "{shown}");
+    assert!(
+        !shown.contains(&token[20..]),
+        "the token was echoed: {shown}"
+    );
+    assert_eq!(
+        mode(&e.config.path().join("keyward/credentials.toml")),
+        0o600
+    );
+}
