@@ -66,12 +66,12 @@ pub fn resolve(data_dir_flag: bool) -> Result<Place, Failure> {
                 from: "KEYWARD_URL, token from KEYWARD_TOKEN".into(),
             }));
         }
-        let saved = Credentials::load()?;
-        return match saved.token(&url) {
-            Some(token) => Ok(Place::Remote(Remote {
+        let saved = saved_logins()?;
+        return match saved.as_ref().and_then(|s| Some((s.token(&url)?, &s.path))) {
+            Some((token, path)) => Ok(Place::Remote(Remote {
                 url,
                 token,
-                from: format!("KEYWARD_URL, token from {}", saved.path.display()),
+                from: format!("KEYWARD_URL, token from {}", path.display()),
             })),
             None => Err(Failure::usage(format!(
                 "KEYWARD_URL is {url}, but there is no token for it: set KEYWARD_TOKEN to an admin token, or run `keyward login {url}`"
@@ -86,7 +86,9 @@ pub fn resolve(data_dir_flag: bool) -> Result<Place, Failure> {
     if data_dir.is_some() {
         return Ok(Place::Local);
     }
-    let saved = Credentials::load()?;
+    let Some(saved) = saved_logins()? else {
+        return Ok(Place::Local);
+    };
     if let Some((url, token)) = saved.default_server() {
         return Ok(Place::Remote(Remote {
             url: url.to_owned(),
@@ -95,6 +97,15 @@ pub fn resolve(data_dir_flag: bool) -> Result<Place, Failure> {
         }));
     }
     Ok(Place::Local)
+}
+
+/// The saved logins; none where there is no config directory to keep them in (no
+/// `HOME`, as for some services), which must not stop commands on a data directory.
+fn saved_logins() -> Result<Option<Credentials>, Failure> {
+    match credentials::path() {
+        Ok(_) => Credentials::load().map(Some),
+        Err(_) => Ok(None),
+    }
 }
 
 /// `https://host[:port][/prefix]` without a trailing `/`; anything else is refused
