@@ -68,63 +68,6 @@ fn init_logging() -> Result<(), Failure> {
     Ok(())
 }
 
-/// Creates the data directory (and any missing parent) for this user only: it holds the
-/// database and the pepper. One that exists already is left as the operator made it.
-fn create_data_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
-
-/// The SQLite file a `sqlite:` database URL names, if it names one.
-fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
-    let path = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = path.split('?').next().unwrap_or_default();
-    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
-}
-
-/// Whether the data directory holds a database and a pepper (or one is configured).
-fn initialised(config: &config::Config) -> bool {
-    sqlite_file(&config.database_url).is_none_or(|db| db.exists())
-        && (config.pepper.is_some() || config.data_dir.join("pepper").exists())
-}
-
-/// Refuses to go on where there is no database: opening one would create it, and an
-/// operator who mistyped a path would get an empty keyward with a new pepper.
-fn require_initialised(config: &config::Config) -> Result<(), Failure> {
-    let Some(db) = sqlite_file(&config.database_url) else {
-        return Ok(());
-    };
-    if db.exists() {
-        return Ok(());
-    }
-    let dir = cli::location::shown(&config.data_dir);
-    let how = cli::location::how_to_point();
-    let from = &config.data_dir_from;
-    Err(Failure::usage(
-        if db != config.data_dir.join("keyward.db") {
-            format!(
-            "there is no keyward database at {} (KEYWARD_DATABASE_URL or the config file's database_url); {how}",
-            cli::location::shown(&db).display()
-        )
-        } else if config.data_dir.is_dir() {
-            format!(
-                "the data directory {} (from {from}) holds no keyward database (keyward.db); {how}",
-                dir.display()
-            )
-        } else {
-            format!(
-                "there is no keyward data directory at {} (from {from}); {how}",
-                dir.display()
-            )
-        },
-    ))
-}
-
 async fn run(args: cli::Cli) -> Result<(), Failure> {
     // Need no configuration or data directory, and must not create one.
     match &args.command {
@@ -159,8 +102,8 @@ async fn run(args: cli::Cli) -> Result<(), Failure> {
     )?;
     cli::location::say_local(&config.data_dir, &config.data_dir_from, args.quiet);
     let existed = if creating {
-        let before = initialised(&config);
-        create_data_dir(&config.data_dir).map_err(|e| {
+        let before = cli::init::initialised(&config);
+        cli::init::create_data_dir(&config.data_dir).map_err(|e| {
             Failure::usage(format!(
                 "cannot create the data directory {}: {e}",
                 config.data_dir.display()
@@ -168,7 +111,7 @@ async fn run(args: cli::Cli) -> Result<(), Failure> {
         })?;
         before
     } else {
-        require_initialised(&config)?;
+        cli::init::require_initialised(&config)?;
         true
     };
     let store = keyward_store::open(&config.database_url)
