@@ -160,6 +160,8 @@ impl Credentials {
             "# keyward login: admin tokens for keyward servers. Keep this file private (mode 0600).\n{text}"
         );
         let tmp = dir.join(format!(".credentials.toml.{}", std::process::id()));
+        // One left by a run that died here (same process id) would block create_new.
+        let _ = std::fs::remove_file(&tmp);
         let written = write_private(&tmp, &text).and_then(|()| std::fs::rename(&tmp, &self.path));
         if let Err(e) = written {
             let _ = std::fs::remove_file(&tmp);
