@@ -17,6 +17,15 @@ fn text(out: &Output) -> (String, String) {
     )
 }
 
+/// A loopback address where nothing listens, held (bound, never listening) so that no
+/// other test's server can take it while this one uses it.
+fn nothing_listening() -> (tokio::net::TcpSocket, String) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let url = format!("http://{}", socket.local_addr().unwrap());
+    (socket, url)
+}
+
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
@@ -195,7 +204,7 @@ fn login_saves_a_private_token_and_refuses_a_shared_file() {
     assert!(!file.exists());
 
     // Nothing listening: says it cannot reach the server.
-    let down = format!("http://127.0.0.1:{}", crate::serve::free_port());
+    let (_held, down) = nothing_listening();
     let mut c = e.bare();
     c.args(["login", &down]);
     let (_, err) = text(&with_input(c, &format!("{token}\n")));
@@ -592,7 +601,7 @@ fn remote_commands_print_what_local_ones_print() {
 #[test]
 fn a_wrong_token_or_a_stopped_server_is_a_clear_error() {
     let e = Env::empty();
-    let mut server = Server::start();
+    let server = Server::start();
     let wrong = "kw_admin_0123456789abcdef_0123456789012345678901234567890123456789abc";
     let out = remote(&e, &server, wrong, &["orgs", "list"]);
     let (_, err) = text(&out);
@@ -633,16 +642,22 @@ fn a_wrong_token_or_a_stopped_server_is_a_clear_error() {
     assert!(err.contains("operator admin token"), "{err}");
     assert!(!err.contains(&api_key[20..]), "{err}");
 
+    // A server that is down: nothing listens at its address.
     let token = admin_token(&e, &server);
-    assert!(server.terminate().success());
-    let out = remote(&e, &server, &token, &["keys", "list", "--org", "Acme"]);
+    let (_held, down) = nothing_listening();
+    let out = e
+        .bare()
+        .args(["keys", "list", "--org", "Acme"])
+        .current_dir(e.data())
+        .env("KEYWARD_URL", &down)
+        .env("KEYWARD_TOKEN", &token)
+        .output()
+        .unwrap();
     let (_, err) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains(&format!(
-            "cannot reach the keyward server at {}",
-            server.url
-        )) && err.contains("that the server is running"),
+        err.contains(&format!("cannot reach the keyward server at {down}"))
+            && err.contains("that the server is running"),
         "{err}"
     );
     assert!(!err.contains(&token[20..]), "{err}");
