@@ -54,7 +54,9 @@ trap cleanup EXIT
 export KEYWARD_DATA_DIR="$WORK/data"
 export KEYWARD_LOG=warn
 # The CLI and the server share the data directory: the token made here works there.
-ADMIN_TOKEN=$("$KEYWARD" admin tokens create --name contract 2>/dev/null)
+# Only `init` (or `serve`) creates the data directory; other commands refuse a missing one.
+"$KEYWARD" --quiet init >/dev/null
+ADMIN_TOKEN=$("$KEYWARD" --quiet admin tokens create --name contract)
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

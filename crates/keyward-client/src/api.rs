@@ -212,6 +212,18 @@ impl Client {
             .await
     }
 
+    /// `GET /v1/users`: everyone, oldest first (operator only).
+    pub async fn list_users(&self) -> Result<UserList, Error> {
+        self.send(Method::GET, &["v1", "users"], None, None).await
+    }
+
+    /// `GET /v1/users/{user}`: a person (user id or e-mail address) and the
+    /// organizations they belong to (operator only).
+    pub async fn get_user(&self, user: &str) -> Result<UserDetail, Error> {
+        self.send(Method::GET, &["v1", "users", user], None, None)
+            .await
+    }
+
     pub async fn list_members(&self, org: &str) -> Result<MemberList, Error> {
         self.send(Method::GET, &["v1", "orgs", org, "members"], None, None)
             .await

@@ -327,6 +327,9 @@ fn every_answer_type_reads_and_keeps_exactly_the_schema_properties() {
     answer::<EnvOut>(&spec, "EnvOut");
     answer::<EnvList>(&spec, "EnvList");
     answer::<UserOut>(&spec, "UserOut");
+    answer::<UserList>(&spec, "UserList");
+    answer::<UserDetail>(&spec, "UserDetail");
+    answer::<UserMembershipOut>(&spec, "UserMembershipOut");
     answer::<MemberOut>(&spec, "MemberOut");
     answer::<MemberList>(&spec, "MemberList");
     answer::<ProjectAccessOut>(&spec, "ProjectAccessOut");

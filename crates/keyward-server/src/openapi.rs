@@ -378,7 +378,7 @@ impl Modify for Security {
         verify::verify, me::me, scopes::list, audit::list, setup::complete,
         sessions::create, sessions::current, sessions::sign_out, sessions::sign_out_everywhere,
         sessions::complete_reset,
-        members::create_user, members::list_members, members::set_member, members::remove_member,
+        members::create_user, members::list_users, members::get_user, members::list_members, members::set_member, members::remove_member,
         invitations::invite, invitations::list, invitations::revoke, invitations::accept,
         usage::key_usage, usage::org_usage,
         health::healthz, health::readyz,

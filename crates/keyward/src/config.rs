@@ -103,6 +103,9 @@ enum Actions {
 
 pub struct Config {
     pub data_dir: PathBuf,
+    /// Where `data_dir` was set, for the messages that name it: `--data-dir`,
+    /// `KEYWARD_DATA_DIR`, `the config file …` or `the default`.
+    pub data_dir_from: String,
     pub database_url: String,
     pub prefixes: Prefixes,
     /// The pepper list, if configured; otherwise it lives in `data_dir/pepper`.
@@ -210,12 +213,18 @@ pub fn load(
         None => (FileConfig::default(), String::new()),
     };
 
-    let data_dir = pick(
-        data_dir_flag.map(|p| p.to_string_lossy().into_owned()),
-        "KEYWARD_DATA_DIR",
-        file.data_dir.map(|p| p.to_string_lossy().into_owned()),
-    )?
-    .map_or_else(|| PathBuf::from("keyward-data"), |(v, _)| PathBuf::from(v));
+    let (data_dir, data_dir_from) = match (data_dir_flag, env("KEYWARD_DATA_DIR")?, file.data_dir) {
+        (Some(flag), _, _) => (flag, "--data-dir".to_owned()),
+        (None, Some(var), _) if !var.is_empty() => (PathBuf::from(var), "KEYWARD_DATA_DIR".into()),
+        (None, _, Some(dir)) => (
+            dir,
+            format!(
+                "the config file {}",
+                file_path.as_deref().unwrap_or(Path::new("")).display()
+            ),
+        ),
+        (None, _, None) => (PathBuf::from("keyward-data"), "the default".into()),
+    };
 
     let database_url = pick(None, "KEYWARD_DATABASE_URL", file.database_url)?.map_or_else(
         || format!("sqlite://{}", data_dir.join("keyward.db").display()),
@@ -448,6 +457,7 @@ pub fn load(
 
     Ok(Config {
         data_dir,
+        data_dir_from,
         database_url,
         prefixes,
         pepper,

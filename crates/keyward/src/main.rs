@@ -68,20 +68,23 @@ fn init_logging() -> Result<(), Failure> {
     Ok(())
 }
 
-/// Creates the data directory (and any missing parent) for this user only: it holds the
-/// database and the pepper. One that exists already is left as the operator made it.
-fn create_data_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
-
 async fn run(args: cli::Cli) -> Result<(), Failure> {
-    // Needs no configuration or data directory, and must not create one.
-    if let cli::Command::Completions(c) = &args.command {
-        return cli::completions::run(c);
+    // Need no configuration or data directory, and must not create one.
+    match &args.command {
+        cli::Command::Completions(c) => return cli::completions::run(c),
+        cli::Command::Login(a) => return cli::login::login(a, args.json).await,
+        cli::Command::Logout(a) => return cli::login::logout(a, args.json),
+        _ => {}
+    }
+    // Only these two make a data directory and its pepper; see cli::location.
+    let creating = matches!(args.command, cli::Command::Serve(_) | cli::Command::Init);
+    if !creating {
+        if let cli::location::Place::Remote(remote) =
+            cli::location::resolve(args.data_dir_from_flag)?
+        {
+            cli::location::say_remote(&remote, args.quiet);
+            return cli::run_remote(remote, args.command, args.json).await;
+        }
     }
     let listen = match &args.command {
         cli::Command::Serve(s) => {
@@ -90,22 +93,40 @@ async fn run(args: cli::Cli) -> Result<(), Failure> {
         }
         _ => None,
     };
+    // clap fills `data_dir` from KEYWARD_DATA_DIR too; config::load reads that
+    // variable itself, so that it can say which of the two set the directory.
     let config = config::load(
         args.config.as_deref(),
-        args.data_dir.clone(),
+        args.data_dir.clone().filter(|_| args.data_dir_from_flag),
         listen.flatten(),
     )?;
-    create_data_dir(&config.data_dir).map_err(|e| {
-        Failure::usage(format!(
-            "cannot create the data directory {}: {e}",
-            config.data_dir.display()
-        ))
-    })?;
+    cli::location::say_local(&config.data_dir, &config.data_dir_from, args.quiet);
+    let existed = if creating {
+        let before = cli::init::initialised(&config);
+        cli::init::create_data_dir(&config.data_dir).map_err(|e| {
+            Failure::usage(format!(
+                "cannot create the data directory {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
+        before
+    } else {
+        cli::init::require_initialised(&config)?;
+        true
+    };
     let store = keyward_store::open(&config.database_url)
         .await
         .map_err(|e| Failure::usage(format!("cannot open the database: {e}")))?;
-    let peppers =
-        pepper::resolve(config.pepper.as_deref(), &config.data_dir, store.as_ref()).await?;
+    let peppers = pepper::resolve(
+        config.pepper.as_deref(),
+        &config.data_dir,
+        store.as_ref(),
+        creating,
+    )
+    .await?;
+    if let cli::Command::Init = args.command {
+        return cli::init::report(&config, existed, args.json);
+    }
     let settings = Settings {
         prefixes: config.prefixes.clone(),
         peppers,

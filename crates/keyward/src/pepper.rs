@@ -1,6 +1,6 @@
 //! Finding the pepper. Configured (`KEYWARD_PEPPER` or the config file) wins; else
-//! `<data dir>/pepper`; else, on a first run, a new one is generated into that file with
-//! mode 0600. A new pepper is never generated for a database that already holds keys:
+//! `<data dir>/pepper`; else, on a first run (`keyward init` or `keyward serve`), a new
+//! one is generated into that file with mode 0600. A new pepper is never generated for a database that already holds keys:
 //! those keys could never verify again, so that is an error that says how to recover.
 
 use crate::output::errln;
@@ -11,10 +11,13 @@ use rand_core::OsRng;
 use std::io::Write;
 use std::path::Path;
 
+/// `create`: whether a missing pepper may be generated (`keyward init` and `serve`
+/// only; every other command says how to find the one in use).
 pub async fn resolve(
     configured: Option<&str>,
     data_dir: &Path,
     store: &dyn Store,
+    create: bool,
 ) -> Result<PepperSet> {
     if let Some(spec) = configured {
         return PepperSet::parse(spec)
@@ -38,6 +41,13 @@ pub async fn resolve(
         bail!(
             "no pepper is configured and {} is missing, but the database holds {keys} keys hashed under a pepper; \
              restore the pepper file or set KEYWARD_PEPPER to the pepper in use (generating a new one would make every key invalid)",
+            path.display()
+        );
+    }
+    if !create {
+        bail!(
+            "no pepper is configured and {} is missing; restore the pepper file or set KEYWARD_PEPPER to the pepper in use, \
+             or, if this database has never held keys, run `keyward init` to generate one",
             path.display()
         );
     }

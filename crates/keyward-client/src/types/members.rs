@@ -111,3 +111,32 @@ pub struct AcceptedOut {
 fn expose<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(secrecy::ExposeSecret::expose_secret(secret))
 }
+
+/// Everyone, oldest first (`GET /v1/users`, operator only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserList {
+    pub data: Vec<UserOut>,
+}
+
+/// One organization a person belongs to, and what they hold there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserMembershipOut {
+    pub org_id: String,
+    /// The organization's name.
+    pub org: String,
+    pub role: Role,
+    pub projects: Vec<ProjectAccessOut>,
+}
+
+/// A person and every organization they belong to (`GET /v1/users/{user}`, operator
+/// only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserDetail {
+    pub id: String,
+    pub email: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(with = "super::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub organizations: Vec<UserMembershipOut>,
+}

@@ -26,7 +26,8 @@ pub use keys::{
 pub use me::{ActsFor, MeOut, ScopeList, ScopeOut};
 pub use members::{
     AcceptIn, AcceptedOut, CreatedInvitationOut, InvitationIn, InvitationList, InvitationOut,
-    MemberIn, MemberList, MemberOut, ProjectAccessIn, ProjectAccessOut, UserIn, UserOut,
+    MemberIn, MemberList, MemberOut, ProjectAccessIn, ProjectAccessOut, UserDetail, UserIn,
+    UserList, UserMembershipOut, UserOut,
 };
 pub use orgs::{
     EnvIn, EnvList, EnvOut, KeysHeld, OrgDetail, OrgIn, OrgList, OrgOut, OrgPatch, ProjectIn,

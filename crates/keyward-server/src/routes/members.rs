@@ -7,7 +7,7 @@ use crate::openapi::{Conflict, Forbidden, NotFound, Unprocessable};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
+use axum::routing::{get, put};
 use axum::Router;
 use keyward_app::{schema, MemberInput};
 use keyward_core::{Level, MemberAccess, Role, Timestamp, User};
@@ -121,6 +121,84 @@ pub async fn create_user(
     Ok((StatusCode::CREATED, Json(UserOut::from(&user))))
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserList {
+    /// Everyone, oldest first.
+    pub data: Vec<UserOut>,
+}
+
+/// One organization a person belongs to, and what they hold there.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserMembershipOut {
+    pub org_id: String,
+    /// The organization's name.
+    pub org: String,
+    #[schema(schema_with = schema::role)]
+    pub role: Role,
+    pub projects: Vec<ProjectAccessOut>,
+}
+
+/// A person and every organization they belong to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserDetail {
+    pub id: String,
+    pub email: String,
+    pub display_name: Option<String>,
+    #[serde(with = "keyward_core::timestamp::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    pub organizations: Vec<UserMembershipOut>,
+}
+
+/// List everyone, oldest first (operator only).
+#[utoipa::path(get, path = "/v1/users", tag = "members", operation_id = "list_users",
+    responses((status = 200, body = UserList), (status = 403, response = Forbidden)),
+    security(("bearer" = [])))]
+pub async fn list_users(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+) -> ApiResult<Json<UserList>> {
+    let users = s.app.list_users(&who).await?;
+    Ok(Json(UserList {
+        data: users.iter().map(UserOut::from).collect(),
+    }))
+}
+
+/// A person, by id or e-mail address, and the organizations they belong to
+/// (operator only).
+#[utoipa::path(get, path = "/v1/users/{user}", tag = "members", operation_id = "get_user",
+    params(("user" = String, Path, description = "User id or e-mail address")),
+    responses(
+        (status = 200, body = UserDetail), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = [])))]
+pub async fn get_user(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path(user): Path<String>,
+) -> ApiResult<Json<UserDetail>> {
+    let (user, memberships) = s.app.user_memberships(&who, &user).await?;
+    let mut organizations = Vec::with_capacity(memberships.len());
+    for (org_id, access) in &memberships {
+        let org = s.app.org(&who, org_id.as_str()).await?;
+        let member = MemberOut::new(&user, access);
+        organizations.push(UserMembershipOut {
+            org_id: org.id.to_string(),
+            org: org.name.to_string(),
+            role: member.role,
+            projects: member.projects,
+        });
+    }
+    Ok(Json(UserDetail {
+        id: user.id.to_string(),
+        email: user.email.clone(),
+        display_name: user.display_name.clone(),
+        created_at: user.created_at,
+        organizations,
+    }))
+}
+
 /// List an organization's members with their roles and project levels.
 #[utoipa::path(get, path = "/v1/orgs/{org}/members", tag = "members", operation_id = "list_members",
     params(("org" = String, Path, description = "Organization id or name")),
@@ -192,7 +270,8 @@ pub async fn remove_member(
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/users", post(create_user))
+        .route("/v1/users", get(list_users).post(create_user))
+        .route("/v1/users/{user}", get(get_user))
         .route("/v1/orgs/{org}/members", get(list_members))
         .route(
             "/v1/orgs/{org}/members/{user}",

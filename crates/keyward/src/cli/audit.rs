@@ -1,10 +1,9 @@
 //! `keyward audit list`: the audit log as a table of one line per event (the details
 //! summarised to fit 100 columns) or, with `--json`, the events in full.
 
-use crate::cli::operator;
+use crate::cli::backend::Backend;
 use crate::output::{print_json, print_one_line_table, Failure};
 use clap::Subcommand;
-use keyward_app::Keyward;
 use keyward_core::timestamp::{format, parse_time_ago};
 use keyward_core::{AuditAction, AuditEvent, KeyId, Timestamp};
 use keyward_store::AuditQuery;
@@ -44,7 +43,7 @@ pub enum AuditCommand {
     },
 }
 
-pub async fn run(app: &Keyward, command: AuditCommand, json: bool) -> Result<(), Failure> {
+pub async fn run(b: &Backend<'_>, command: AuditCommand, json: bool) -> Result<(), Failure> {
     let AuditCommand::List {
         org,
         key,
@@ -56,15 +55,13 @@ pub async fn run(app: &Keyward, command: AuditCommand, json: bool) -> Result<(),
         limit,
     } = command;
     let time = |field: &str, s: Option<String>| {
-        s.map(|s| {
-            parse_time_ago(&s, app.now()).map_err(|e| Failure::usage(format!("{field}: {e}")))
-        })
-        .transpose()
+        s.map(|s| parse_time_ago(&s, b.now()).map_err(|e| Failure::usage(format!("{field}: {e}"))))
+            .transpose()
     };
     let query = AuditQuery {
         operator_only,
         org_id: match org {
-            Some(o) => Some(app.org(&operator(), &o).await?.id),
+            Some(o) => Some(b.org(&o).await?.id),
             None => None,
         },
         key_id: key
@@ -88,7 +85,7 @@ pub async fn run(app: &Keyward, command: AuditCommand, json: bool) -> Result<(),
         before_id: None,
         limit: Some(limit),
     };
-    let events = app.audit_events(&operator(), &query).await?;
+    let events = b.audit_events(&query).await?;
     if json {
         print_json(&events);
         return Ok(());
@@ -98,7 +95,7 @@ pub async fn run(app: &Keyward, command: AuditCommand, json: bool) -> Result<(),
     for event in &events {
         if let Some(id) = event.details.get("user_id").and_then(Value::as_str) {
             if !emails.contains_key(id) {
-                if let Ok(user) = app.user(id).await {
+                if let Some(user) = b.user_in(id, event.org_id.as_ref()).await {
                     emails.insert(id.to_owned(), user.email);
                 }
             }

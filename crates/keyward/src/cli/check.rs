@@ -1,11 +1,13 @@
 //! `keyward check`: run the same check the API runs, from the command line.
 
+use crate::cli::backend::Backend;
 use crate::output::{print_fields, print_json, Failure};
 use clap::Args;
 use keyward_app::Keyward;
+use keyward_client::types as wire;
 use keyward_core::{Asked, Level, Presented};
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -40,7 +42,7 @@ pub struct CheckArgs {
     cost: u32,
 }
 
-pub async fn run(app: &Keyward, a: CheckArgs, json: bool) -> Result<(), Failure> {
+pub async fn run(b: &Backend<'_>, a: CheckArgs, json: bool) -> Result<(), Failure> {
     let level = a
         .level
         .as_deref()
@@ -71,8 +73,99 @@ pub async fn run(app: &Keyward, a: CheckArgs, json: bool) -> Result<(), Failure>
             })
             .transpose()?;
     let key = crate::cli::secret_or_stdin(a.key, "key")?;
+    let answer = match b {
+        Backend::Local(app) => local(app, &key, &asked, from, a.cost).await?,
+        Backend::Remote(r) => {
+            let check = wire::VerifyIn {
+                key,
+                project: project.map(str::to_owned),
+                environment: environment.map(str::to_owned),
+                method: a.method,
+                level: level
+                    .map(|l| {
+                        serde_json::from_value(json!(l))
+                            .map_err(|_| Failure::usage("level: not one the API knows"))
+                    })
+                    .transpose()?,
+                resource: a.resource,
+                ip: from.map(|ip| ip.to_string()),
+                cost: Some(a.cost),
+            };
+            let v = r.client.verify(&check).await.map_err(|e| r.fail(&e))?;
+            let key = v.key.as_ref();
+            json!({
+                "valid": v.valid,
+                "outcome": v.outcome,
+                "status": v.status,
+                "detail": v.detail,
+                "required_permission": v.required_permission,
+                "key_id": key.map(|k| &k.id),
+                "org_id": key.map(|k| &k.org_id),
+                "name": key.map(|k| &k.name),
+                "metadata": key.and_then(|k| k.metadata.as_ref()),
+                "rate_limits": v.rate_limits,
+                "quota": v.quota.map(|q| json!({
+                    "limit": q.limit,
+                    "used": q.used,
+                    "remaining": q.remaining,
+                    "resets_at": keyward_core::timestamp::format(q.resets_at),
+                })),
+                "retry_after": v.retry_after,
+            })
+        }
+    };
+    let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+    if json {
+        print_json(&answer);
+    } else {
+        let mut fields = vec![
+            ("outcome", text(&answer["outcome"])),
+            ("detail", text(&answer["detail"])),
+        ];
+        if !answer["key_id"].is_null() {
+            fields.push((
+                "key",
+                format!("{} ('{}')", text(&answer["key_id"]), text(&answer["name"])),
+            ));
+        }
+        for r in answer["rate_limits"].as_array().into_iter().flatten() {
+            fields.push((
+                "rate limit",
+                format!(
+                    "{}: {} of {} per {} left",
+                    text(&r["name"]),
+                    r["remaining"],
+                    r["limit"],
+                    text(&r["period"])
+                ),
+            ));
+        }
+        let q = &answer["quota"];
+        if !q.is_null() {
+            fields.push((
+                "quota",
+                format!("{} of {} left this month", q["remaining"], q["limit"]),
+            ));
+        }
+        print_fields(&fields);
+    }
+    if answer["valid"] == json!(true) {
+        Ok(())
+    } else {
+        Err(Failure::not_valid())
+    }
+}
+
+/// The check on the local data, answered as the verify API answers it.
+async fn local(
+    app: &Keyward,
+    key: &SecretString,
+    asked: &Asked,
+    from: Option<std::net::IpAddr>,
+    cost: u32,
+) -> Result<Value, Failure> {
     let verdict = app
-        .check_costing(Presented::field(key.expose_secret()), &asked, from, a.cost)
+        .check_costing(Presented::field(key.expose_secret()), asked, from, cost)
         .await?;
     // A check from the command line is a use of the key too.
     app.flush_usage().await?;
@@ -80,48 +173,18 @@ pub async fn run(app: &Keyward, a: CheckArgs, json: bool) -> Result<(), Failure>
     let limits = keyward_server::ratelimit::Limits::of(&verdict, now);
     let detail = verdict.detail().into_owned();
     let key = verdict.key.as_deref();
-    if json {
-        print_json(&json!({
-            "valid": verdict.outcome.is_valid(),
-            "outcome": verdict.outcome,
-            "status": verdict.outcome.http_status(),
-            "detail": detail,
-            "required_permission": verdict.required_permission(),
-            "key_id": key.map(|k| k.id),
-            "org_id": key.map(|k| &k.org_id),
-            "name": key.map(|k| k.name.as_str()),
-            "metadata": key.and_then(|k| k.metadata.as_ref()).map(keyward_core::Metadata::to_value),
-            "rate_limits": limits.as_ref().map(|l| &l.rate_limits),
-            "quota": limits.as_ref().and_then(|l| l.quota.as_ref()),
-            "retry_after": limits.as_ref().and_then(|l| l.retry_after),
-        }));
-    } else {
-        let mut fields = vec![("outcome", verdict.outcome.to_string()), ("detail", detail)];
-        if let Some(k) = key {
-            fields.push(("key", format!("{} ('{}')", k.id, k.name)));
-        }
-        if let Some(l) = &limits {
-            for r in &l.rate_limits {
-                fields.push((
-                    "rate limit",
-                    format!(
-                        "{}: {} of {} per {} left",
-                        r.name, r.remaining, r.limit, r.period
-                    ),
-                ));
-            }
-            if let Some(q) = &l.quota {
-                fields.push((
-                    "quota",
-                    format!("{} of {} left this month", q.remaining, q.limit),
-                ));
-            }
-        }
-        print_fields(&fields);
-    }
-    if verdict.outcome.is_valid() {
-        Ok(())
-    } else {
-        Err(Failure::not_valid())
-    }
+    Ok(json!({
+        "valid": verdict.outcome.is_valid(),
+        "outcome": verdict.outcome,
+        "status": verdict.outcome.http_status(),
+        "detail": detail,
+        "required_permission": verdict.required_permission(),
+        "key_id": key.map(|k| k.id),
+        "org_id": key.map(|k| &k.org_id),
+        "name": key.map(|k| k.name.as_str()),
+        "metadata": key.and_then(|k| k.metadata.as_ref()).map(keyward_core::Metadata::to_value),
+        "rate_limits": limits.as_ref().map(|l| &l.rate_limits),
+        "quota": limits.as_ref().and_then(|l| l.quota.as_ref()),
+        "retry_after": limits.as_ref().and_then(|l| l.retry_after),
+    }))
 }

@@ -1,14 +1,16 @@
 //! `keyward keys …`: the key lifecycle from the command line.
 
-use crate::cli::{operator, Confirm};
+use crate::cli::backend::{Backend, NewKey};
+use crate::cli::Confirm;
 use crate::output::{errln, outln, print_fields, print_json, print_table, Failure};
 use clap::{Args, Subcommand};
 use keyward_app::views::KeyView;
-use keyward_app::{CreatedKey, KeyInput, KeyPatchInput, Keyward};
+use keyward_app::{KeyInput, KeyPatchInput};
 use keyward_core::echo::echo;
 use keyward_core::timestamp::{format, parse_time, relative};
 use keyward_core::Timestamp;
 use keyward_core::{lifecycle, GrantSpec, KeyStatus, Kind, OrgAccess, RateLimit};
+use secrecy::ExposeSecret;
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -205,8 +207,8 @@ fn parse_org_access(s: &str) -> Result<OrgAccess, String> {
     OrgAccess::parse(s).map_err(|e| e.to_string())
 }
 
-fn expiry(app: &Keyward, input: &str) -> Result<keyward_core::Timestamp, Failure> {
-    parse_time(input, app.now()).map_err(|e| Failure::usage(format!("expires: {e}")))
+fn expiry(b: &Backend<'_>, input: &str) -> Result<keyward_core::Timestamp, Failure> {
+    parse_time(input, b.now()).map_err(|e| Failure::usage(format!("expires: {e}")))
 }
 
 fn permissions(k: &KeyView) -> String {
@@ -281,7 +283,7 @@ fn show(k: &KeyView, now: Timestamp) {
     print_fields(&fields);
 }
 
-fn print_created(c: &CreatedKey, now: Timestamp) {
+fn print_created(c: &NewKey, now: Timestamp) {
     show(&c.key, now);
     outln!();
     outln!("key:  {}", c.secret.expose_secret());
@@ -296,17 +298,11 @@ fn print_view(k: &KeyView, json: bool, now: Timestamp) {
     }
 }
 
-pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), Failure> {
-    let actor = operator();
+pub async fn run(b: &Backend<'_>, command: KeysCommand, json: bool) -> Result<(), Failure> {
     match command {
         KeysCommand::Create(a) => {
-            let org = app.org(&operator(), &a.org).await?;
-            let expires_at = a.expires.as_deref().map(|e| expiry(app, e)).transpose()?;
-            // Created as a person, the key is bound to them and within their access.
-            let who = match &a.as_user {
-                Some(user) => app.user_principal(user).await?,
-                None => actor,
-            };
+            let org = b.org(&a.org).await?;
+            let expires_at = a.expires.as_deref().map(|e| expiry(b, e)).transpose()?;
             let input = KeyInput {
                 name: a.name,
                 description: a.description,
@@ -320,32 +316,21 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
                 metadata: a.metadata.unwrap_or(serde_json::Value::Null),
                 rate_limits: Some(a.rate_limits).filter(|l| !l.is_empty()),
             };
-            let created = app.create_key(&who, &org.id, input).await?;
+            // Created as a person, the key is bound to them and within their access.
+            let created = b.create_key(a.as_user.as_deref(), &org.id, input).await?;
             if json {
                 print_json(&created.view());
             } else {
-                print_created(&created, app.now());
+                print_created(&created, b.now());
             }
         }
         KeysCommand::List { org, status, kind } => {
-            let org = app.org(&operator(), &org).await?;
-            let mut keys = Vec::new();
-            let mut after: Option<String> = None;
-            loop {
-                let page = app
-                    .list_keys(&operator(), &org.id, status, kind, after.as_deref(), 500)
-                    .await?;
-                let done = page.len() < 500;
-                after = page.last().map(|k| k.id.to_string());
-                keys.extend(page);
-                if done {
-                    break;
-                }
-            }
+            let org = b.org(&org).await?;
+            let keys = b.list_keys(&org.id, status, kind).await?;
             if json {
                 print_json(&keys);
             } else {
-                let now = app.now();
+                let now = b.now();
                 let rows: Vec<Vec<String>> = keys
                     .iter()
                     .map(|k| {
@@ -376,13 +361,11 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
             }
         }
         KeysCommand::Show { key_id } => {
-            let key = app.key(&operator(), &key_id).await?;
-            print_view(&app.view(&key).await?, json, app.now());
+            print_view(&b.key(&key_id).await?, json, b.now());
         }
         KeysCommand::Update(a) => {
-            let key = app.key(&operator(), &a.key_id).await?;
             let expires_at = match (a.expires, a.no_expiry) {
-                (Some(e), _) => Some(Some(expiry(app, &e)?)),
+                (Some(e), _) => Some(Some(expiry(b, &e)?)),
                 (None, true) => Some(None),
                 (None, false) => None,
             };
@@ -418,20 +401,19 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
                     false => Some(a.rate_limits).filter(|l| !l.is_empty()).map(Some),
                 },
             };
-            let view = app.update_key(&actor, &key, patch).await?;
-            print_view(&view, json, app.now());
+            let view = b.update_key(&a.key_id, patch).await?;
+            print_view(&view, json, b.now());
         }
         KeysCommand::Revoke { key_id, confirm } => {
-            let key = app.key(&operator(), &key_id).await?;
+            let key = b.key(&key_id).await?;
             confirm.confirm(&format!(
                 "Revoke key {} ('{}')? It stops working at once.",
                 key.id, key.name
             ))?;
-            print_view(&app.revoke_key(&actor, &key).await?, json, app.now());
+            print_view(&b.revoke_key(&key_id).await?, json, b.now());
         }
         KeysCommand::Reactivate { key_id } => {
-            let key = app.key(&operator(), &key_id).await?;
-            print_view(&app.reactivate_key(&actor, &key).await?, json, app.now());
+            print_view(&b.reactivate_key(&key_id).await?, json, b.now());
         }
         KeysCommand::Rotate {
             key_id,
@@ -440,14 +422,14 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
         } => {
             let grace =
                 lifecycle::grace_period(Some(&grace)).map_err(|e| Failure::usage(e.to_string()))?;
-            let key = app.key(&operator(), &key_id).await?;
+            let key = b.key(&key_id).await?;
             confirm.confirm(&format!(
                 "Rotate key {} ('{}')? The old key stops working after {}.",
                 key.id,
                 key.name,
                 keyward_core::duration::format(grace)
             ))?;
-            let rotated = app.rotate_key(&actor, &key, grace).await?;
+            let rotated = b.rotate_key(&key_id, grace).await?;
             if json {
                 print_json(&rotated.view());
             } else {
@@ -457,18 +439,18 @@ pub async fn run(app: &Keyward, command: KeysCommand, json: bool) -> Result<(), 
                     rotated.new.key.id,
                     rotated.old.expires_at.map_or("its expiry".into(), format)
                 );
-                print_created(&rotated.new, app.now());
+                print_created(&rotated.new, b.now());
             }
         }
         KeysCommand::Delete { key_id, confirm } => {
-            let key = app.key(&operator(), &key_id).await?;
+            let key = b.key(&key_id).await?;
             confirm.confirm(&format!(
                 "Delete key {} ('{}') for good? It can never be used or reactivated again.",
                 key.id, key.name
             ))?;
-            print_view(&app.delete_key(&actor, &key).await?, json, app.now());
+            print_view(&b.delete_key(&key_id).await?, json, b.now());
         }
-        KeysCommand::Usage(a) => crate::cli::usage::key(app, a, json).await?,
+        KeysCommand::Usage(a) => crate::cli::usage::key(b, a, json).await?,
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `keyward users …` and `keyward members …`: people and their access.
 
+use crate::cli::backend::{not_remote, Backend};
 use crate::cli::{operator, Confirm};
 use crate::output::{outln, print_fields, print_json, print_table, Failure};
 use clap::Subcommand;
@@ -169,13 +170,65 @@ fn user_rows(users: &[User], now: Timestamp) {
 }
 
 pub async fn user(
-    app: &Keyward,
+    b: &Backend<'_>,
     command: UserCommand,
     json: bool,
     public_url: &str,
 ) -> Result<(), Failure> {
     match command {
+        UserCommand::Create { email, name } => {
+            let user = b.create_user(&email, name.as_deref()).await?;
+            if json {
+                print_json(&user_json(&user));
+            } else {
+                user_rows(&[user], b.now());
+            }
+        }
+        UserCommand::List => {
+            let users = b.list_users().await?;
+            if json {
+                print_json(&users.iter().map(user_json).collect::<Vec<_>>());
+            } else {
+                user_rows(&users, b.now());
+            }
+        }
+        UserCommand::Show { user } => {
+            let (user, orgs) = b.user_memberships(&user).await?;
+            if json {
+                let mut out = user_json(&user);
+                out["organizations"] = orgs
+                    .iter()
+                    .map(|(org_id, name, access)| {
+                        let mut m = access_json(access);
+                        m["org_id"] = json!(org_id);
+                        m["org"] = json!(name);
+                        m
+                    })
+                    .collect();
+                print_json(&out);
+            } else {
+                let memberships: Vec<String> = orgs
+                    .iter()
+                    .map(|(_, name, access)| format!("{name} ({})", access.role.as_str()))
+                    .collect();
+                print_fields(&[
+                    ("id", user.id.to_string()),
+                    ("email", user.email.clone()),
+                    ("name", user.display_name.clone().unwrap_or_default()),
+                    ("created", format_for_people(user.created_at, b.now())),
+                    (
+                        "organizations",
+                        if memberships.is_empty() {
+                            "none".into()
+                        } else {
+                            memberships.join(", ")
+                        },
+                    ),
+                ]);
+            }
+        }
         UserCommand::ResetLink { user } => {
+            let app = local_only(b, "`users reset-link`")?;
             let link = app.password_reset_link(&operator(), &user).await?;
             // In the fragment, which browsers never send: the token stays out of every
             // server's and proxy's logs.
@@ -200,6 +253,7 @@ pub async fn user(
             }
         }
         UserCommand::SignOut { user } => {
+            let app = local_only(b, "`users sign-out`")?;
             let ended = app.sign_out_everywhere(&operator(), &user).await?;
             if json {
                 print_json(&json!({ "sessions_ended": ended }));
@@ -207,70 +261,23 @@ pub async fn user(
                 outln!("{ended} session{} ended", if ended == 1 { "" } else { "s" });
             }
         }
-        UserCommand::Create { email, name } => {
-            let user = app
-                .create_user(&operator(), &email, name.as_deref())
-                .await?;
-            if json {
-                print_json(&user_json(&user));
-            } else {
-                user_rows(&[user], app.now());
-            }
-        }
-        UserCommand::List => {
-            let users = app.list_users(&operator()).await?;
-            if json {
-                print_json(&users.iter().map(user_json).collect::<Vec<_>>());
-            } else {
-                user_rows(&users, app.now());
-            }
-        }
-        UserCommand::Show { user } => {
-            let (user, memberships) = app.user_memberships(&operator(), &user).await?;
-            let mut orgs = Vec::with_capacity(memberships.len());
-            for (org_id, access) in &memberships {
-                let org = app.org(&operator(), org_id.as_str()).await?;
-                orgs.push((org, access));
-            }
-            if json {
-                let mut out = user_json(&user);
-                out["organizations"] = orgs
-                    .iter()
-                    .map(|(org, access)| {
-                        let mut m = access_json(access);
-                        m["org_id"] = json!(org.id);
-                        m["org"] = json!(org.name);
-                        m
-                    })
-                    .collect();
-                print_json(&out);
-            } else {
-                let memberships: Vec<String> = orgs
-                    .iter()
-                    .map(|(org, access)| format!("{} ({})", org.name, access.role.as_str()))
-                    .collect();
-                print_fields(&[
-                    ("id", user.id.to_string()),
-                    ("email", user.email.clone()),
-                    ("name", user.display_name.clone().unwrap_or_default()),
-                    ("created", format_for_people(user.created_at, app.now())),
-                    (
-                        "organizations",
-                        if memberships.is_empty() {
-                            "none".into()
-                        } else {
-                            memberships.join(", ")
-                        },
-                    ),
-                ]);
-            }
-        }
     }
     Ok(())
 }
 
-pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result<(), Failure> {
-    let who = operator();
+/// The data directory, for what the API does not offer: reset links and ending
+/// another person's sessions.
+fn local_only<'a>(b: &Backend<'a>, what: &str) -> Result<&'a Keyward, Failure> {
+    match b {
+        Backend::Local(app) => Ok(app),
+        Backend::Remote(_) => Err(not_remote(
+            what,
+            "the API makes no reset links and ends no one else's sessions",
+        )),
+    }
+}
+
+pub async fn member(b: &Backend<'_>, command: MemberCommand, json: bool) -> Result<(), Failure> {
     match command {
         MemberCommand::Set {
             org,
@@ -278,11 +285,10 @@ pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result
             role,
             projects,
         } => {
-            let org = app.org(&who, &org).await?;
-            let access = app
-                .set_member(&who, &org.id, &user, MemberInput { role, projects })
+            let org = b.org(&org).await?;
+            let (user, access) = b
+                .set_member(&org.id, &user, MemberInput { role, projects })
                 .await?;
-            let user = app.user(&user).await?;
             if json {
                 print_json(&member_json(&user, &access));
             } else {
@@ -295,12 +301,12 @@ pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result
             }
         }
         MemberCommand::Remove { org, user, confirm } => {
-            let org = app.org(&who, &org).await?;
+            let org = b.org(&org).await?;
             confirm.confirm(&format!(
                 "Remove {user} from {}? Their user-bound keys stop working there.",
                 org.name
             ))?;
-            app.remove_member(&who, &org.id, &user).await?;
+            b.remove_member(&org.id, &user).await?;
             if json {
                 print_json(&json!({ "removed": user }));
             } else {
@@ -308,8 +314,8 @@ pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result
             }
         }
         MemberCommand::List { org } => {
-            let org = app.org(&who, &org).await?;
-            let members = app.list_members(&who, &org.id).await?;
+            let org = b.org(&org).await?;
+            let members = b.list_members(&org.id).await?;
             if json {
                 print_json(
                     &members
@@ -344,9 +350,9 @@ pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result
             role,
             projects,
         } => {
-            let org = app.org(&who, &org).await?;
-            let created = app
-                .invite_member(&who, &org.id, &email, MemberInput { role, projects })
+            let org = b.org(&org).await?;
+            let created = b
+                .invite_member(&org.id, &email, MemberInput { role, projects })
                 .await?;
             let i = &created.invitation;
             if json {
@@ -369,12 +375,12 @@ pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result
             }
         }
         MemberCommand::Invitations { org } => {
-            let org = app.org(&who, &org).await?;
-            let pending = app.list_invitations(&who, &org.id).await?;
+            let org = b.org(&org).await?;
+            let pending = b.list_invitations(&org.id).await?;
             if json {
                 print_json(&pending.iter().map(invitation_json).collect::<Vec<_>>());
             } else {
-                let now = app.now();
+                let now = b.now();
                 let rows: Vec<Vec<String>> = pending
                     .iter()
                     .map(|i| {
@@ -396,8 +402,8 @@ pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result
         }
         MemberCommand::Accept { token } => {
             let token = crate::cli::secret_or_stdin(token, "token")?;
-            let (user, org_id, access) = app.accept_invitation(&who, token.expose_secret()).await?;
-            let org = app.org(&who, org_id.as_str()).await?;
+            let (user, org_id, access) = b.accept_invitation(&token).await?;
+            let org = b.org(org_id.as_str()).await?;
             if json {
                 let mut out = member_json(&user, &access);
                 out["org_id"] = json!(org.id);
@@ -412,8 +418,8 @@ pub async fn member(app: &Keyward, command: MemberCommand, json: bool) -> Result
             }
         }
         MemberCommand::Withdraw { org, invitation } => {
-            let org = app.org(&who, &org).await?;
-            app.revoke_invitation(&who, &org.id, &invitation).await?;
+            let org = b.org(&org).await?;
+            b.withdraw_invitation(&org.id, &invitation).await?;
             if json {
                 print_json(&json!({ "withdrawn": invitation }));
             } else {

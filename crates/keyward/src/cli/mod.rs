@@ -3,16 +3,23 @@
 
 mod admin;
 mod audit;
+pub mod backend;
 mod check;
 pub mod completions;
+mod credentials;
+pub mod init;
 mod keys;
+pub mod location;
+pub mod login;
 mod members;
 mod orgs;
+pub mod remote;
 pub mod serve;
 mod usage;
 
 use crate::config::Config;
 use crate::output::Failure;
+use backend::Backend;
 use clap::{Args, Parser, Subcommand};
 use keyward_app::{Keyward, Principal};
 use keyward_core::Actor;
@@ -26,17 +33,24 @@ use std::path::PathBuf;
     about = "Self-hosted API keys: create, scope, rotate, revoke, check, audit."
 )]
 pub struct Cli {
-    /// Where keyward keeps its database and pepper [default: ./keyward-data].
-    // clap reads the variable into the flag; config::load gives the flag precedence over
-    // the file either way, so the result is the same as reading the variable there.
+    /// Where keyward keeps its database and pepper [default: ./keyward-data]. Given as
+    /// an option, it wins over KEYWARD_URL and a login; see the README for the order.
+    // clap reads the variable into the flag too; `data_dir_from_flag` tells them apart,
+    // since KEYWARD_URL comes between the two (see cli::location).
     #[arg(long, global = true, value_name = "DIR", env = "KEYWARD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Whether `data_dir` was given on the command line (not by KEYWARD_DATA_DIR).
+    #[arg(skip)]
+    pub data_dir_from_flag: bool,
     /// A TOML config file; see the README's Configuration for its settings.
     #[arg(long, global = true, value_name = "FILE", env = "KEYWARD_CONFIG")]
     pub config: Option<PathBuf>,
     /// Print JSON for scripts instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Do not say on stderr which data directory or server the command uses.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -65,8 +79,17 @@ pub enum Command {
     /// Members of organizations: roles and project levels.
     #[command(subcommand, name = "members", visible_alias = "member")]
     Member(members::MemberCommand),
-    /// Run the HTTP server: management API, verify API, API docs.
+    /// Run the HTTP server: management API, verify API, API docs. Creates the data
+    /// directory and its pepper on a first run.
     Serve(serve::ServeArgs),
+    /// Create the data directory, its database and its pepper (no other command
+    /// creates them); does nothing to one that is ready.
+    Init,
+    /// Save an admin token for a keyward server, so that commands manage it through
+    /// its HTTP API.
+    Login(login::LoginArgs),
+    /// Forget a saved admin token (it keeps working until revoked on the server).
+    Logout(login::LogoutArgs),
     /// Operator administration: admin tokens.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -99,7 +122,14 @@ pub fn secret_or_stdin(given: SecretString, what: &str) -> Result<SecretString, 
 }
 
 pub fn parse() -> Cli {
-    let error = match Cli::try_parse() {
+    use clap::{CommandFactory, FromArgMatches};
+    let parsed = Cli::command().try_get_matches().and_then(|matches| {
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        cli.data_dir_from_flag =
+            matches.value_source("data_dir") == Some(clap::parser::ValueSource::CommandLine);
+        Ok(cli)
+    });
+    let error = match parsed {
         Ok(cli) => return cli,
         Err(e) => e,
     };
@@ -187,14 +217,48 @@ pub async fn run(
     match command {
         Command::Serve(_) => serve::run(app, config).await,
         Command::Admin(c) => admin::run(app, c, json).await,
-        Command::User(c) => members::user(app, c, json, &config.public_url).await,
-        Command::Member(c) => members::member(app, c, json).await,
-        Command::Org(c) => orgs::org(app, c, json).await,
-        Command::Project(c) => orgs::project(app, c, json).await,
-        Command::Keys(c) => keys::run(app, c, json).await,
-        Command::Check(a) => check::run(app, a, json).await,
-        Command::Audit(c) => audit::run(app, c, json).await,
+        command => manage(&Backend::Local(app), command, json, &config.public_url).await,
+    }
+}
+
+/// A management command on a keyward server, through its API; see [`remote`].
+pub async fn run_remote(
+    place: location::Remote,
+    command: Command,
+    json: bool,
+) -> Result<(), Failure> {
+    let b = Backend::Remote(Box::new(remote::Remote::new(&place.url, &place.token)?));
+    // The links `users reset-link` prints would point at the server; it is refused
+    // there anyway (the API makes no reset links).
+    manage(&b, command, json, &place.url).await
+}
+
+/// The commands that work the same on a data directory and on a server.
+async fn manage(
+    b: &Backend<'_>,
+    command: Command,
+    json: bool,
+    public_url: &str,
+) -> Result<(), Failure> {
+    match command {
+        Command::User(c) => members::user(b, c, json, public_url).await,
+        Command::Member(c) => members::member(b, c, json).await,
+        Command::Org(c) => orgs::org(b, c, json).await,
+        Command::Project(c) => orgs::project(b, c, json).await,
+        Command::Keys(c) => keys::run(b, c, json).await,
+        Command::Check(a) => check::run(b, a, json).await,
+        Command::Audit(c) => audit::run(b, c, json).await,
         Command::Completions(a) => completions::run(&a),
+        Command::Admin(_) => Err(backend::not_remote(
+            "`admin tokens`",
+            "admin tokens are made, listed and revoked from the server's own data directory, so that a lost token cannot mint more",
+        )),
+        Command::Serve(_) | Command::Init => Err(Failure::usage(
+            "`serve` and `init` work on a local data directory; KEYWARD_URL and logins are for the other commands",
+        )),
+        Command::Login(_) | Command::Logout(_) => Err(Failure::usage(
+            "`login` and `logout` need no data directory or server",
+        )),
     }
 }
 

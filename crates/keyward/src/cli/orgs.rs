@@ -1,9 +1,8 @@
 //! `keyward orgs …` and `keyward projects …`.
 
-use crate::cli::operator;
+use crate::cli::backend::Backend;
 use crate::output::{print_fields, print_json, print_table, Failure};
 use clap::Subcommand;
-use keyward_app::Keyward;
 use keyward_core::timestamp::{format, format_for_people};
 use keyward_core::Timestamp;
 use keyward_core::{Environment, Organization, Project};
@@ -109,27 +108,26 @@ fn project_rows(projects: &[(Project, Vec<Environment>)], now: Timestamp) {
     );
 }
 
-pub async fn org(app: &Keyward, command: OrgCommand, json: bool) -> Result<(), Failure> {
+pub async fn org(b: &Backend<'_>, command: OrgCommand, json: bool) -> Result<(), Failure> {
     match command {
         OrgCommand::Create { name, plan } => {
-            let org = app.create_org(&operator(), &name, plan.as_deref()).await?;
+            let org = b.create_org(&name, plan.as_deref()).await?;
             if json {
                 print_json(&org_json(&org));
             } else {
-                org_rows(&[org], app.now());
+                org_rows(&[org], b.now());
             }
         }
         OrgCommand::Update { org, plan } => {
-            let org = app.org(&operator(), &org).await?;
-            let org = app.set_org_plan(&operator(), &org.id, &plan).await?;
+            let org = b.set_org_plan(&org, &plan).await?;
             if json {
                 print_json(&org_json(&org));
             } else {
-                org_rows(&[org], app.now());
+                org_rows(&[org], b.now());
             }
         }
         OrgCommand::Show { org } => {
-            let s = app.org_summary(&operator(), &org).await?;
+            let s = b.org_summary(&org).await?;
             let quota = s.quota.map(|q| {
                 json!({
                     "limit": q.limit,
@@ -145,7 +143,7 @@ pub async fn org(app: &Keyward, command: OrgCommand, json: bool) -> Result<(), F
                 v["quota"] = quota.unwrap_or(serde_json::Value::Null);
                 print_json(&v);
             } else {
-                let now = app.now();
+                let now = b.now();
                 let held = s.keys_held.unwrap_or_default();
                 let keys = match s.key_limit {
                     Some(limit) => format!("{held} of {limit}"),
@@ -171,31 +169,31 @@ pub async fn org(app: &Keyward, command: OrgCommand, json: bool) -> Result<(), F
             }
         }
         OrgCommand::List => {
-            let orgs = app.list_orgs(&operator()).await?;
+            let orgs = b.list_orgs().await?;
             if json {
                 print_json(&orgs.iter().map(org_json).collect::<Vec<_>>());
             } else {
-                org_rows(&orgs, app.now());
+                org_rows(&orgs, b.now());
             }
         }
     }
     Ok(())
 }
 
-pub async fn project(app: &Keyward, command: ProjectCommand, json: bool) -> Result<(), Failure> {
+pub async fn project(b: &Backend<'_>, command: ProjectCommand, json: bool) -> Result<(), Failure> {
     match command {
         ProjectCommand::Create { org, name } => {
-            let org = app.org(&operator(), &org).await?;
-            let (p, envs) = app.create_project(&operator(), &org.id, &name).await?;
+            let org = b.org(&org).await?;
+            let (p, envs) = b.create_project(&org.id, &name).await?;
             if json {
                 print_json(&project_json(&p, &envs));
             } else {
-                project_rows(&[(p, envs)], app.now());
+                project_rows(&[(p, envs)], b.now());
             }
         }
         ProjectCommand::List { org } => {
-            let org = app.org(&operator(), &org).await?;
-            let projects = app.list_projects(&operator(), &org.id).await?;
+            let org = b.org(&org).await?;
+            let projects = b.list_projects(&org.id).await?;
             if json {
                 print_json(
                     &projects
@@ -204,7 +202,7 @@ pub async fn project(app: &Keyward, command: ProjectCommand, json: bool) -> Resu
                         .collect::<Vec<_>>(),
                 );
             } else {
-                project_rows(&projects, app.now());
+                project_rows(&projects, b.now());
             }
         }
     }

@@ -1,11 +1,10 @@
 //! `keyward keys usage`: a key's checks per UTC day and outcome, as the HTTP API's
 //! `GET /v1/keys/{key_id}/usage` answers them (`--json` prints that same answer).
 
-use crate::cli::operator;
+use crate::cli::backend::Backend;
 use crate::output::{outln, print_json, print_table, Failure};
 use clap::Args;
 use keyward_app::usage::{OutcomeCounts, UsageRange};
-use keyward_app::Keyward;
 use keyward_core::timestamp::format_day;
 use keyward_core::Outcome;
 
@@ -39,9 +38,9 @@ fn row(label: String, counts: &OutcomeCounts) -> Vec<String> {
     ]
 }
 
-pub async fn key(app: &Keyward, a: UsageArgs, json: bool) -> Result<(), Failure> {
-    let range = UsageRange::parse(a.from.as_deref(), a.to.as_deref(), app.now().date())?;
-    let usage = app.key_usage(&operator(), &a.key_id, range).await?;
+pub async fn key(b: &Backend<'_>, a: UsageArgs, json: bool) -> Result<(), Failure> {
+    let range = UsageRange::parse(a.from.as_deref(), a.to.as_deref(), b.now().date())?;
+    let usage = b.key_usage(&a.key_id, range).await?;
     if json {
         print_json(&usage);
         return Ok(());

@@ -4,6 +4,7 @@
 
 mod client;
 mod proxies;
+mod remote;
 mod serve;
 mod usability;
 
@@ -14,12 +15,24 @@ use std::process::{Command, Output, Stdio};
 
 struct Env {
     dir: tempfile::TempDir,
+    /// The user's config directory (`XDG_CONFIG_HOME`), where `keyward login` saves.
+    config: tempfile::TempDir,
 }
 
 impl Env {
+    /// A data directory made ready with `keyward init`, as an operator starts.
     fn new() -> Self {
+        let e = Env::empty();
+        e.json(&["init"]);
+        e
+    }
+
+    /// An empty folder as the data directory: no command but `init` and `serve` may
+    /// use it.
+    fn empty() -> Self {
         Env {
             dir: tempfile::tempdir().unwrap(),
+            config: tempfile::tempdir().unwrap(),
         }
     }
 
@@ -28,18 +41,30 @@ impl Env {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_keyward"));
+        let mut c = self.bare();
         c.arg("--data-dir").arg(self.data()).args(args);
+        c
+    }
+
+    /// The program with a clean environment (no KEYWARD_* variables, the user's config
+    /// directory in this test's own folder), without arguments yet.
+    fn bare(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_keyward"));
         for var in [
             "KEYWARD_PEPPER",
             "KEYWARD_CONFIG",
             "KEYWARD_DATA_DIR",
             "KEYWARD_DATABASE_URL",
             "KEYWARD_KEY_PREFIX",
+            "KEYWARD_URL",
+            "KEYWARD_TOKEN",
         ] {
             c.env_remove(var);
         }
-        c.env("USER", "tester").stdin(Stdio::null());
+        c.env("XDG_CONFIG_HOME", self.config.path())
+            .env("HOME", self.config.path())
+            .env("USER", "tester")
+            .stdin(Stdio::null());
         c
     }
 
@@ -404,10 +429,11 @@ fn tables_are_the_default_output() {
 #[test]
 fn a_first_run_generates_a_private_pepper_and_never_silently_replaces_it() {
     use std::os::unix::fs::PermissionsExt;
-    let e = Env::new();
-    let out = e.run(&["org", "create", "Acme"]);
+    let e = Env::empty();
+    let out = e.run(&["init"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("generated a new pepper"));
     let pepper = e.data().join("pepper");
+    e.json(&["org", "create", "Acme"]);
     assert_eq!(
         std::fs::metadata(&pepper).unwrap().permissions().mode() & 0o777,
         0o600
@@ -514,19 +540,26 @@ fn configuration_comes_from_a_file_and_the_environment_and_typos_are_errors() {
 
 #[test]
 fn the_data_directory_can_come_from_the_environment() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["--json", "org", "create", "Acme"])
-        .env("KEYWARD_DATA_DIR", dir.path())
-        .env_remove("KEYWARD_PEPPER")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(dir.path().join("keyward.db").exists());
+    let e = Env::empty();
+    let dir = e.data().join("from-env");
+    for args in [&["init"][..], &["--json", "org", "create", "Acme"]] {
+        let out = e
+            .bare()
+            .args(args)
+            .env("KEYWARD_DATA_DIR", &dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "keyward: using the data directory {} (from KEYWARD_DATA_DIR)",
+                dir.display()
+            )),
+            "{stderr}"
+        );
+    }
+    assert!(dir.join("keyward.db").exists());
 }
 
 #[test]

@@ -59,10 +59,11 @@ fn with_reader_gone(e: &Env, args: &[&str], lines: usize) -> (Option<i32>, Strin
 fn a_reader_that_goes_away_ends_the_output_quietly() {
     let e = Env::new();
     e.setup();
+    // --quiet: without it, the line naming the data directory is on stderr.
     for args in [
-        &["org", "list"][..],
-        &["--json", "audit", "list"],
-        &["keys", "list", "--org", "Acme"],
+        &["-q", "org", "list"][..],
+        &["-q", "--json", "audit", "list"],
+        &["--quiet", "keys", "list", "--org", "Acme"],
     ] {
         let (code, stderr) = with_reader_gone(&e, args, 0);
         assert_eq!(code, Some(0), "{args:?}: {stderr}");
@@ -71,6 +72,7 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
     let (code, stderr) = with_reader_gone(
         &e,
         &[
+            "-q",
             "check",
             "kw_live_0000000000000000_nope",
             "--project",
