@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Issue 11's figures, side by side in one run: every server up at once, then ROUNDS
+# rounds of one DUR-second `wrk -t1 -cCONNS --latency` run against each, in an order
+# that alternates between rounds, so that a change in the machine's load hits all alike.
+#
+#   bare-hyper        keyward-bench bare-hyper: a fixed 200, the HTTP ceiling
+#   forward-auth      keyward's /v1/forward-auth, as nginx auth_request calls it
+#   verify            keyward's POST /v1/keys/verify (bench/verify.lua)
+#   bare-hyper-post   the hyper baseline given the verify requests
+#   nginx             nginx alone in front of a static upstream (bare hyper)
+#   nginx-keyward     the same nginx with auth_request to keyward (deploy/nginx)
+#
+#   bench/forward-auth.sh [OUT_DIR]     # default /tmp/kw-forward-auth
+#
+# One worker each (keyward --workers 1, hyper 1 thread, nginx worker_processes 1) and
+# wrk one thread. keyward runs bench/forward-auth.toml: every check metered (a rate
+# limit and a quota, never reached) on a 1,000-key fixture. Builds nothing: uses
+# target/release (CARGO_TARGET_DIR if set); `cargo build --release -p keyward -p
+# keyward-bench` first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=${1:-/tmp/kw-forward-auth}
+ROUNDS=${ROUNDS:-5}
+DUR=${DUR:-5}
+CONNS=${CONNS:-32}
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+KW=$TARGET/release/keyward
+KB=$TARGET/release/keyward-bench
+export KEYWARD_PEPPER=1:forward-auth-bench-pepper-0123456789abcdefghijklmnopqrstuvwxyz
+export KEYWARD_LOG=warn
+for tool in wrk nginx curl python3; do
+    command -v "$tool" >/dev/null || { echo "$tool is missing (apt-get install $tool)" >&2; exit 2; }
+done
+rm -rf "$OUT" && mkdir -p "$OUT/nginx"
+"$KB" fixture --data-dir "$OUT/data" --keys 1000 --sample 1000 --out "$OUT/keys.txt" > /dev/null
+export KEYS_FILE=$OUT/keys.txt
+ADMIN_TOKEN=$(KEYWARD_DATA_DIR=$OUT/data "$KW" admin token create --name bench)
+export ADMIN_TOKEN
+
+HYPER=18301 KEYWARD=18302 NGINX_ALONE=18303 NGINX_AUTH=18304
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; [ -f "$OUT/nginx/nginx.pid" ] && kill "$(cat "$OUT/nginx/nginx.pid")" 2>/dev/null || true' EXIT
+"$KB" bare-hyper --listen 127.0.0.1:$HYPER --workers 1 > /dev/null &
+pids+=($!)
+KEYWARD_CONFIG=bench/forward-auth.toml KEYWARD_DATA_DIR=$OUT/data \
+    "$KW" serve --listen 127.0.0.1:$KEYWARD --workers 1 > "$OUT/keyward.log" 2>&1 &
+pids+=($!)
+kw_pid=$!
+
+# nginx: the shipped deploy/nginx/keyward.conf with its upstreams and port replaced, and
+# next to it a server with the same proxy settings and no auth_request.
+bash bench/nginx-forward-auth.sh "$OUT/nginx" $NGINX_AUTH $NGINX_ALONE 127.0.0.1:$KEYWARD 127.0.0.1:$HYPER
+nginx -p "$OUT/nginx" -c "$OUT/nginx/nginx.conf"
+
+for port in $HYPER $KEYWARD $NGINX_ALONE; do
+    for _ in $(seq 100); do
+        curl -s -o /dev/null --max-time 1 http://127.0.0.1:$port/ && break
+        sleep 0.1
+    done
+done
+
+declare -A url=(
+    [bare-hyper]=http://127.0.0.1:$HYPER [forward-auth]=http://127.0.0.1:$KEYWARD
+    [verify]=http://127.0.0.1:$KEYWARD [bare-hyper-post]=http://127.0.0.1:$HYPER
+    [nginx]=http://127.0.0.1:$NGINX_ALONE [nginx-keyward]=http://127.0.0.1:$NGINX_AUTH
+)
+declare -A script=(
+    [bare-hyper]=forward [forward-auth]=forward [verify]=verify [bare-hyper-post]=verify
+    [nginx]=forward [nginx-keyward]=forward
+)
+declare -A direct=([nginx]=0 [nginx-keyward]=0)
+servers="bare-hyper forward-auth bare-hyper-post verify nginx nginx-keyward"
+
+# Every keyward answer of a validation pass must be a pass: the load is real checks.
+for s in forward-auth verify nginx-keyward; do
+    DIRECT=${direct[$s]:-1} VALIDATE=1 wrk -t1 -c8 -d2s -s "bench/${script[$s]}.lua" "${url[$s]}" \
+        2> "$OUT/validate-$s.txt" > /dev/null
+    grep -q '^invalid_answers 0$' "$OUT/validate-$s.txt" \
+        || { echo "$s: refused answers: $(cat "$OUT/validate-$s.txt")" >&2; exit 1; }
+done
+
+printf 'server\tround\trequests_per_s\tp99\n' > "$OUT/runs.tsv"
+for r in $(seq "$ROUNDS"); do
+    order=$servers
+    [ $((r % 2)) = 0 ] && order=$(echo "$servers" | tr ' ' '\n' | tac | tr '\n' ' ')
+    for s in $order; do
+        raw=$OUT/wrk-$s-$r.txt
+        DIRECT=${direct[$s]:-1} wrk -t1 -c"$CONNS" -d"${DUR}s" --latency \
+            -s "bench/${script[$s]}.lua" "${url[$s]}" > "$raw" 2>&1
+        if grep -q "Non-2xx" "$raw"; then echo "$s: non-2xx answers, see $raw" >&2; exit 1; fi
+        printf '%s\t%s\t%s\t%s\n' "$s" "$r" "$(awk '/Requests\/sec/ {print $2}' "$raw")" \
+            "$(awk '$1 == "99%" {print $2}' "$raw")" | tee -a "$OUT/runs.tsv"
+    done
+done
+echo "keyward_rss_mb $(awk '/VmRSS/ {printf "%.1f", $2 / 1024}' /proc/$kw_pid/status)" | tee "$OUT/memory.txt"
+python3 bench/forward-auth-summary.py "$OUT/runs.tsv" | tee "$OUT/summary.md"
