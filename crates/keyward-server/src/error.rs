@@ -182,12 +182,13 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The answer, with `body` as made by [`Self::problem_json`]: for a caller that
+    /// also needs the body's text, so it is written once.
+    pub fn into_response_with(self, body: String) -> Response {
         // A server error was logged, with its cause, where it arose (`From<AppError>`):
         // once, not again here.
-        let status = self.problem.status;
-        let mut response = (status, self.problem_json()).into_response();
+        let mut response = (self.problem.status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
@@ -200,6 +201,13 @@ impl IntoResponse for ApiError {
             headers.extend(*more);
         }
         response
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = self.problem_json();
+        self.into_response_with(body)
     }
 }
 

@@ -60,9 +60,10 @@ pub async fn forward_auth(State(s): State<AppState>, request: Request) -> Respon
     match decide(&s, request).await {
         Ok(allowed) => allowed,
         Err(refused) => {
-            let json = ascii_json(&refused.problem_json());
-            let mut response = refused.into_response();
-            if let Ok(value) = HeaderValue::from_str(&json) {
+            let body = refused.problem_json();
+            let header = ascii_json(&body);
+            let mut response = refused.into_response_with(body);
+            if let Ok(value) = HeaderValue::from_str(&header) {
                 response.headers_mut().insert(PROBLEM, value);
             }
             response
