@@ -7,6 +7,7 @@ mod config;
 mod log_filter;
 mod output;
 mod pepper;
+mod private;
 
 use keyward_app::{Keyward, Settings, SystemClock};
 use output::Failure;
@@ -103,7 +104,7 @@ async fn run(args: cli::Cli) -> Result<(), Failure> {
     cli::location::say_local(&config.data_dir, &config.data_dir_from, args.quiet);
     let existed = if creating {
         let before = cli::init::initialised(&config);
-        cli::init::create_data_dir(&config.data_dir).map_err(|e| {
+        private::create_dir(&config.data_dir).map_err(|e| {
             Failure::usage(format!(
                 "cannot create the data directory {}: {e}",
                 config.data_dir.display()

@@ -8,7 +8,6 @@ use anyhow::{bail, Context, Result};
 use keyward_core::{base62, PepperSet};
 use keyward_store::Store;
 use rand_core::OsRng;
-use std::io::Write;
 use std::path::Path;
 
 /// `create`: whether a missing pepper may be generated (`keyward init` and `serve`
@@ -52,7 +51,7 @@ pub async fn resolve(
         );
     }
     let spec = format!("1:{}", base62::random(&mut OsRng, 43));
-    write_private(&path, &spec)
+    crate::private::write_new(&path, &format!("{spec}\n"))
         .with_context(|| format!("cannot write a new pepper to {}", path.display()))?;
     errln!(
         "keyward: generated a new pepper in {} (mode 0600). Back it up, or move it into KEYWARD_PEPPER: \
@@ -60,20 +59,6 @@ pub async fn resolve(
         path.display()
     );
     PepperSet::parse(&spec).context("the generated pepper")
-}
-
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(contents.as_bytes())?;
-    file.write_all(b"\n")?;
-    file.sync_all()
 }
 
 fn warn_if_readable_by_others(path: &Path) {

@@ -8,7 +8,6 @@ use crate::output::Failure;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The file as written. The token is a plain `String` only while it is being
@@ -153,7 +152,7 @@ impl Credentials {
             };
         }
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        private_dir(dir).map_err(|e| fail("create the folder of", e))?;
+        crate::private::create_dir(dir).map_err(|e| fail("create the folder of", e))?;
         let text = toml::to_string(&self.file)
             .map_err(|e| fail("write", std::io::Error::other(e.to_string())))?;
         let text = format!(
@@ -162,32 +161,14 @@ impl Credentials {
         let tmp = dir.join(format!(".credentials.toml.{}", std::process::id()));
         // One left by a run that died here (same process id) would block create_new.
         let _ = std::fs::remove_file(&tmp);
-        let written = write_private(&tmp, &text).and_then(|()| std::fs::rename(&tmp, &self.path));
+        let written =
+            crate::private::write_new(&tmp, &text).and_then(|()| std::fs::rename(&tmp, &self.path));
         if let Err(e) = written {
             let _ = std::fs::remove_file(&tmp);
             return Err(fail("write", e));
         }
         Ok(())
     }
-}
-
-/// Creates `dir` (and its parents) with mode 0700 if missing.
-fn private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
-
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(contents.as_bytes())?;
-    file.sync_all()
 }
 
 /// Refuses a login file that other users can read or write.

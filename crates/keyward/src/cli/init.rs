@@ -7,16 +7,6 @@ use crate::config::Config;
 use crate::output::{outln, print_json, Failure};
 use serde_json::json;
 
-/// Creates the data directory (and any missing parent) for this user only: it holds the
-/// database and the pepper. One that exists already is left as the operator made it.
-pub fn create_data_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
-
 /// The SQLite file a `sqlite:` database URL names, if it names one.
 fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let path = url
