@@ -50,8 +50,9 @@ for plan in ${PLANS:-metered unmetered}; do
     # The request path: everything done for the connection's requests (hyper, axum,
     # the handler, the check), without what the server does on a timer (writing usage
     # every 5 s, reading the change log), which a run slowed down by callgrind
-    # inflates per request.
+    # inflates per request. awk reads to the end: stopping early would kill
+    # callgrind_annotate with SIGPIPE, and pipefail this script.
     path=$(callgrind_annotate --auto=no --threshold=100 --inclusive=yes "$dump" 2>/dev/null \
-        | awk '/serve::serve_connection::\{\{closure\}\}/ {gsub(",", "", $1); print $1; exit}')
+        | awk '/serve::serve_connection::\{\{closure\}\}/ && !found {gsub(",", "", $1); print $1; found = 1}')
     printf '%s\tper request: request path %s, whole process %s\n' "$plan" "$((path / COUNT))" "$((total / COUNT))"
 done

@@ -8,6 +8,7 @@ pub mod auth;
 mod check_timing;
 pub mod dashboard;
 pub mod error;
+mod fast;
 pub mod forwarded;
 pub mod limits;
 pub mod openapi;
@@ -21,7 +22,7 @@ pub mod state;
 mod timeouts;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request};
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use error::ApiError;
@@ -59,14 +60,19 @@ fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::new(&problems::INTERNAL, "internal error; it has been logged").into_response()
 }
 
-/// The span of one request: method, matched route, path, request id and client
-/// address; the caller once known. Never the URI's query or any other header, which
-/// may carry credentials. The fields are only formatted when a subscriber wants them.
-fn request_span(request: &Request) -> Span {
+/// The span of a request the router answers, named by its matched route.
+fn routed_span(request: &Request) -> Span {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str);
+    request_span(request, route)
+}
+
+/// The span of one request: method, matched route, path, request id and client
+/// address; the caller once known. Never the URI's query or any other header, which
+/// may carry credentials. The fields are only formatted when a subscriber wants them.
+fn request_span(request: &Request, route: &str) -> Span {
     tracing::info_span!(
         "request",
         method = %request.method(),
@@ -109,6 +115,18 @@ impl fmt::Display for LoggedClient<'_> {
             Some(ConnectInfo(addr)) => addr.fmt(f),
             None => f.write_str("-"),
         }
+    }
+}
+
+/// The request log's line for an answer, in the request's span.
+fn log_answer(span: &Span, status: StatusCode, latency: Duration) {
+    let _in = span.enter();
+    let status = status.as_u16();
+    let ms = latency.as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::error!(status, ms, "answered");
+    } else {
+        tracing::info!(status, ms, "answered");
     }
 }
 
@@ -157,16 +175,10 @@ fn layered(routes: Router<AppState>, state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(request_span)
+                .make_span_with(routed_span)
                 .on_request(())
-                .on_response(|response: &Response, latency: Duration, _: &Span| {
-                    let status = response.status().as_u16();
-                    let ms = latency.as_secs_f64() * 1000.0;
-                    if status >= 500 {
-                        tracing::error!(status, ms, "answered");
-                    } else {
-                        tracing::info!(status, ms, "answered");
-                    }
+                .on_response(|response: &Response, latency: Duration, span: &Span| {
+                    log_answer(span, response.status(), latency);
                 }),
         )
         .layer(CatchPanicLayer::custom(panicked))

@@ -7,6 +7,7 @@
 //! limits. Each request gets its id, the client's address and a body deadline here, in
 //! front of the router, without boxing anything beyond what axum itself does.
 
+use crate::fast::Endpoint;
 use crate::limits::ServerLimits;
 use crate::request_id::{self, X_REQUEST_ID};
 use crate::state::AppState;
@@ -22,7 +23,6 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use keyward_app::metrics::OpenConnection;
-use keyward_app::Keyward;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
@@ -46,9 +46,8 @@ pub async fn launch(
     limits: ServerLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let app = state.app.clone();
-    let router = crate::router(state);
-    serve(router, listener, limits, shutdown, Some(app)).await;
+    let router = crate::router(state.clone());
+    serve(router, listener, limits, shutdown, Some(state)).await;
 }
 
 /// Serves `/metrics` alone on `listener`, as [`launch`] serves the API (within the
@@ -69,13 +68,14 @@ pub async fn launch_metrics(
     .await;
 }
 
-/// The serving loop; connections are counted in `counted`'s metrics, if given.
+/// The serving loop. With `api`, the API's: the check endpoints take their own path
+/// ([`crate::fast`]) and connections are counted in its metrics.
 async fn serve(
     router: Router,
     listener: TcpListener,
     limits: ServerLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    counted: Option<Keyward>,
+    api: Option<AppState>,
 ) {
     let mut http = http1::Builder::new();
     // The clocks of `WatchedIo` replace hyper's header timer.
@@ -120,13 +120,14 @@ async fn serve(
             tcp,
             peer,
             router: router.clone(),
+            api: api.clone(),
             http: http.clone(),
             watcher: graceful.watcher(),
             limits,
             _slot: slot,
-            _open: counted
+            _open: api
                 .as_ref()
-                .map(|app| app.metrics().connection_opened()),
+                .map(|api| api.app.metrics().connection_opened()),
         }));
     }
     // Refuse new connections from now on.
@@ -195,6 +196,7 @@ struct Accepted {
     tcp: TcpStream,
     peer: SocketAddr,
     router: Router,
+    api: Option<AppState>,
     http: Arc<http1::Builder>,
     watcher: Watcher,
     limits: ServerLimits,
@@ -212,6 +214,7 @@ async fn serve_connection(c: Accepted) {
     let io = TokioIo::new(WatchedIo::new(c.tcp, phase.clone(), &c.limits));
     let service = Connection {
         router: c.router,
+        api: c.api,
         phase,
         peer: c.peer,
         body_timeout: c.limits.request_body_timeout,
@@ -221,9 +224,11 @@ async fn serve_connection(c: Accepted) {
     }
 }
 
-/// The router, as one connection's hyper service.
+/// The router, as one connection's hyper service; on the API's listener, the check
+/// endpoints' own path beside it.
 struct Connection {
     router: Router,
+    api: Option<AppState>,
     phase: Arc<Phase>,
     peer: SocketAddr,
     body_timeout: Duration,
@@ -240,9 +245,21 @@ impl hyper::service::Service<Request<Incoming>> for Connection {
         let id = request_id::ensure(&mut parts.headers);
         parts.extensions.insert(ConnectInfo(self.peer));
         let body = Body::new(DeadlineBody::new(body, self.body_timeout));
-        // A router is always ready (its `poll_ready` returns `Ready` at once); a clone
-        // is one reference count.
-        let answer = self.router.clone().call(Request::from_parts(parts, body));
+        let fast = self
+            .api
+            .as_ref()
+            .and_then(|api| Some((api, Endpoint::of(&parts.method, parts.uri.path())?)));
+        let request = Request::from_parts(parts, body);
+        let answer = match fast {
+            Some((api, endpoint)) => Routed::Fast(Box::pin(crate::fast::answer(
+                api.clone(),
+                endpoint,
+                request,
+            ))),
+            // A router is always ready (its `poll_ready` returns `Ready` at once); a
+            // clone is one reference count.
+            None => Routed::Router(self.router.clone().call(request)),
+        };
         Answer {
             answer,
             id: Some(id),
@@ -251,10 +268,18 @@ impl hyper::service::Service<Request<Incoming>> for Connection {
     }
 }
 
-/// The router's answer with the request id added, marking the connection idle once it
-/// is ready.
+/// An answer under way: the router's, or the check endpoints' own.
+// One per request under way, held by hyper in place: boxing the router's future to
+// even the sizes would cost every other request an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Routed {
+    Router(RouteFuture<Infallible>),
+    Fast(Pin<Box<dyn Future<Output = Response> + Send>>),
+}
+
+/// The answer with the request id added, marking the connection idle once it is ready.
 struct Answer {
-    answer: RouteFuture<Infallible>,
+    answer: Routed,
     id: Option<HeaderValue>,
     phase: Arc<Phase>,
 }
@@ -264,7 +289,13 @@ impl Future for Answer {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let Ok(mut response) = ready!(Pin::new(&mut this.answer).poll(cx));
+        let mut response = match &mut this.answer {
+            Routed::Router(answer) => {
+                let Ok(response) = ready!(Pin::new(answer).poll(cx));
+                response
+            }
+            Routed::Fast(answer) => ready!(answer.as_mut().poll(cx)),
+        };
         if let Some(id) = this.id.take() {
             response.headers_mut().insert(X_REQUEST_ID, id);
         }

@@ -36,7 +36,7 @@ use subtle::ConstantTimeEq;
 pub const PROXY_TOKEN: &str = "x-keyward-proxy-token";
 
 /// The path Envoy's `path_prefix` should name.
-const PREFIX: &str = "/v1/forward-auth";
+pub(crate) const PREFIX: &str = "/v1/forward-auth";
 
 const KEY_ID: HeaderName = HeaderName::from_static("x-keyward-key-id");
 const ORG_ID: HeaderName = HeaderName::from_static("x-keyward-org-id");

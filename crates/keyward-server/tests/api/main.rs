@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod check_path;
 mod contract;
 mod dashboard;
 mod docs;
