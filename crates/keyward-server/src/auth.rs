@@ -15,7 +15,7 @@ use crate::state::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName};
 use axum::response::{IntoResponse, Response};
 use futures_util::future::Either;
 use keyward_app::{AppError, Principal};
@@ -27,30 +27,34 @@ use std::net::{IpAddr, SocketAddr};
 use std::task::{Context, Poll};
 use tower::{Layer, Service};
 
-/// Every value in the request that may hold a key. A header that is not valid text
-/// counts as an empty (so malformed) credential rather than being ignored.
-pub fn credentials(headers: &HeaderMap) -> Vec<&str> {
-    let mut out = Vec::new();
-    for value in headers.get_all(AUTHORIZATION) {
-        match value.to_str() {
+/// The headers besides `Authorization` that may carry a key.
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+const API_KEY: HeaderName = HeaderName::from_static("api-key");
+
+/// Every value in the request that may hold a key, in order: `Authorization: Bearer`,
+/// then `x-api-key`, then `api-key`. A header that is not valid text counts as an empty
+/// (so malformed) credential rather than being ignored. An iterator, not a list: the
+/// check endpoints read it on every request, and it allocates nothing.
+pub fn credentials(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    let bearer = headers
+        .get_all(AUTHORIZATION)
+        .iter()
+        .filter_map(|value| match value.to_str() {
             Ok(v) => {
                 if let Some((scheme, token)) = v.trim().split_once(' ') {
-                    if scheme.eq_ignore_ascii_case("bearer") {
-                        out.push(token.trim());
-                    }
-                } else if v.trim().eq_ignore_ascii_case("bearer") {
-                    out.push("");
+                    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+                } else {
+                    v.trim().eq_ignore_ascii_case("bearer").then_some("")
                 }
             }
-            Err(_) => out.push(""),
-        }
-    }
-    for name in ["x-api-key", "api-key"] {
-        for value in headers.get_all(name) {
-            out.push(value.to_str().map(str::trim).unwrap_or(""));
-        }
-    }
-    out
+            Err(_) => Some(""),
+        });
+    let named = headers
+        .get_all(X_API_KEY)
+        .iter()
+        .chain(headers.get_all(API_KEY).iter())
+        .map(|value| value.to_str().map(str::trim).unwrap_or(""));
+    bearer.chain(named)
 }
 
 fn record_caller(principal: &Principal) {
@@ -135,7 +139,7 @@ impl FromRequestParts<AppState> for Caller {
         let creds = credentials(&parts.headers);
         // No key or token: a person with a session cookie, with exactly the power of
         // `Keyward-User` (the same principal); a change also needs the CSRF token.
-        if creds.is_empty() {
+        if credentials(&parts.headers).next().is_none() {
             if let Some(session) = crate::session::SessionCaller::resolve(parts, state).await? {
                 record_caller(&session.signed_in.principal);
                 return Ok(Caller(session.signed_in.principal));
@@ -143,7 +147,7 @@ impl FromRequestParts<AppState> for Caller {
         }
         let from = client_address(parts, state);
         // Step 1 of the check, once: the key path below is handed what was picked.
-        let presented = Presented::pick(creds.iter().copied());
+        let presented = Presented::pick(creds);
         let admin = match presented {
             Presented::One(text)
                 if looks_like_admin_token(text.expose_secret(), &state.app.settings().prefixes) =>

@@ -8,6 +8,7 @@
 //! nothing left, the seconds until the next request is admitted, which is what
 //! `Retry-After` says on a refusal, so that the two never disagree.
 
+use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use keyward_core::check::{Spent, Verdict};
 use keyward_core::limits::QUOTA_POLICY;
@@ -198,12 +199,21 @@ impl Limits {
         }
     }
 
-    /// Adds the fields to `headers`.
+    /// Adds the fields to `headers`, the same as [`Self::fields`] lists them: each
+    /// written once, into the buffer the header keeps.
     pub fn apply(&self, headers: &mut HeaderMap, now: Timestamp) {
-        for (name, value) in self.fields(now) {
-            if let Ok(v) = HeaderValue::from_str(&value) {
+        if self.rate_limits.is_empty() && self.quota.is_none() {
+            return;
+        }
+        let mut put = |name: HeaderName, value: String| {
+            if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(value)) {
                 headers.insert(name, v);
             }
+        };
+        put(RATELIMIT_POLICY, self.policy());
+        put(RATELIMIT, self.state(now));
+        if let Some(after) = self.retry_after {
+            headers.insert(axum::http::header::RETRY_AFTER, HeaderValue::from(after));
         }
     }
 }
@@ -348,5 +358,32 @@ mod tests {
         let fields = l.fields(now);
         assert_eq!(fields[2].0, axum::http::header::RETRY_AFTER);
         assert_eq!(fields[2].1, "1");
+    }
+
+    #[test]
+    fn the_headers_are_the_fields_the_verify_answer_lists() {
+        let now = datetime!(2026-12-02 12:00 UTC);
+        let standing = |remaining| Standing {
+            remaining,
+            reset: Duration::seconds(3),
+        };
+        for (spent, standing, retry) in [
+            (Spent::Admitted, vec![standing(5), standing(9)], None),
+            (
+                Spent::RateLimited,
+                vec![standing(0), standing(9)],
+                Some(Duration::seconds(2)),
+            ),
+            (Spent::QuotaExceeded, vec![standing(5), standing(9)], None),
+        ] {
+            let l = Limits::of(&verdict(spent, standing, retry), now).unwrap();
+            let mut headers = HeaderMap::new();
+            l.apply(&mut headers, now);
+            let applied: Vec<(HeaderName, String)> = headers
+                .iter()
+                .map(|(n, v)| (n.clone(), v.to_str().unwrap().to_owned()))
+                .collect();
+            assert_eq!(applied, l.fields(now), "{spent:?}");
+        }
     }
 }

@@ -23,12 +23,13 @@ use crate::ratelimit::Limits;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use keyward_core::{Asked, Presented};
 use secrecy::ExposeSecret;
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use subtle::ConstantTimeEq;
 
@@ -44,10 +45,25 @@ const KEY_KIND: HeaderName = HeaderName::from_static("x-keyward-key-kind");
 const USER_ID: HeaderName = HeaderName::from_static("x-keyward-user-id");
 const METADATA: HeaderName = HeaderName::from_static("x-keyward-metadata");
 
+const X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
+const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
+const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
+const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
+
 /// The original request, as the proxy described it.
 struct Original {
-    method: String,
-    path: String,
+    /// Upper case, as the route table's methods are.
+    method: Method,
+    /// The original URI, or for Envoy this request's own.
+    uri: Uri,
+    /// Where the original path starts in `uri`'s path: after the prefix for Envoy.
+    skip: usize,
+}
+
+impl Original {
+    fn path(&self) -> &str {
+        &self.uri.path()[self.skip..]
+    }
 }
 
 /// The header a refusal repeats its problem body in, as compact ASCII JSON: nginx's
@@ -77,9 +93,10 @@ async fn decide(s: &AppState, request: Request) -> ApiResult<Response> {
     let original = original(&parts)?;
     let from = crate::auth::client_address(&parts, s);
     let fa = &s.forward_auth;
-    let asked = match fa.routes.find(&original.method, &original.path) {
+    let (method, path) = (original.method.as_str(), original.path());
+    let asked = match fa.routes.find(method, path) {
         Some(m) => m
-            .asked(&original.method, |name| {
+            .asked(method, |name| {
                 parts.headers.get(name).and_then(|v| v.to_str().ok())
             })
             .map_err(|e| ApiError::invalid_request(e.message))?,
@@ -88,9 +105,8 @@ async fn decide(s: &AppState, request: Request) -> ApiResult<Response> {
             return Err(ApiError::new(
                 &problems::NO_ROUTE,
                 format!(
-                    "no route of the forward-auth table matches {} {}; the operator can add one to [[routes]]",
-                    original.method,
-                    keyward_core::echo::echo(&original.path, 120)
+                    "no route of the forward-auth table matches {method} {}; the operator can add one to [[routes]]",
+                    keyward_core::echo::echo(path, 120)
                 ),
             ))
         }
@@ -98,7 +114,7 @@ async fn decide(s: &AppState, request: Request) -> ApiResult<Response> {
     let creds = crate::auth::credentials(&parts.headers);
     let verdict = s
         .app
-        .check_costing(Presented::pick(creds.iter().copied()), &asked, from, 1)
+        .check_costing(Presented::pick(creds), &asked, from, 1)
         .await?;
     let now = s.app.now();
     let limits = Limits::of(&verdict, now);
@@ -121,17 +137,19 @@ async fn decide(s: &AppState, request: Request) -> ApiResult<Response> {
     };
     let mut response = StatusCode::OK.into_response();
     let headers = response.headers_mut();
+    // Room for the identity and the limits at once, rather than growing twice.
+    headers.reserve(8);
     let mut put = |name: HeaderName, value: &str| {
         // Ids and kinds are ASCII; metadata is made so below. Never a 500 over a header.
         if let Ok(v) = HeaderValue::from_str(value) {
             headers.insert(name, v);
         }
     };
-    put(KEY_ID, &key.id.to_string());
-    put(ORG_ID, &key.org_id.to_string());
+    put(KEY_ID, key.id.as_str());
+    put(ORG_ID, key.org_id.as_str());
     put(KEY_KIND, key.kind.as_str());
     if let Some(owner) = &key.owner {
-        put(USER_ID, &owner.to_string());
+        put(USER_ID, owner.as_str());
     }
     if let Some(metadata) = &key.metadata {
         if let Ok(json) = serde_json::to_string(metadata.as_map()) {
@@ -183,23 +201,20 @@ fn caller_allowed(s: &AppState, parts: &Parts) -> Result<(), ApiError> {
 /// The original method and path (without its query), from the proxy's headers, or
 /// for Envoy from this request's own method and path after the prefix.
 fn original(parts: &Parts) -> Result<Original, ApiError> {
-    let own = parts.uri.path();
-    let (method, uri) = match own.strip_prefix(PREFIX) {
-        Some(rest) if rest.starts_with('/') => {
-            let uri = match parts.uri.query() {
-                Some(q) => format!("{rest}?{q}"),
-                None => rest.to_owned(),
-            };
-            (parts.method.as_str().to_owned(), uri)
-        }
+    let (method, uri, skip) = match parts.uri.path().strip_prefix(PREFIX) {
+        Some(rest) if rest.starts_with('/') => (
+            upper_method(parts.method.as_str())?,
+            parts.uri.clone(),
+            PREFIX.len(),
+        ),
         _ => {
             let nginx = (
-                one(&parts.headers, "x-original-method")?,
-                one(&parts.headers, "x-original-uri")?,
+                one(&parts.headers, &X_ORIGINAL_METHOD)?,
+                one(&parts.headers, &X_ORIGINAL_URI)?,
             );
             let forwarded = (
-                one(&parts.headers, "x-forwarded-method")?,
-                one(&parts.headers, "x-forwarded-uri")?,
+                one(&parts.headers, &X_FORWARDED_METHOD)?,
+                one(&parts.headers, &X_FORWARDED_URI)?,
             );
             let sent = |(m, u): &(Option<&str>, Option<&str>)| m.is_some() || u.is_some();
             let (method, uri) = match (sent(&nginx), sent(&forwarded)) {
@@ -209,44 +224,59 @@ fn original(parts: &Parts) -> Result<Original, ApiError> {
                 (true, false) => nginx,
                 _ => forwarded,
             };
-            match (method, uri) {
-                (Some(m), Some(u)) => (m.to_owned(), u.to_owned()),
-                _ => return Err(ApiError::invalid_request(
+            let (Some(method), Some(uri)) = (method, uri) else {
+                return Err(ApiError::invalid_request(
                     "forward auth needs the original method and URI: X-Original-Method and X-Original-URI (nginx), or X-Forwarded-Method and X-Forwarded-Uri (Caddy, Traefik)",
-                )),
-            }
+                ));
+            };
+            let method = upper_method(method.trim())?;
+            let uri: Uri = uri
+                .trim()
+                .parse()
+                .ok()
+                .filter(|u: &Uri| u.scheme().is_none() && u.path().starts_with('/'))
+                .ok_or_else(|| {
+                    ApiError::invalid_request(
+                        "the original URI is not a path such as /api/v1/items?page=2",
+                    )
+                })?;
+            (method, uri, 0)
         }
     };
-    let method = Method::from_bytes(method.trim().as_bytes())
-        .map_err(|_| ApiError::invalid_request("the original method is not an HTTP method"))?;
-    let uri = uri.trim();
-    let parsed: axum::http::Uri = uri
-        .parse()
-        .ok()
-        .filter(|u: &axum::http::Uri| u.scheme().is_none() && u.path().starts_with('/'))
-        .ok_or_else(|| {
-            ApiError::invalid_request("the original URI is not a path such as /api/v1/items?page=2")
-        })?;
-    if let Some(what) = keyward_core::routes::ambiguous_path(parsed.path()) {
+    let original = Original { method, uri, skip };
+    if let Some(what) = keyward_core::routes::ambiguous_path(original.path()) {
         return Err(ApiError::invalid_request(format!(
             "the original path has {what}, which the upstream may read as another path than the route table does: refused"
         )));
     }
-    if parsed.query().and_then(crate::auth::key_in_query).is_some() {
+    if original
+        .uri
+        .query()
+        .and_then(crate::auth::key_in_query)
+        .is_some()
+    {
         return Err(ApiError::new(
             &problems::KEY_IN_QUERY,
             "the original URI carries an API key in its query string: send the key in the 'Authorization: Bearer <key>' or 'x-api-key' header, and rotate this key, since URLs are logged",
         ));
     }
-    Ok(Original {
-        method: method.as_str().to_ascii_uppercase(),
-        path: parsed.path().to_owned(),
-    })
+    Ok(original)
+}
+
+/// The original method, in upper case: methods are case-sensitive in HTTP, but
+/// proxies pass on what clients send, and the route table names them in upper case.
+fn upper_method(sent: &str) -> Result<Method, ApiError> {
+    let upper = match sent.bytes().any(|b| b.is_ascii_lowercase()) {
+        true => Cow::Owned(sent.to_ascii_uppercase()),
+        false => Cow::Borrowed(sent),
+    };
+    Method::from_bytes(upper.as_bytes())
+        .map_err(|_| ApiError::invalid_request("the original method is not an HTTP method"))
 }
 
 /// The one value of a header, if sent; several values, or one that is not text, are
 /// refused rather than picked from.
-fn one<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, ApiError> {
+fn one<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Result<Option<&'h str>, ApiError> {
     let mut values = headers.get_all(name).iter();
     let Some(first) = values.next() else {
         return Ok(None);
