@@ -9,8 +9,8 @@ use keyward_core::session::PasswordReset;
 use keyward_core::timestamp::from_millis;
 use keyward_core::{
     Actor, ApiKey, AuditAction, AuditEvent, Invitation, InvitationId, KeyHash, KeyName, Kind,
-    MemberAccess, OrgAccess, OrgId, OrgName, Organization, PepperSet, Prefix, ResetId, Role,
-    User, UserId,
+    MemberAccess, OrgAccess, OrgId, OrgName, Organization, PepperSet, Prefix, ResetId, Role, User,
+    UserId,
 };
 use keyward_store::testing::TestDatabase;
 use keyward_store::{
@@ -45,7 +45,10 @@ async fn store() -> (Arc<dyn Store>, TestDatabase) {
         max_connections: Some(24),
         ..OpenOptions::default()
     };
-    (keyward_store::open_with(db.url(), &options).await.unwrap(), db)
+    (
+        keyward_store::open_with(db.url(), &options).await.unwrap(),
+        db,
+    )
 }
 
 async fn org(store: &dyn Store, name: &str) -> Organization {
@@ -303,7 +306,11 @@ async fn two_owners_demoting_each_other_at_once_leave_one_owner() {
             }
         })
         .await;
-        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+        assert_eq!(
+            results.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "{results:?}"
+        );
         assert!(results
             .iter()
             .any(|r| matches!(r, Err(StoreError::LastOwner))));
@@ -352,7 +359,11 @@ async fn an_invitation_accepted_at_once_by_many_is_used_once() {
         async move { s.accept_invitation(&id, &person, false, at(1), &[]).await }
     })
     .await;
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
     assert!(results
         .iter()
         .all(|r| matches!(r, Ok(()) | Err(StoreError::Stale))));
@@ -364,7 +375,9 @@ async fn an_invitation_accepted_at_once_by_many_is_used_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn setup_and_reset_links_used_at_once_work_once() {
     let (s, _db) = store().await;
-    s.replace_setup_token("setup_1", &hash(), at(0)).await.unwrap();
+    s.replace_setup_token("setup_1", &hash(), at(0))
+        .await
+        .unwrap();
     let results = at_once(10, |i| {
         let s = s.clone();
         async move {
@@ -386,7 +399,11 @@ async fn setup_and_reset_links_used_at_once_work_once() {
         }
     })
     .await;
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
     assert!(results
         .iter()
         .all(|r| matches!(r, Ok(()) | Err(StoreError::Stale))));
@@ -412,7 +429,11 @@ async fn setup_and_reset_links_used_at_once_work_once() {
         }
     })
     .await;
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
     assert!(results
         .iter()
         .all(|r| matches!(r, Ok(_) | Err(StoreError::Stale))));
@@ -444,7 +465,11 @@ async fn concurrent_updates_from_one_revision_write_once() {
         }
     })
     .await;
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
     assert!(results
         .iter()
         .all(|r| matches!(r, Ok(()) | Err(StoreError::Stale))));
@@ -513,11 +538,16 @@ async fn one_name_created_at_once_is_one_organization_and_conflicts() {
                 plan: "pro".into(),
                 created_at: at(0),
             };
-            s.insert_org(&o, &event(&o.id, AuditAction::OrgCreated)).await
+            s.insert_org(&o, &event(&o.id, AuditAction::OrgCreated))
+                .await
         }
     })
     .await;
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
     assert!(results
         .iter()
         .all(|r| matches!(r, Ok(()) | Err(StoreError::Conflict(Conflict::OrgName)))));

@@ -151,6 +151,26 @@ async fn insert(store: &dyn Store, key: &ApiKey) {
         .unwrap();
 }
 
+/// Lookups by what someone typed find nothing, and fail nothing, when it holds a
+/// character no stored record can (PostgreSQL refuses NUL in text outright).
+#[tokio::test]
+async fn lookups_by_strings_no_record_holds_find_nothing() {
+    for b in backends().await {
+        let s = b.store.as_ref();
+        let acme = org(s, "Acme").await;
+        for odd in ["\0", "Acme\0", "\u{0}x"] {
+            assert_eq!(s.find_org(odd).await.unwrap(), None);
+            assert_eq!(s.find_project(&acme.id, odd).await.unwrap(), None);
+            assert_eq!(s.find_user(odd).await.unwrap(), None);
+            let q = AuditQuery {
+                actor: Some(odd.into()),
+                ..AuditQuery::default()
+            };
+            assert!(s.audit_events(&q).await.unwrap().is_empty());
+        }
+    }
+}
+
 #[tokio::test]
 async fn organization_names_are_unique_ignoring_case() {
     for b in backends().await {

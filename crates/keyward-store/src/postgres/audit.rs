@@ -2,7 +2,7 @@
 //! the transaction of the change they record (the schema refuses updates, deletes and
 //! truncation).
 
-use super::backend;
+use super::{backend, storable};
 use crate::rows::event_from_row;
 use crate::{AuditQuery, Result};
 use keyward_core::timestamp::to_millis;
@@ -41,6 +41,9 @@ pub(super) async fn audit_events(pool: &PgPool, q: &AuditQuery) -> Result<Vec<Au
         b.push(" AND key_id = ").push_bind(key.as_str());
     }
     if let Some(actor) = &q.actor {
+        if !storable(actor) {
+            return Ok(Vec::new());
+        }
         b.push(" AND actor = ").push_bind(actor.as_str());
     }
     if let Some(action) = q.action {

@@ -4,7 +4,7 @@
 //! it commits: two owners cannot each demote the other and leave none.
 
 use super::audit::insert_event;
-use super::{backend, begin_logged, lock_org};
+use super::{backend, begin_logged, lock_org, storable};
 use crate::rows::{level, role, user_from_row, Columns};
 use crate::{Result, StoreError};
 use keyward_core::timestamp::to_millis;
@@ -37,6 +37,9 @@ pub(super) async fn insert_user_row(conn: &mut PgConnection, u: &User) -> Result
 }
 
 pub(super) async fn find_user(pool: &PgPool, id_or_email: &str) -> Result<Option<User>> {
+    if !storable(id_or_email) {
+        return Ok(None);
+    }
     sqlx::query(
         "SELECT id, email, display_name, password_hash, created_at FROM users
          WHERE id = $1 OR keyward_ascii_lower(email) = keyward_ascii_lower($1)",

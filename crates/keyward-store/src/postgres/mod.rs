@@ -134,6 +134,14 @@ pub(super) async fn lock_org(tx: &mut Transaction<'_, Postgres>, org: &OrgId) ->
     Ok(found.is_some())
 }
 
+/// Whether PostgreSQL text can hold `s`: it refuses NUL characters outright, where
+/// SQLite stores them. Nothing keyward stores has one, so a lookup by such a string
+/// (a name or address typed by someone) matches nothing, and is answered so without
+/// asking the database, which would fail the query.
+pub(super) fn storable(s: &str) -> bool {
+    !s.contains('\0')
+}
+
 pub(crate) fn opt_ms(t: Option<keyward_core::Timestamp>) -> Option<i64> {
     t.map(keyward_core::timestamp::to_millis)
 }

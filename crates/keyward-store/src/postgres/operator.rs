@@ -1,7 +1,7 @@
 //! Admin tokens, users and the first-run setup, for the PostgreSQL backend.
 
 use super::audit::insert_event;
-use super::{backend, begin_logged, opt_ms};
+use super::{backend, begin_logged, opt_ms, storable};
 use crate::rows::{hash_from, token_from_row, Columns, TOKEN_COLUMNS};
 use crate::{Result, SetupToken, StoreError};
 use keyward_core::timestamp::to_millis;
@@ -152,6 +152,9 @@ pub(super) async fn complete_setup(
     event: &AuditEvent,
     at: Timestamp,
 ) -> Result<()> {
+    if !storable(token_id) {
+        return Err(StoreError::Stale);
+    }
     let mut tx = begin_logged(pool).await?;
     lock_setup_tokens(&mut tx).await?;
     let used =

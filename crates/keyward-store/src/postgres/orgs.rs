@@ -3,7 +3,7 @@
 //! name both reach the index, and the second gets the conflict.
 
 use super::audit::insert_event;
-use super::{backend, begin_logged};
+use super::{backend, begin_logged, storable};
 use crate::rows;
 use crate::Result;
 use keyward_core::timestamp::to_millis;
@@ -36,6 +36,9 @@ pub(super) async fn insert_org(
 }
 
 pub(super) async fn find_org(pool: &PgPool, id_or_name: &str) -> Result<Option<Organization>> {
+    if !storable(id_or_name) {
+        return Ok(None);
+    }
     sqlx::query(
         "SELECT id, name, plan, created_at FROM organizations
          WHERE id = $1 OR keyward_ascii_lower(name) = keyward_ascii_lower($1)",
@@ -85,6 +88,9 @@ pub(super) async fn find_project(
     org: &OrgId,
     id_or_name: &str,
 ) -> Result<Option<Project>> {
+    if !storable(id_or_name) {
+        return Ok(None);
+    }
     sqlx::query(
         "SELECT id, org_id, name, created_at FROM projects
          WHERE org_id = $1 AND (id = $2 OR keyward_ascii_lower(name) = keyward_ascii_lower($2))",
