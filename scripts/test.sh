@@ -59,15 +59,25 @@ package=0
 bash scripts/package.sh || package=$?
 
 log "cargo test"
+tests=0
 if command -v cargo-nextest >/dev/null 2>&1 || cargo nextest --version >/dev/null 2>&1; then
     # nextest does not run doctests; run them first so the summary closes the log.
     cargo test --workspace --locked --doc
-    cargo nextest run --workspace --locked --no-fail-fast
+    cargo nextest run --workspace --locked --no-fail-fast || tests=$?
+    # The HTTP black-box suite once more, on PostgreSQL (the storage suite runs both
+    # backends in every test already). Each test makes its own database on
+    # 127.0.0.1:5432 (or KEYWARD_TEST_POSTGRES_URL) and drops it; without a server
+    # they fail and say so.
+    log "HTTP suite on PostgreSQL"
+    KEYWARD_TEST_DATABASE=postgres cargo nextest run -p keyward-server --test api --locked \
+        --no-fail-fast || tests=$?
 else
-    cargo test --workspace --locked --no-fail-fast
+    cargo test --workspace --locked --no-fail-fast || tests=$?
+    KEYWARD_TEST_DATABASE=postgres cargo test -p keyward-server --test api --locked \
+        --no-fail-fast || tests=$?
 fi
 
-status=0
+status=$tests
 if [ "$contract" -ne 0 ]; then
     echo "the API contract failed (see 'contract summary' above)" >&2
     status=$contract

@@ -1,12 +1,18 @@
 //! keyward's persistence. [`Store`] is the whole contract between the application and
-//! a database: small, in domain types, with nothing backend-specific in it, so that a
-//! PostgreSQL backend can sit beside the SQLite one. The backend is chosen once, from
-//! the database URL, by [`open`].
+//! a database: small, in domain types, with nothing backend-specific in it. Two
+//! backends implement it, SQLite (one file, one node) and PostgreSQL (any number of
+//! nodes on one database), each with its own embedded migrations. The backend is
+//! chosen once, from the database URL's scheme, by [`open`].
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "faults")]
 pub mod faults;
+mod migrations;
+pub mod postgres;
+mod rows;
 pub mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use async_trait::async_trait;
 use keyward_core::session::{PasswordReset, Session};
@@ -16,6 +22,7 @@ use keyward_core::{
     KeyStatus, Kind, MemberAccess, OrgId, Organization, Outcome, Project, ProjectId, ResetId, Role,
     SessionId, Timestamp, User, UserId,
 };
+use std::path::Path;
 use std::sync::Arc;
 use time::Date;
 
@@ -56,9 +63,37 @@ pub enum StoreError {
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Holds only the URL's scheme: the rest may carry a password.
     #[error(
-        "unsupported database URL scheme '{0}': use sqlite://PATH (PostgreSQL support is planned)"
+        "unsupported database URL scheme '{0}': use sqlite://PATH or postgres://USER@HOST/DATABASE"
     )]
     UnsupportedUrl(String),
+    /// The database has not had every migration of this build, and was opened without
+    /// migrating; nothing was changed.
+    #[error("the database's schema is behind this keyward: {} migration(s) have not run ({})", .0.len(), list(.0))]
+    SchemaBehind(Vec<Migration>),
+    /// The database has a migration this build does not know: a newer keyward made it.
+    #[error("the database has migration {0}, which this keyward does not know: a newer keyward has migrated it; run that version (or newer) instead")]
+    SchemaAhead(i64),
+}
+
+fn list(migrations: &[Migration]) -> String {
+    migrations
+        .iter()
+        .map(Migration::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One of a backend's embedded migrations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    pub version: i64,
+    pub description: String,
+}
+
+impl std::fmt::Display for Migration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04} {}", self.version, self.description)
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -413,27 +448,161 @@ pub struct SetupToken {
     pub hash: KeyHash,
 }
 
+/// How [`open_with`] opens a store.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// The most connections to the database at once; `None`: the backend's default
+    /// ([`sqlite::DEFAULT_MAX_CONNECTIONS`], [`postgres::DEFAULT_MAX_CONNECTIONS`]).
+    pub max_connections: Option<u32>,
+    /// Runs pending migrations first (the default). Otherwise a database that is
+    /// behind is refused with [`StoreError::SchemaBehind`].
+    pub migrate: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            max_connections: None,
+            migrate: true,
+        }
+    }
+}
+
+/// Which backend a database URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend of `url`, by its scheme: `sqlite:`, `postgres://` or
+    /// `postgresql://`. The error holds only the scheme: the rest may carry a password.
+    pub fn of(url: &str) -> Result<Backend> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            let scheme = url.split(':').next().unwrap_or_default();
+            Err(StoreError::UnsupportedUrl(
+                scheme.chars().take(20).collect(),
+            ))
+        }
+    }
+
+    /// Connections per process when none are configured.
+    pub fn default_max_connections(self) -> u32 {
+        match self {
+            Backend::Sqlite => sqlite::DEFAULT_MAX_CONNECTIONS,
+            Backend::Postgres => postgres::DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// A store connected to, not yet checked against its migrations.
+enum Connected {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
+}
+
+impl Connected {
+    async fn to(url: &str, max_connections: Option<u32>) -> Result<Connected> {
+        let backend = Backend::of(url)?;
+        let max = max_connections.unwrap_or(backend.default_max_connections());
+        Ok(match backend {
+            Backend::Sqlite => {
+                let path = url
+                    .strip_prefix("sqlite://")
+                    .or_else(|| url.strip_prefix("sqlite:"))
+                    .unwrap_or_default();
+                Connected::Sqlite(sqlite::SqliteStore::connect(Path::new(path), max).await?)
+            }
+            Backend::Postgres => Connected::Postgres(postgres::PgStore::connect(url, max).await?),
+        })
+    }
+
+    async fn pending(&self) -> Result<Vec<Migration>> {
+        match self {
+            Connected::Sqlite(s) => s.pending_migrations().await,
+            Connected::Postgres(s) => s.pending_migrations().await,
+        }
+    }
+
+    async fn migrate(&self) -> Result<Vec<Migration>> {
+        match self {
+            Connected::Sqlite(s) => s.migrate().await,
+            Connected::Postgres(s) => s.migrate().await,
+        }
+    }
+
+    /// Migrates, or (`migrate` false) refuses a database that is behind.
+    async fn prepare(&self, migrate: bool) -> Result<()> {
+        if migrate {
+            self.migrate().await?;
+        } else {
+            let pending = self.pending().await?;
+            if !pending.is_empty() {
+                return Err(StoreError::SchemaBehind(pending));
+            }
+        }
+        Ok(())
+    }
+
+    fn into_store(self) -> Arc<dyn Store> {
+        match self {
+            Connected::Sqlite(s) => Arc::new(s),
+            Connected::Postgres(s) => Arc::new(s),
+        }
+    }
+
+    async fn close(self) -> Result<()> {
+        self.into_store().close().await
+    }
+}
+
 /// Opens (creating if needed) and migrates the store at `url`.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
-    if let Some(path) = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-    {
-        return Ok(Arc::new(sqlite::SqliteStore::open(path).await?));
-    }
-    let scheme = url.split(':').next().unwrap_or_default();
-    Err(StoreError::UnsupportedUrl(
-        scheme.chars().take(20).collect(),
-    ))
+    open_with(url, &OpenOptions::default()).await
+}
+
+/// Opens the store at `url` as `options` say.
+pub async fn open_with(url: &str, options: &OpenOptions) -> Result<Arc<dyn Store>> {
+    let connected = Connected::to(url, options.max_connections).await?;
+    connected.prepare(options.migrate).await?;
+    Ok(connected.into_store())
+}
+
+/// Runs the migrations that have not run on the database at `url`; the ones that ran,
+/// in order (none: it was up to date).
+pub async fn migrate(url: &str) -> Result<Vec<Migration>> {
+    let connected = Connected::to(url, Some(1)).await?;
+    let ran = connected.migrate().await;
+    connected.close().await?;
+    ran
+}
+
+/// The migrations that have not run on the database at `url`, changing nothing.
+pub async fn pending_migrations(url: &str) -> Result<Vec<Migration>> {
+    let connected = Connected::to(url, Some(1)).await?;
+    let pending = connected.pending().await;
+    connected.close().await?;
+    pending
 }
 
 /// [`open`], with test switches for slow or stalled reads.
 #[cfg(feature = "faults")]
 pub async fn open_with_faults(url: &str, faults: Arc<faults::Faults>) -> Result<Arc<dyn Store>> {
-    let path = url
-        .strip_prefix("sqlite://")
-        .ok_or_else(|| StoreError::UnsupportedUrl("faults need sqlite://".into()))?;
-    let mut store = sqlite::SqliteStore::open(path).await?;
-    store.faults = Some(faults);
-    Ok(Arc::new(store))
+    let connected = Connected::to(url, None).await?;
+    connected.prepare(true).await?;
+    Ok(match connected {
+        Connected::Sqlite(mut s) => {
+            s.faults = Some(faults);
+            Arc::new(s)
+        }
+        Connected::Postgres(mut s) => {
+            s.faults = Some(faults);
+            Arc::new(s)
+        }
+    })
 }

@@ -17,6 +17,10 @@ use std::path::{Path, PathBuf};
 struct FileConfig {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
+    /// Connections to the database per process; left out: the backend's default.
+    database_max_connections: Option<i64>,
+    /// Whether commands that open the database run its pending migrations first.
+    migrate_on_start: Option<bool>,
     /// One prefix, or several: new keys get the first, the others keep working.
     key_prefix: Option<OneOrMany>,
     pepper: Option<String>,
@@ -107,6 +111,11 @@ pub struct Config {
     /// `KEYWARD_DATA_DIR`, `the config file …` or `the default`.
     pub data_dir_from: String,
     pub database_url: String,
+    /// At most this many connections to the database; `None`: the backend's default.
+    pub database_max_connections: Option<u32>,
+    /// Commands that open the database migrate it first (the default); otherwise they
+    /// refuse a database that is behind and `keyward migrate` is run apart.
+    pub migrate_on_start: bool,
     pub prefixes: Prefixes,
     /// The pepper list, if configured; otherwise it lives in `data_dir/pepper`.
     pub pepper: Option<String>,
@@ -149,6 +158,10 @@ impl std::fmt::Debug for Config {
             .finish_non_exhaustive()
     }
 }
+
+/// More connections than this from one process is a typo: PostgreSQL's own default
+/// allows 100 in all.
+const MOST_DATABASE_CONNECTIONS: u32 = 1000;
 
 fn env(name: &str) -> Result<Option<String>> {
     match std::env::var(name) {
@@ -230,6 +243,37 @@ pub fn load(
         || format!("sqlite://{}", data_dir.join("keyward.db").display()),
         |(v, _)| v,
     );
+
+    let database_max_connections = match pick(
+        None,
+        "KEYWARD_DATABASE_MAX_CONNECTIONS",
+        file.database_max_connections.map(|n| n.to_string()),
+    )? {
+        Some((v, from)) => match v.trim().parse::<u32>() {
+            Ok(n) if (1..=MOST_DATABASE_CONNECTIONS).contains(&n) => Some(n),
+            _ => bail!(
+                "database_max_connections from {from}: '{}' is not a whole number from 1 to {MOST_DATABASE_CONNECTIONS}; \
+                 leave it out for the default (8 for SQLite, 10 for PostgreSQL)",
+                keyward_core::echo::echo(&v, 40)
+            ),
+        },
+        None => None,
+    };
+    let migrate_on_start = match pick(
+        None,
+        "KEYWARD_MIGRATE_ON_START",
+        file.migrate_on_start.map(|b| b.to_string()),
+    )? {
+        Some((v, from)) => match v.trim() {
+            "true" => true,
+            "false" => false,
+            _ => bail!(
+                "migrate_on_start from {from}: '{}' is neither true nor false",
+                keyward_core::echo::echo(&v, 40)
+            ),
+        },
+        None => true,
+    };
 
     let prefixes = match pick(None, "KEYWARD_KEY_PREFIX", file.key_prefix.map(OneOrMany::joined))? {
         Some((v, from)) => Prefixes::parse(&v).with_context(|| {
@@ -459,6 +503,8 @@ pub fn load(
         data_dir,
         data_dir_from,
         database_url,
+        database_max_connections,
+        migrate_on_start,
         prefixes,
         pepper,
         policy,

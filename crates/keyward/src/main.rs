@@ -79,7 +79,9 @@ async fn run(args: cli::Cli) -> Result<(), Failure> {
     }
     // Only these two make a data directory and its pepper; see cli::location.
     let creating = matches!(args.command, cli::Command::Serve(_) | cli::Command::Init);
-    if !creating {
+    // `migrate` works on the configured database, never through a server.
+    let local_only = creating || matches!(args.command, cli::Command::Migrate(_));
+    if !local_only {
         if let cli::location::Place::Remote(remote) =
             cli::location::resolve(args.data_dir_from_flag)?
         {
@@ -102,6 +104,10 @@ async fn run(args: cli::Cli) -> Result<(), Failure> {
         listen.flatten(),
     )?;
     cli::location::say_local(&config.data_dir, &config.data_dir_from, args.quiet);
+    if let cli::Command::Migrate(m) = &args.command {
+        cli::init::require_initialised(&config)?;
+        return cli::migrate::run(&config, m, args.json).await;
+    }
     let existed = if creating {
         let before = cli::init::initialised(&config);
         private::create_dir(&config.data_dir).map_err(|e| {
@@ -115,9 +121,14 @@ async fn run(args: cli::Cli) -> Result<(), Failure> {
         cli::init::require_initialised(&config)?;
         true
     };
-    let store = keyward_store::open(&config.database_url)
+    let options = keyward_store::OpenOptions {
+        max_connections: config.database_max_connections,
+        // `init` makes the database ready, whatever migrate_on_start says.
+        migrate: config.migrate_on_start || matches!(args.command, cli::Command::Init),
+    };
+    let store = keyward_store::open_with(&config.database_url, &options)
         .await
-        .map_err(|e| Failure::usage(format!("cannot open the database: {e}")))?;
+        .map_err(cli::migrate::open_failure)?;
     let peppers = pepper::resolve(
         config.pepper.as_deref(),
         &config.data_dir,

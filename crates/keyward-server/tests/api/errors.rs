@@ -178,15 +178,13 @@ async fn storage_failures_are_server_errors_logged_once() {
     let t = TestApp::spawn().await;
     let org = t.org("Acme").await;
     let (id, _) = t.key(&org, json!({ "org_access": "read" })).await;
-    t.sabotage("PRAGMA foreign_keys = OFF; DROP TABLE key_grants;")
-        .await;
+    t.drop_table("key_grants").await;
     let r = t
         .admin(Method::GET, &format!("/v1/keys?org=Acme&cursor={id}"), None)
         .await
         .expect(500);
     assert_eq!(r.problem(), "internal");
-    t.sabotage("PRAGMA foreign_keys = OFF; DROP TABLE memberships;")
-        .await;
+    t.drop_table("memberships").await;
     let r = t
         .send(
             t.request(Method::GET, "/v1/keys?org=Acme")
@@ -214,7 +212,16 @@ async fn storage_failures_are_server_errors_logged_once() {
         r.text
     );
     let logs = logs();
-    let lines = |what: &str| logs.lines().filter(|l| l.contains(what)).count();
-    assert_eq!(lines("no such table: key_grants"), 1, "logged once");
-    assert_eq!(lines("no such table: memberships"), 1, "logged once");
+    // Each backend's own words for a missing table.
+    let lines = |table: &str| {
+        logs.lines()
+            .filter(|l| {
+                l.contains(&format!("no such table: {table}"))
+                    || (l.contains(&format!("relation \\\"{table}\\\" does not exist"))
+                        || l.contains(&format!("relation \"{table}\" does not exist")))
+            })
+            .count()
+    };
+    assert_eq!(lines("key_grants"), 1, "logged once");
+    assert_eq!(lines("memberships"), 1, "logged once");
 }

@@ -1,4 +1,7 @@
-//! A real keyward server per test: a fresh SQLite file, port 0, a real HTTP client.
+//! A real keyward server per test: a fresh database, port 0, a real HTTP client. The
+//! database is a SQLite file, or, with `KEYWARD_TEST_DATABASE=postgres`, a fresh
+//! PostgreSQL database (dropped after the test; see `keyward_store::testing`), so the
+//! whole suite runs against either backend (scripts/test.sh runs it on both).
 //! Logs of every test in this process go to one buffer, so tests can assert that no
 //! secret ever reaches a log line.
 
@@ -6,6 +9,7 @@ use keyward_app::{Keyward, ManualClock, Principal, Settings};
 use keyward_core::{Actor, PepperSet};
 use keyward_server::{AppState, MetricsAccess, ServerLimits, TrustedProxies};
 use keyward_store::faults::Faults;
+use keyward_store::testing::TestDatabase;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 use std::io::Write;
@@ -58,6 +62,8 @@ pub struct TestApp {
     /// Every response body this test received, to search for leaked secrets.
     pub bodies: Mutex<Vec<String>>,
     _dir: tempfile::TempDir,
+    /// The PostgreSQL database, when the suite runs on PostgreSQL.
+    db: Option<TestDatabase>,
     /// Dropping it (with the app) shuts the server down.
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<()>>,
@@ -102,6 +108,16 @@ impl Reply {
             );
         }
         self
+    }
+}
+
+/// The backend the suite runs on, from `KEYWARD_TEST_DATABASE`: `sqlite` (the
+/// default) or `postgres`.
+pub fn on_postgres() -> bool {
+    match std::env::var("KEYWARD_TEST_DATABASE").as_deref() {
+        Err(_) | Ok("") | Ok("sqlite") => false,
+        Ok("postgres") => true,
+        Ok(other) => panic!("KEYWARD_TEST_DATABASE is '{other}': use sqlite or postgres"),
     }
 }
 
@@ -162,12 +178,16 @@ impl TestApp {
     ) -> TestApp {
         capture_logs();
         let dir = tempfile::tempdir().unwrap();
-        let store = keyward_store::open_with_faults(
-            &format!("sqlite://{}", dir.path().join("keyward.db").display()),
-            faults,
-        )
-        .await
-        .unwrap();
+        let db = if on_postgres() {
+            Some(TestDatabase::create().await)
+        } else {
+            None
+        };
+        let url = match &db {
+            Some(db) => db.url().to_owned(),
+            None => format!("sqlite://{}", dir.path().join("keyward.db").display()),
+        };
+        let store = keyward_store::open_with_faults(&url, faults).await.unwrap();
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
         let mut settings = Settings::new(PepperSet::parse(PEPPER).unwrap());
         tune(&mut settings);
@@ -198,6 +218,7 @@ impl TestApp {
             admin,
             bodies: Mutex::new(Vec::new()),
             _dir: dir,
+            db,
             shutdown: Some(tx),
             served: Some(served),
         }
@@ -297,17 +318,62 @@ impl TestApp {
     /// Runs SQL on the server's database behind its back: to break it on purpose.
     pub async fn sabotage(&self, sql: &str) {
         use sqlx::Connection;
-        let url = format!("sqlite://{}", self._dir.path().join("keyward.db").display());
-        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+        match &self.db {
+            Some(db) => {
+                let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+                sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+            }
+            None => {
+                let url = format!("sqlite://{}", self._dir.path().join("keyward.db").display());
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+            }
+        }
     }
 
-    /// Every byte of the server's database files (the database, its log and shared
-    /// memory), to search for secrets.
-    pub fn database_bytes(&self) -> Vec<u8> {
+    /// Drops a table of the server's database behind its back, whatever refers to it.
+    pub async fn drop_table(&self, table: &str) {
+        match &self.db {
+            Some(_) => self.sabotage(&format!("DROP TABLE {table} CASCADE;")).await,
+            None => {
+                self.sabotage(&format!("PRAGMA foreign_keys = OFF; DROP TABLE {table};"))
+                    .await
+            }
+        }
+    }
+
+    /// Everything the server's database holds, to search for secrets: the SQLite files
+    /// (the database, its log and shared memory) byte for byte, or every row of every
+    /// PostgreSQL table in its text form.
+    pub async fn database_bytes(&self) -> Vec<u8> {
+        use sqlx::Connection;
         let mut bytes = Vec::new();
-        for entry in std::fs::read_dir(self._dir.path()).unwrap() {
-            bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+        match &self.db {
+            Some(db) => {
+                let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+                let tables: Vec<String> = sqlx::query_scalar(
+                    "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'",
+                )
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+                assert!(tables.len() > 10, "{tables:?}");
+                for table in tables {
+                    let rows: Vec<String> =
+                        sqlx::query_scalar(&format!("SELECT t::text FROM {table} t"))
+                            .fetch_all(&mut conn)
+                            .await
+                            .unwrap();
+                    for row in rows {
+                        bytes.extend(row.into_bytes());
+                    }
+                }
+            }
+            None => {
+                for entry in std::fs::read_dir(self._dir.path()).unwrap() {
+                    bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+                }
+            }
         }
         bytes
     }

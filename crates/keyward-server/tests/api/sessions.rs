@@ -622,7 +622,7 @@ async fn session_and_reset_tokens_never_reach_logs_the_audit_log_or_the_database
         assert!(actions.contains(&action), "{action}: {actions:?}");
     }
     let logs = logs();
-    let bytes = t.database_bytes();
+    let bytes = t.database_bytes().await;
     for secret in &secrets {
         // The whole token, and its secret part alone (the id part is public).
         let secret_part = &secret[secret.len() - 43..];

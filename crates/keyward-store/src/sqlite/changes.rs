@@ -3,10 +3,8 @@
 //! "everything after row N" never misses a row that commits later with a smaller one.
 
 use super::backend;
-use crate::{Change, Changes, Result, StoreError};
-use keyward_core::{KeyId, OrgId, UserId};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
+use crate::{Changes, Result};
+use sqlx::SqlitePool;
 
 /// At most this many changes are returned at once; past that, a cache starts over,
 /// which is cheaper than dropping its entries one by one.
@@ -44,42 +42,5 @@ pub(super) async fn since(pool: &SqlitePool, cursor: Option<i64>) -> Result<Chan
     .await
     .map_err(backend)?;
     tx.commit().await.map_err(backend)?;
-    if rows.len() as i64 > MOST {
-        return Ok(Changes {
-            cursor: newest,
-            changes: None,
-        });
-    }
-    let mut changes = Vec::with_capacity(rows.len());
-    let mut last = cursor;
-    for row in &rows {
-        last = row.try_get("seq").map_err(backend)?;
-        let change = change(row)?;
-        if !changes.contains(&change) {
-            changes.push(change);
-        }
-    }
-    Ok(Changes {
-        cursor: last,
-        changes: Some(changes),
-    })
-}
-
-fn change(row: &SqliteRow) -> Result<Change> {
-    let text = |col: &str| -> Result<Option<String>> { row.try_get(col).map_err(backend) };
-    let corrupt = || StoreError::Backend("corrupt row in the change log".into());
-    let subject: String = row.try_get("subject").map_err(backend)?;
-    let key_id = || -> Result<KeyId> {
-        KeyId::parse(&text("key_id")?.ok_or_else(corrupt)?).map_err(|_| corrupt())
-    };
-    Ok(match subject.as_str() {
-        "key" => Change::Key(key_id()?),
-        "admin" => Change::AdminToken(key_id()?),
-        "member" => Change::Member {
-            org: text("org_id")?.map(OrgId::from_trusted),
-            user: UserId::from_trusted(text("user_id")?.ok_or_else(corrupt)?),
-        },
-        "org" => Change::Org(OrgId::from_trusted(text("org_id")?.ok_or_else(corrupt)?)),
-        _ => return Err(corrupt()),
-    })
+    crate::rows::changes(cursor, newest, &rows, MOST as usize)
 }

@@ -5,74 +5,22 @@
 use super::audit::insert_event;
 use super::members::insert_user_row;
 use super::{backend, opt_ms};
+use crate::rows::{invitation_from_row, INVITATION_COLUMNS};
 use crate::{Conflict, Result, StoreError};
-use keyward_core::timestamp::{from_millis, to_millis};
-use keyward_core::{
-    Actor, AuditEvent, Invitation, InvitationId, Level, MemberAccess, OrgId, ProjectId, Role,
-    Timestamp, User, UserId,
-};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
-use std::collections::BTreeMap;
-
-const COLUMNS: &str = "id, org_id, email, role, projects, invited_by, created_at, expires_at, \
-    pepper_version, secret_hash, accepted_at, accepted_by, revoked_at";
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Backend(format!("corrupt invitation row: {what}").into())
-}
-
-fn from_row(row: &SqliteRow) -> Result<Invitation> {
-    let get_ms = |col: &str| -> Result<Option<Timestamp>> {
-        Ok(row
-            .try_get::<Option<i64>, _>(col)
-            .map_err(backend)?
-            .map(from_millis))
-    };
-    let projects: BTreeMap<String, Level> =
-        serde_json::from_str(&row.try_get::<String, _>("projects").map_err(backend)?)
-            .map_err(|_| corrupt("projects"))?;
-    Ok(Invitation {
-        id: InvitationId::from_trusted(row.try_get("id").map_err(backend)?),
-        org_id: OrgId::from_trusted(row.try_get("org_id").map_err(backend)?),
-        email: row.try_get("email").map_err(backend)?,
-        access: MemberAccess {
-            role: Role::parse(&row.try_get::<String, _>("role").map_err(backend)?)
-                .ok_or_else(|| corrupt("role"))?,
-            projects: projects
-                .into_iter()
-                .map(|(p, l)| (ProjectId::from_trusted(p), l))
-                .collect(),
-        },
-        invited_by: Actor::decode(&row.try_get::<String, _>("invited_by").map_err(backend)?),
-        created_at: from_millis(row.try_get("created_at").map_err(backend)?),
-        expires_at: from_millis(row.try_get("expires_at").map_err(backend)?),
-        hash: super::operator::hash_from(row)?,
-        accepted_at: get_ms("accepted_at")?,
-        accepted_by: row
-            .try_get::<Option<String>, _>("accepted_by")
-            .map_err(backend)?
-            .map(UserId::from_trusted),
-        revoked_at: get_ms("revoked_at")?,
-    })
-}
+use keyward_core::timestamp::to_millis;
+use keyward_core::{AuditEvent, Invitation, InvitationId, OrgId, Timestamp, User, UserId};
+use sqlx::SqlitePool;
 
 pub(super) async fn insert(pool: &SqlitePool, i: &Invitation, event: &AuditEvent) -> Result<()> {
-    let projects: BTreeMap<&str, Level> = i
-        .access
-        .projects
-        .iter()
-        .map(|(p, l)| (p.as_str(), *l))
-        .collect();
     let mut tx = pool.begin().await.map_err(backend)?;
     sqlx::query(&format!(
-        "INSERT INTO invitations ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO invitations ({INVITATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ))
     .bind(i.id.as_str())
     .bind(i.org_id.as_str())
     .bind(&i.email)
     .bind(i.access.role.as_str())
-    .bind(serde_json::to_string(&projects).map_err(|e| StoreError::Backend(e.into()))?)
+    .bind(crate::rows::invitation_projects_json(i)?)
     .bind(i.invited_by.encode())
     .bind(to_millis(i.created_at))
     .bind(to_millis(i.expires_at))
@@ -89,25 +37,27 @@ pub(super) async fn insert(pool: &SqlitePool, i: &Invitation, event: &AuditEvent
 }
 
 pub(super) async fn get(pool: &SqlitePool, id: &InvitationId) -> Result<Option<Invitation>> {
-    sqlx::query(&format!("SELECT {COLUMNS} FROM invitations WHERE id = ?"))
-        .bind(id.as_str())
-        .fetch_optional(pool)
-        .await
-        .map_err(backend)?
-        .map(|r| from_row(&r))
-        .transpose()
+    sqlx::query(&format!(
+        "SELECT {INVITATION_COLUMNS} FROM invitations WHERE id = ?"
+    ))
+    .bind(id.as_str())
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?
+    .map(|r| invitation_from_row(&r))
+    .transpose()
 }
 
 pub(super) async fn list(pool: &SqlitePool, org: &OrgId) -> Result<Vec<Invitation>> {
     sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM invitations WHERE org_id = ? ORDER BY created_at DESC, id DESC"
+        "SELECT {INVITATION_COLUMNS} FROM invitations WHERE org_id = ? ORDER BY created_at DESC, id DESC"
     ))
     .bind(org.as_str())
     .fetch_all(pool)
     .await
     .map_err(backend)?
     .iter()
-    .map(from_row)
+    .map(invitation_from_row)
     .collect()
 }
 
@@ -147,7 +97,7 @@ pub(super) async fn accept(
 ) -> Result<()> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
     let Some(row) = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM invitations
+        "SELECT {INVITATION_COLUMNS} FROM invitations
          WHERE id = ? AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > ?"
     ))
     .bind(id.as_str())
@@ -158,7 +108,7 @@ pub(super) async fn accept(
     else {
         return Err(StoreError::Stale);
     };
-    let invitation = from_row(&row)?;
+    let invitation = invitation_from_row(&row)?;
     if new_user {
         insert_user_row(&mut tx, user).await?;
     }

@@ -4,6 +4,7 @@
 use super::audit::insert_event;
 use super::rows::{self, key_from_row, KEY_COLUMNS};
 use super::{backend, opt_ms};
+use crate::rows::{extras_json, scopes_json};
 use crate::{KeyQuery, KeyWrite, Result, StoreError};
 use keyward_core::timestamp::to_millis;
 use keyward_core::{ApiKey, KeyId};
@@ -32,22 +33,6 @@ async fn write_grants(tx: &mut Transaction<'_, Sqlite>, key: &ApiKey) -> Result<
         .map_err(backend)?;
     }
     Ok(())
-}
-
-fn scopes_json(k: &ApiKey) -> String {
-    let names: Vec<&str> = k.scopes.iter().map(|s| s.as_str()).collect();
-    serde_json::to_string(&names).unwrap_or_else(|_| "[]".into())
-}
-
-/// The columns of what issue 9 added: allow-list, metadata, rate limits.
-fn extras_json(k: &ApiKey) -> (String, Option<String>, Option<String>) {
-    (
-        serde_json::to_string(&k.ip_allowlist.to_strings()).unwrap_or_else(|_| "[]".into()),
-        k.metadata.as_ref().map(|m| m.to_value().to_string()),
-        k.rate_limits
-            .as_ref()
-            .and_then(|l| serde_json::to_string(l).ok()),
-    )
 }
 
 async fn insert_key(tx: &mut Transaction<'_, Sqlite>, k: &ApiKey) -> Result<()> {

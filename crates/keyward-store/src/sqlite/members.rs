@@ -2,29 +2,12 @@
 
 use super::audit::insert_event;
 use super::backend;
+use crate::rows::{role, Columns};
 use crate::{Result, StoreError};
-use keyward_core::timestamp::{from_millis, to_millis};
+use keyward_core::timestamp::to_millis;
 use keyward_core::{AuditEvent, Level, MemberAccess, OrgId, ProjectId, Role, User, UserId};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 use std::collections::BTreeMap;
-
-fn user_from(row: &SqliteRow) -> Result<User> {
-    Ok(User {
-        id: UserId::from_trusted(row.try_get("id").map_err(backend)?),
-        email: row.try_get("email").map_err(backend)?,
-        display_name: row.try_get("display_name").map_err(backend)?,
-        password_hash: row
-            .try_get::<Option<String>, _>("password_hash")
-            .map_err(backend)?
-            .unwrap_or_default(),
-        created_at: from_millis(row.try_get("created_at").map_err(backend)?),
-    })
-}
-
-fn role(s: &str) -> Result<Role> {
-    Role::parse(s).ok_or_else(|| StoreError::Backend(format!("corrupt role '{s}'").into()))
-}
 
 pub(super) async fn insert_user(pool: &SqlitePool, u: &User, event: &AuditEvent) -> Result<()> {
     let mut tx = pool.begin().await.map_err(backend)?;
@@ -54,7 +37,7 @@ pub(super) async fn find_user(pool: &SqlitePool, id_or_email: &str) -> Result<Op
         .fetch_optional(pool)
         .await
         .map_err(backend)?
-        .map(|r| user_from(&r))
+        .map(|r| crate::rows::user_from_row(&r))
         .transpose()
 }
 
@@ -64,7 +47,7 @@ pub(super) async fn list_users(pool: &SqlitePool) -> Result<Vec<User>> {
         .await
         .map_err(backend)?
         .iter()
-        .map(user_from)
+        .map(crate::rows::user_from_row)
         .collect()
 }
 
@@ -84,10 +67,9 @@ async fn projects_of(
     .map_err(backend)?;
     let mut out = BTreeMap::new();
     for r in rows {
-        let level: String = r.try_get("level").map_err(backend)?;
         out.insert(
-            ProjectId::from_trusted(r.try_get("project_id").map_err(backend)?),
-            Level::parse(&level).map_err(|e| StoreError::Backend(e.into()))?,
+            ProjectId::from_trusted(r.text("project_id")?),
+            crate::rows::level(&r.text("level")?)?,
         );
     }
     Ok(out)
@@ -128,9 +110,9 @@ pub(super) async fn list_members(
     .map_err(backend)?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let user = user_from(&r)?;
+        let user = crate::rows::user_from_row(&r)?;
         let projects = projects_of(pool, org, &user.id).await?;
-        let role = role(&r.try_get::<String, _>("role").map_err(backend)?)?;
+        let role = role(&r.text("role")?)?;
         out.push((user, MemberAccess { role, projects }));
     }
     Ok(out)
@@ -268,8 +250,8 @@ pub(super) async fn memberships(
     .map_err(backend)?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let org = OrgId::from_trusted(r.try_get("org_id").map_err(backend)?);
-        let role = role(&r.try_get::<String, _>("role").map_err(backend)?)?;
+        let org = OrgId::from_trusted(r.text("org_id")?);
+        let role = role(&r.text("role")?)?;
         let projects = projects_of(pool, &org, user).await?;
         out.push((org, MemberAccess { role, projects }));
     }

@@ -7,27 +7,48 @@
 //! so upgrading never runs a migration twice.
 
 use super::backend;
-use crate::{Result, StoreError};
-use sqlx::migrate::{Migrate, MigrateError, Migrator};
+use crate::migrations::{applied, migrate_error, pending};
+use crate::{Migration, Result, StoreError};
+use sqlx::migrate::{Migrate, Migrator};
 use sqlx::SqlitePool;
+use std::collections::BTreeMap;
 
 static MIGRATOR: Migrator = sqlx::migrate!("src/sqlite/migrations");
 
-pub(super) async fn run(pool: &SqlitePool) -> Result<()> {
+/// The migrations that have not run on this database, changing nothing. A database of
+/// the earlier runner counts what that runner recorded.
+pub(super) async fn status(pool: &SqlitePool) -> Result<Vec<Migration>> {
+    let table = |name: &'static str| {
+        sqlx::query_scalar::<_, String>(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?",
+        )
+        .bind(name)
+        .fetch_optional(pool)
+    };
+    let done: BTreeMap<i64, Option<Vec<u8>>> =
+        if table("schema_migrations").await.map_err(backend)?.is_some() {
+            sqlx::query_scalar::<_, i64>("SELECT version FROM schema_migrations")
+                .fetch_all(pool)
+                .await
+                .map_err(backend)?
+                .into_iter()
+                .map(|v| (v, None))
+                .collect()
+        } else if table("_sqlx_migrations").await.map_err(backend)?.is_some() {
+            let mut conn = pool.acquire().await.map_err(backend)?;
+            applied(&mut *conn).await?
+        } else {
+            BTreeMap::new()
+        };
+    pending(&MIGRATOR, &done)
+}
+
+/// Runs the pending migrations; the ones that were pending, which have now run.
+pub(super) async fn run(pool: &SqlitePool) -> Result<Vec<Migration>> {
+    let before = status(pool).await?;
     adopt_earlier_runner(pool).await?;
-    MIGRATOR.run(pool).await.map_err(|e| match e {
-        MigrateError::VersionMissing(v) => StoreError::Backend(
-            format!(
-                "the database has migration {v}, which this keyward does not know: it was made by a newer keyward; upgrade keyward"
-            )
-            .into(),
-        ),
-        MigrateError::VersionMismatch(v) => StoreError::Backend(
-            format!("migration {v} applied to this database differs from the one in this keyward build")
-                .into(),
-        ),
-        other => StoreError::Backend(Box::new(other)),
-    })
+    MIGRATOR.run(pool).await.map_err(migrate_error)?;
+    Ok(before)
 }
 
 /// Records in sqlx's table the migrations the earlier runner applied, then drops its
@@ -53,9 +74,7 @@ async fn adopt_earlier_runner(pool: &SqlitePool) -> Result<()> {
         .map_err(backend)?;
     for version in applied {
         let Some(m) = MIGRATOR.iter().find(|m| m.version == version) else {
-            return Err(StoreError::Backend(
-                format!("the database has migration {version}, which this keyward does not know; upgrade keyward").into(),
-            ));
+            return Err(StoreError::SchemaAhead(version));
         };
         sqlx::query(
             "INSERT OR IGNORE INTO _sqlx_migrations

@@ -41,9 +41,20 @@ pub struct SqliteStore {
     pub(crate) faults: Option<std::sync::Arc<crate::faults::Faults>>,
 }
 
+/// Connections per process when the operator sets none. SQLite writes one at a time
+/// whatever the number; more connections only let more reads run beside a write.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 8;
+
 impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database file at `path`.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
+        let store = Self::connect(path.as_ref(), DEFAULT_MAX_CONNECTIONS).await?;
+        migrate::run(&store.pool).await?;
+        Ok(store)
+    }
+
+    /// Opens (creating if needed) the database file at `path` without migrating it.
+    pub(crate) async fn connect(path: &Path, max_connections: u32) -> Result<Self> {
         if path != Path::new(":memory:") {
             owner_only(path).map_err(|e| StoreError::Backend(Box::new(e)))?;
         }
@@ -55,16 +66,25 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(max_connections)
             .connect_with(options)
             .await
             .map_err(backend)?;
-        migrate::run(&pool).await?;
         Ok(SqliteStore {
             pool,
             #[cfg(feature = "faults")]
             faults: None,
         })
+    }
+
+    /// The migrations that have not run on this database, changing nothing.
+    pub(crate) async fn pending_migrations(&self) -> Result<Vec<crate::Migration>> {
+        migrate::status(&self.pool).await
+    }
+
+    /// Runs the pending migrations; the ones that ran.
+    pub(crate) async fn migrate(&self) -> Result<Vec<crate::Migration>> {
+        migrate::run(&self.pool).await
     }
 }
 

@@ -2,49 +2,12 @@
 
 use super::audit::insert_event;
 use super::{backend, opt_ms};
+use crate::rows::{token_from_row, Columns, TOKEN_COLUMNS};
 use crate::{Result, SetupToken, StoreError};
-use keyward_core::timestamp::{from_millis, to_millis};
+use keyward_core::timestamp::to_millis;
 use keyward_core::token::AdminToken;
-use keyward_core::{AuditEvent, KeyHash, KeyId, KeyName, Organization, Timestamp, User};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
-
-/// A keyed hash and its pepper version, from the `secret_hash` and `pepper_version`
-/// columns every table of secrets has.
-pub(super) fn hash_from(row: &SqliteRow) -> Result<KeyHash> {
-    let digest: Vec<u8> = row.try_get("secret_hash").map_err(backend)?;
-    let version: i64 = row.try_get("pepper_version").map_err(backend)?;
-    Ok(KeyHash {
-        pepper_version: u32::try_from(version)
-            .map_err(|_| StoreError::Backend("corrupt pepper version".into()))?,
-        digest: digest
-            .try_into()
-            .map_err(|_| StoreError::Backend("corrupt hash".into()))?,
-    })
-}
-
-fn token_from(row: &SqliteRow) -> Result<AdminToken> {
-    let get_ms = |col| -> Result<Option<Timestamp>> {
-        Ok(row
-            .try_get::<Option<i64>, _>(col)
-            .map_err(backend)?
-            .map(from_millis))
-    };
-    Ok(AdminToken {
-        id: KeyId::parse(row.try_get("id").map_err(backend)?)
-            .map_err(|e| StoreError::Backend(e.into()))?,
-        name: KeyName::parse(row.try_get("name").map_err(backend)?)
-            .map_err(|e| StoreError::Backend(e.into()))?,
-        hash: hash_from(row)?,
-        created_by: row.try_get("created_by").map_err(backend)?,
-        created_at: from_millis(row.try_get("created_at").map_err(backend)?),
-        revoked_at: get_ms("revoked_at")?,
-        last_used_at: get_ms("last_used_at")?,
-    })
-}
-
-const TOKEN_COLUMNS: &str =
-    "id, name, pepper_version, secret_hash, created_by, created_at, revoked_at, last_used_at";
+use keyward_core::{AuditEvent, KeyHash, KeyId, Organization, Timestamp, User};
+use sqlx::SqlitePool;
 
 pub(super) async fn insert_admin_token(
     pool: &SqlitePool,
@@ -78,7 +41,7 @@ pub(super) async fn admin_token(pool: &SqlitePool, id: &KeyId) -> Result<Option<
     .fetch_optional(pool)
     .await
     .map_err(backend)?
-    .map(|r| token_from(&r))
+    .map(|r| token_from_row(&r))
     .transpose()
 }
 
@@ -90,7 +53,7 @@ pub(super) async fn list_admin_tokens(pool: &SqlitePool) -> Result<Vec<AdminToke
     .await
     .map_err(backend)?
     .iter()
-    .map(token_from)
+    .map(token_from_row)
     .collect()
 }
 
@@ -157,8 +120,8 @@ pub(super) async fn setup_token(pool: &SqlitePool) -> Result<Option<SetupToken>>
         return Ok(None);
     };
     Ok(Some(SetupToken {
-        id: row.try_get("id").map_err(backend)?,
-        hash: hash_from(&row)?,
+        id: row.text("id")?,
+        hash: crate::rows::hash_from(&row)?,
     }))
 }
 

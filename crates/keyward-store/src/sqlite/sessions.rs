@@ -3,29 +3,12 @@
 
 use super::audit::insert_event;
 use super::backend;
-use super::operator::hash_from;
+use crate::rows::{reset_from_row, session_from_row, RESET_COLUMNS, SESSION_COLUMNS};
 use crate::{Result, StoreError};
 use keyward_core::session::{PasswordReset, Session};
-use keyward_core::timestamp::{from_millis, to_millis};
+use keyward_core::timestamp::to_millis;
 use keyward_core::{AuditEvent, ResetId, SessionId, Timestamp, UserId};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
-
-const SESSION_COLUMNS: &str = "id, user_id, pepper_version, secret_hash, created_at, last_seen_at, expires_at, ip, user_agent";
-
-fn session_from(row: &SqliteRow) -> Result<Session> {
-    let ms = |col| -> Result<Timestamp> { Ok(from_millis(row.try_get(col).map_err(backend)?)) };
-    Ok(Session {
-        id: SessionId::from_trusted(row.try_get("id").map_err(backend)?),
-        user_id: UserId::from_trusted(row.try_get("user_id").map_err(backend)?),
-        hash: hash_from(row)?,
-        created_at: ms("created_at")?,
-        last_seen_at: ms("last_seen_at")?,
-        expires_at: ms("expires_at")?,
-        ip: row.try_get("ip").map_err(backend)?,
-        user_agent: row.try_get("user_agent").map_err(backend)?,
-    })
-}
+use sqlx::SqlitePool;
 
 pub(super) async fn insert(
     pool: &SqlitePool,
@@ -71,7 +54,7 @@ pub(super) async fn get(pool: &SqlitePool, id: &SessionId) -> Result<Option<Sess
     .fetch_optional(pool)
     .await
     .map_err(backend)?
-    .map(|r| session_from(&r))
+    .map(|r| session_from_row(&r))
     .transpose()
 }
 
@@ -121,25 +104,8 @@ pub(super) async fn list(pool: &SqlitePool, user: &UserId) -> Result<Vec<Session
     .await
     .map_err(backend)?
     .iter()
-    .map(session_from)
+    .map(session_from_row)
     .collect()
-}
-
-const RESET_COLUMNS: &str =
-    "id, user_id, pepper_version, secret_hash, created_at, expires_at, used_at";
-
-fn reset_from(row: &SqliteRow) -> Result<PasswordReset> {
-    Ok(PasswordReset {
-        id: ResetId::from_trusted(row.try_get("id").map_err(backend)?),
-        user_id: UserId::from_trusted(row.try_get("user_id").map_err(backend)?),
-        hash: hash_from(row)?,
-        created_at: from_millis(row.try_get("created_at").map_err(backend)?),
-        expires_at: from_millis(row.try_get("expires_at").map_err(backend)?),
-        used_at: row
-            .try_get::<Option<i64>, _>("used_at")
-            .map_err(backend)?
-            .map(from_millis),
-    })
 }
 
 pub(super) async fn insert_reset(
@@ -178,7 +144,7 @@ pub(super) async fn reset(pool: &SqlitePool, id: &ResetId) -> Result<Option<Pass
     .fetch_optional(pool)
     .await
     .map_err(backend)?
-    .map(|r| reset_from(&r))
+    .map(|r| reset_from_row(&r))
     .transpose()
 }
 

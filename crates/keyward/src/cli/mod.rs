@@ -12,6 +12,7 @@ mod keys;
 pub mod location;
 pub mod login;
 mod members;
+pub mod migrate;
 mod orgs;
 pub mod remote;
 pub mod serve;
@@ -85,6 +86,9 @@ pub enum Command {
     /// Create the data directory, its database and its pepper (no other command
     /// creates them); does nothing to one that is ready.
     Init,
+    /// Apply the database's pending migrations (or, with --check, list them); for
+    /// operators who set migrate_on_start = false and migrate as a step of its own.
+    Migrate(migrate::MigrateArgs),
     /// Save an admin token for a keyward server, so that commands manage it through
     /// its HTTP API.
     Login(login::LoginArgs),
@@ -253,8 +257,8 @@ async fn manage(
             "`admin tokens`",
             "admin tokens are made, listed and revoked from the server's own data directory, so that a lost token cannot mint more",
         )),
-        Command::Serve(_) | Command::Init => Err(Failure::usage(
-            "`serve` and `init` work on a local data directory; KEYWARD_URL and logins are for the other commands",
+        Command::Serve(_) | Command::Init | Command::Migrate(_) => Err(Failure::usage(
+            "`serve`, `init` and `migrate` work on a local data directory or database; KEYWARD_URL and logins are for the other commands",
         )),
         Command::Login(_) | Command::Logout(_) => Err(Failure::usage(
             "`login` and `logout` need no data directory or server",

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod client;
+mod migrate;
 mod proxies;
 mod remote;
 mod serve;
@@ -55,6 +56,8 @@ impl Env {
             "KEYWARD_CONFIG",
             "KEYWARD_DATA_DIR",
             "KEYWARD_DATABASE_URL",
+            "KEYWARD_DATABASE_MAX_CONNECTIONS",
+            "KEYWARD_MIGRATE_ON_START",
             "KEYWARD_KEY_PREFIX",
             "KEYWARD_URL",
             "KEYWARD_TOKEN",
