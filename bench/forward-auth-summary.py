@@ -26,6 +26,8 @@ for s in rps:
 print()
 for a, b, what in (
     ("forward-auth", "bare-hyper", "forward auth / bare hyper (target >= 0.85)"),
+    ("hyper-hash", "bare-hyper", "bare hyper computing the keyed hash / bare hyper"),
+    ("forward-auth", "hyper-hash", "forward auth / bare hyper computing the keyed hash"),
     ("verify", "bare-hyper-post", "verify / bare hyper (target >= 0.80)"),
     ("nginx-keyward", "nginx", "nginx + auth_request to keyward / nginx alone"),
 ):

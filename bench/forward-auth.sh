@@ -4,6 +4,9 @@
 # that alternates between rounds, so that a change in the machine's load hits all alike.
 #
 #   bare-hyper        keyward-bench bare-hyper: a fixed 200, the HTTP ceiling
+#   hyper-hash        the same, also computing each request's keyed hash (HMAC-SHA-256
+#                     under a pepper) as keyward's check does: the ceiling for any
+#                     server that checks keys
 #   forward-auth      keyward's /v1/forward-auth, as nginx auth_request calls it
 #   verify            keyward's POST /v1/keys/verify (bench/verify.lua)
 #   bare-hyper-post   the hyper baseline given the verify requests
@@ -38,10 +41,12 @@ export KEYS_FILE=$OUT/keys.txt
 ADMIN_TOKEN=$(KEYWARD_DATA_DIR=$OUT/data "$KW" admin token create --name bench)
 export ADMIN_TOKEN
 
-HYPER=18301 KEYWARD=18302 NGINX_ALONE=18303 NGINX_AUTH=18304
+HYPER=18301 KEYWARD=18302 NGINX_ALONE=18303 NGINX_AUTH=18304 HASHING=18305
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; [ -f "$OUT/nginx/nginx.pid" ] && kill "$(cat "$OUT/nginx/nginx.pid")" 2>/dev/null || true' EXIT
 "$KB" bare-hyper --listen 127.0.0.1:$HYPER --workers 1 > /dev/null &
+pids+=($!)
+"$KB" bare-hyper --listen 127.0.0.1:$HASHING --workers 1 --keyed-hash > /dev/null &
 pids+=($!)
 KEYWARD_CONFIG=bench/forward-auth.toml KEYWARD_DATA_DIR=$OUT/data \
     "$KW" serve --listen 127.0.0.1:$KEYWARD --workers 1 > "$OUT/keyward.log" 2>&1 &
@@ -53,7 +58,7 @@ kw_pid=$!
 bash bench/nginx-forward-auth.sh "$OUT/nginx" $NGINX_AUTH $NGINX_ALONE 127.0.0.1:$KEYWARD 127.0.0.1:$HYPER
 nginx -p "$OUT/nginx" -c "$OUT/nginx/nginx.conf"
 
-for port in $HYPER $KEYWARD $NGINX_ALONE; do
+for port in $HYPER $HASHING $KEYWARD $NGINX_ALONE; do
     for _ in $(seq 100); do
         curl -s -o /dev/null --max-time 1 http://127.0.0.1:$port/ && break
         sleep 0.1
@@ -61,16 +66,17 @@ for port in $HYPER $KEYWARD $NGINX_ALONE; do
 done
 
 declare -A url=(
-    [bare-hyper]=http://127.0.0.1:$HYPER [forward-auth]=http://127.0.0.1:$KEYWARD
+    [bare-hyper]=http://127.0.0.1:$HYPER [hyper-hash]=http://127.0.0.1:$HASHING
+    [forward-auth]=http://127.0.0.1:$KEYWARD
     [verify]=http://127.0.0.1:$KEYWARD [bare-hyper-post]=http://127.0.0.1:$HYPER
     [nginx]=http://127.0.0.1:$NGINX_ALONE [nginx-keyward]=http://127.0.0.1:$NGINX_AUTH
 )
 declare -A script=(
-    [bare-hyper]=forward [forward-auth]=forward [verify]=verify [bare-hyper-post]=verify
+    [bare-hyper]=forward [hyper-hash]=forward [forward-auth]=forward [verify]=verify [bare-hyper-post]=verify
     [nginx]=forward [nginx-keyward]=forward
 )
 declare -A direct=([nginx]=0 [nginx-keyward]=0)
-servers="bare-hyper forward-auth bare-hyper-post verify nginx nginx-keyward"
+servers="bare-hyper hyper-hash forward-auth bare-hyper-post verify nginx nginx-keyward"
 
 # Every keyward answer of a validation pass must be a pass: the load is real checks.
 for s in forward-auth verify nginx-keyward; do

@@ -1,5 +1,9 @@
 //! The HTTP ceiling: hyper answering every request with a fixed 200 and a small JSON
-//! body, on the same runtime settings as `keyward serve`.
+//! body, on the same runtime settings as `keyward serve`. With `keyed_hash`, it also
+//! computes what no check can skip: the keyed hash (HMAC-SHA-256 under a pepper) of
+//! the key in `x-api-key` or `Authorization: Bearer`, compared in constant time with a stored one,
+//! with the same code as keyward's check. The answer is 200 whatever the comparison
+//! says: the figure is what hashing costs, not a check.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -9,22 +13,43 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 
-pub async fn serve(listen: std::net::SocketAddr) -> anyhow::Result<()> {
+pub async fn serve(listen: std::net::SocketAddr, keyed_hash: bool) -> anyhow::Result<()> {
+    let peppers =
+        keyward_core::PepperSet::parse("bare-hyper-pepper-0123456789abcdefghijklmnopqrstuvwxyz")?;
+    let stored = peppers.hash_str("kw_live_not-a-key-of-any-fixture");
+    let hashing = std::sync::Arc::new(keyed_hash.then_some((peppers, stored)));
     let listener = tokio::net::TcpListener::bind(listen).await?;
     println!("ready");
     loop {
         let (stream, _) = listener.accept().await?;
         stream.set_nodelay(true).ok();
+        let hashing = hashing.clone();
         tokio::spawn(async move {
-            let service = service_fn(|_req: Request<hyper::body::Incoming>| async {
-                Ok::<_, Infallible>(
-                    Response::builder()
-                        .header("content-type", "application/json")
-                        .body(Full::new(Bytes::from_static(
-                            b"{\"valid\":true,\"outcome\":\"valid\"}",
-                        )))
-                        .unwrap_or_default(),
-                )
+            let service = service_fn(move |req: Request<hyper::body::Incoming>| {
+                if let Some((peppers, stored)) = hashing.as_ref() {
+                    let headers = req.headers();
+                    let key = headers
+                        .get("x-api-key")
+                        .and_then(|v| v.to_str().ok())
+                        .or_else(|| {
+                            headers
+                                .get(hyper::header::AUTHORIZATION)
+                                .and_then(|v| v.to_str().ok())
+                                .and_then(|v| v.strip_prefix("Bearer "))
+                        })
+                        .unwrap_or_default();
+                    std::hint::black_box(peppers.verify_str(key, stored));
+                }
+                async {
+                    Ok::<_, Infallible>(
+                        Response::builder()
+                            .header("content-type", "application/json")
+                            .body(Full::new(Bytes::from_static(
+                                b"{\"valid\":true,\"outcome\":\"valid\"}",
+                            )))
+                            .unwrap_or_default(),
+                    )
+                }
             });
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

@@ -63,6 +63,10 @@ enum Command {
         listen: std::net::SocketAddr,
         #[arg(long, default_value_t = 1)]
         workers: usize,
+        /// Also compute the keyed hash of each request's bearer key, as every check
+        /// must: the ceiling for any server that checks keys.
+        #[arg(long)]
+        keyed_hash: bool,
     },
 }
 
@@ -94,9 +98,11 @@ fn main() -> anyhow::Result<()> {
             file.flush()?;
             Ok(())
         }
-        Command::BareHyper { listen, workers } => {
-            runtime(workers)?.block_on(baseline::serve(listen))
-        }
+        Command::BareHyper {
+            listen,
+            workers,
+            keyed_hash,
+        } => runtime(workers)?.block_on(baseline::serve(listen, keyed_hash)),
     }
 }
 
