@@ -1,6 +1,9 @@
-"""Medians of bench/forward-auth.sh's runs.tsv, and the ratios issue 11 asks for: each
-of a pair measured in the same rounds, as the ratio of medians and the median of the
-per-round ratios."""
+"""Medians of a runs.tsv (bench/forward-auth.sh, bench/postgres.sh), and ratios of pairs
+measured in the same rounds, as the ratio of medians and the median of the per-round
+ratios: issue 11's pairs, or those given as arguments, each `a/b:label`.
+
+    forward-auth-summary.py RUNS_TSV [a/b:label ...]
+"""
 import statistics
 import sys
 
@@ -24,13 +27,17 @@ for s in rps:
     print(f"| {s} | {statistics.median(rps[s]):,.0f} | {statistics.median(p99[s]):.3f} ms | "
           + ", ".join(f"{x:,.0f}" for x in rps[s]) + " |")
 print()
-for a, b, what in (
+pairs = [
+    (arg.split(":", 1)[0].split("/")[0], arg.split(":", 1)[0].split("/")[1], arg.split(":", 1)[1])
+    for arg in sys.argv[2:]
+] or [
     ("forward-auth", "bare-hyper", "forward auth / bare hyper (target >= 0.85)"),
     ("hyper-hash", "bare-hyper", "bare hyper computing the keyed hash / bare hyper"),
     ("forward-auth", "hyper-hash", "forward auth / bare hyper computing the keyed hash"),
     ("verify", "bare-hyper-post", "verify / bare hyper (target >= 0.80)"),
     ("nginx-keyward", "nginx", "nginx + auth_request to keyward / nginx alone"),
-):
+]
+for a, b, what in pairs:
     if a in rps and b in rps:
         per_round = [x / y for x, y in zip(rps[a], rps[b])]
         print(f"- {what}: {statistics.median(rps[a]) / statistics.median(rps[b]):.3f} "

@@ -19,20 +19,19 @@ use std::time::Instant;
 const BATCH: usize = 10_000;
 
 pub async fn run(
-    data_dir: &Path,
+    url: &str,
     keys: usize,
     sample: usize,
     out: &Path,
     pepper: &str,
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(data_dir)?;
     let started = Instant::now();
-    let app = crate::open_app(data_dir, pepper, 0, false).await?;
+    let app = crate::open_app(url, pepper, 0, false).await?;
     let operator = Principal::operator(Actor::Cli("bench".into()));
     let org = app
         .create_org(&operator, "Bench", None)
         .await
-        .context("the data directory must be empty")?;
+        .context("the database must be empty")?;
     let (project, _) = app.create_project(&operator, &org.id, "Website").await?;
     let peppers = PepperSet::parse(pepper)?;
     let prefix = Prefix::default();

@@ -7,7 +7,7 @@
 //!   batches of the same run;
 //! * `raw`: one HMAC-SHA-256 of the same key under the same pre-keyed pepper, plus one
 //!   lookup in a hash map of as many keys as the sample;
-//! * `cold`: the same check with the cache off, so every check reads SQLite.
+//! * `cold`: the same check with the cache off, so every check reads the store.
 //!
 //! Each figure is the median of 31 batches; a batch is long enough (10,000 calls)
 //! that timer resolution does not matter.
@@ -30,7 +30,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-pub fn run(data_dir: &Path, sample: &Path, pepper: &str) -> anyhow::Result<()> {
+pub fn run(url: &str, sample: &Path, pepper: &str) -> anyhow::Result<()> {
     let keys: Vec<String> = std::fs::read_to_string(sample)?
         .lines()
         .map(str::to_owned)
@@ -51,7 +51,7 @@ pub fn run(data_dir: &Path, sample: &Path, pepper: &str) -> anyhow::Result<()> {
     // every check) and, in alternate batches of the same run, unmetered.
     let open = |metered| {
         rt.block_on(crate::open_app(
-            data_dir,
+            url,
             pepper,
             keyward_app::Settings::DEFAULT_CACHE_CAPACITY,
             metered,
@@ -176,7 +176,7 @@ pub fn run(data_dir: &Path, sample: &Path, pepper: &str) -> anyhow::Result<()> {
     ];
 
     // Cold: no cache, every check reads the store.
-    let cold_app = rt.block_on(crate::open_app(data_dir, pepper, 0, true))?;
+    let cold_app = rt.block_on(crate::open_app(url, pepper, 0, true))?;
     let mut cold: Vec<f64> = Vec::new();
     for k in keys.iter().cycle().take(2_000) {
         let t = Instant::now();

@@ -38,11 +38,19 @@ enum Command {
         out: PathBuf,
         #[arg(long, env = "KEYWARD_PEPPER")]
         pepper: String,
+        /// The store to write to (a migrated, empty database); the data directory's
+        /// SQLite file when left out.
+        #[arg(long)]
+        database_url: Option<String>,
     },
     /// The in-process check against its raw parts, and the cold check.
     Inproc {
         #[arg(long)]
         data_dir: PathBuf,
+        /// The store the fixture was written to; the data directory's SQLite file when
+        /// left out.
+        #[arg(long)]
+        database_url: Option<String>,
         /// The sample written by `fixture`.
         #[arg(long)]
         sample: PathBuf,
@@ -78,12 +86,21 @@ fn main() -> anyhow::Result<()> {
             sample,
             out,
             pepper,
-        } => runtime(2)?.block_on(fixture::run(&data_dir, keys, sample, &out, &pepper)),
+            database_url,
+        } => {
+            std::fs::create_dir_all(&data_dir)?;
+            let url = database_url.unwrap_or_else(|| sqlite_url(&data_dir));
+            runtime(2)?.block_on(fixture::run(&url, keys, sample, &out, &pepper))
+        }
         Command::Inproc {
             data_dir,
+            database_url,
             sample,
             pepper,
-        } => inproc::run(&data_dir, &sample, &pepper),
+        } => {
+            let url = database_url.unwrap_or_else(|| sqlite_url(&data_dir));
+            inproc::run(&url, &sample, &pepper)
+        }
         Command::Unknown { count, out } => {
             use std::io::Write;
             let mut file = std::io::BufWriter::new(std::fs::File::create(&out)?);
@@ -141,14 +158,18 @@ fn runtime(workers: usize) -> anyhow::Result<tokio::runtime::Runtime> {
 /// keys have a rate limit and the organization a monthly quota, both far beyond what a
 /// run spends (every check does all of step 8's work and is admitted), as
 /// `bench/metered.toml` defines it for `keyward serve`; unmetered, neither.
+/// The SQLite file `keyward serve` uses in `data_dir`.
+fn sqlite_url(data_dir: &std::path::Path) -> String {
+    format!("sqlite://{}", data_dir.join("keyward.db").display())
+}
+
 pub async fn open_app(
-    data_dir: &std::path::Path,
+    url: &str,
     pepper: &str,
     cache_capacity: usize,
     metered: bool,
 ) -> anyhow::Result<keyward_app::Keyward> {
-    let url = format!("sqlite://{}", data_dir.join("keyward.db").display());
-    let store = keyward_store::open(&url).await?;
+    let store = keyward_store::open(url).await?;
     let settings = keyward_app::Settings {
         cache_capacity,
         plans: plans(metered),
