@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use keyward_app::readiness::{within_limit, Component};
+use keyward_app::readiness::within_limit;
 use serde::Serialize;
 use utoipa::ToSchema;
 
