@@ -322,7 +322,11 @@ async fn the_change_feed_announces_changes_and_reports_a_lost_connection() {
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
          WHERE application_name = $1 AND datname = current_database()",
     )
-    .bind(keyward_store::postgres::listen::APPLICATION_NAME)
+    .bind(format!(
+        "{} pid={}",
+        keyward_store::postgres::listen::APPLICATION_NAME,
+        std::process::id()
+    ))
     .fetch_all(&mut admin)
     .await
     .unwrap();

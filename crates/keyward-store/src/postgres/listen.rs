@@ -8,6 +8,8 @@
 //! `pg_stat_activity`. When it is lost (PostgreSQL restarted, the backend terminated,
 //! the network cut) the feed says so at once and reconnects with backoff; sqlx's own
 //! transparent reconnection is turned off, since a reader must know of the gap.
+//! The application name also holds the process id (`keyward-listener pid=4242`), so
+//! that one node's listener can be told from another's.
 
 use crate::feed::{ChangeFeed, FeedState};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
@@ -17,7 +19,8 @@ use tokio::sync::watch;
 /// The channel the migration's `keyward_log_change` notifies.
 pub const CHANNEL: &str = "keyward_changes";
 
-/// The application name of the listening connection, as `pg_stat_activity` shows it.
+/// The start of the listening connection's application name, as `pg_stat_activity`
+/// shows it; the process id follows.
 pub const APPLICATION_NAME: &str = "keyward-listener";
 
 /// The first wait before reconnecting, and the longest.
@@ -30,7 +33,8 @@ const CONNECT_LIMIT: Duration = Duration::from_secs(5);
 /// Starts listening with `options` until the feed is dropped or `closed` says so.
 pub(super) fn spawn(options: &PgConnectOptions, closed: watch::Receiver<bool>) -> ChangeFeed {
     let (tx, feed) = ChangeFeed::channel();
-    let options = options.clone().application_name(APPLICATION_NAME);
+    let name = format!("{APPLICATION_NAME} pid={}", std::process::id());
+    let options = options.clone().application_name(&name);
     tokio::spawn(run(options, tx, closed));
     feed
 }
