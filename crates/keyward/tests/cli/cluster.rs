@@ -106,10 +106,6 @@ impl Cluster {
         cluster
     }
 
-    pub(crate) fn database_url(&self) -> &str {
-        self.db.url()
-    }
-
     pub(crate) fn database_name(&self) -> &str {
         self.db.name()
     }
