@@ -234,7 +234,10 @@ fn a_node_killed_under_load_loses_nothing_and_rejoins_with_a_correct_cache() {
     // Killed mid-load: after some revocations were acknowledged, before the rest.
     let t0 = Instant::now();
     while revoked.lock().unwrap().len() < 5 {
-        assert!(t0.elapsed() < Duration::from_secs(30), "revocations are slow");
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "revocations are slow"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     c.nodes[0].kill9();
