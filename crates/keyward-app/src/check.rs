@@ -130,7 +130,7 @@ impl Keyward {
 
     /// Reads the change log from where `refresh` says and drops what changed; false
     /// when the read failed or took too long (the cache then stays untrusted).
-    async fn read_changes(&self, refresh: Refresh<'_>) -> bool {
+    pub(crate) async fn read_changes(&self, refresh: Refresh<'_>) -> bool {
         let read = tokio::time::timeout(
             CHANGE_LOG_READ_LIMIT,
             self.store.changes_since(refresh.cursor()),

@@ -8,6 +8,7 @@ pub mod cache;
 mod check;
 pub mod clock;
 mod error;
+mod follow;
 mod invitations;
 mod key_settings;
 mod keys;
@@ -18,6 +19,7 @@ mod operator;
 mod orgs;
 mod power;
 mod principal;
+pub mod readiness;
 #[cfg(feature = "openapi")]
 pub mod schema;
 mod sessions;
@@ -26,6 +28,7 @@ pub mod views;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AppError, AppResult};
+pub use follow::Following;
 pub use invitations::CreatedInvitation;
 pub use keys::{CreatedKey, KeyInput, KeyPatchInput, Rotated};
 pub use members::MemberInput;
@@ -151,5 +154,10 @@ impl Keyward {
 
     pub fn now(&self) -> keyward_core::Timestamp {
         self.clock.now()
+    }
+
+    /// Where the followed change feed stands (see [`follow_changes`](Self::follow_changes)).
+    pub fn feed_health(&self) -> cache::FeedHealth {
+        self.cache.feed_health()
     }
 }

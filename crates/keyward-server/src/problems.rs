@@ -92,7 +92,7 @@ problems! {
     INTERNAL = ("internal", INTERNAL_SERVER_ERROR, "Internal error",
         "Something failed on the server. It is logged; the request can be retried.");
     UNAVAILABLE = ("unavailable", SERVICE_UNAVAILABLE, "Not ready",
-        "The server cannot reach its database.");
+        "A component the server depends on is down: its database, its change notifications (PostgreSQL's LISTEN connection), or Redis. The `components` member says which.");
 }
 
 /// The problems only endpoints outside the OpenAPI document answer (`/metrics`,

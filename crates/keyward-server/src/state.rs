@@ -1,6 +1,7 @@
 //! What every handler shares.
 
 use crate::forwarded::TrustedProxies;
+use keyward_app::readiness::Probe;
 use keyward_app::Keyward;
 use keyward_core::RouteTable;
 use secrecy::SecretString;
@@ -23,6 +24,9 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// The forward-auth route table and who may call `/v1/forward-auth`.
     pub forward_auth: Arc<ForwardAuth>,
+    /// Components outside the application that `/readyz` reports beside its own
+    /// (the database, the change notifications): add one with [`AppState::probing`].
+    pub probes: Arc<[Arc<dyn Probe>]>,
 }
 
 impl AppState {
@@ -36,6 +40,17 @@ impl AppState {
             public_origin: None,
             public_url: Arc::from("http://127.0.0.1:8080"),
             forward_auth: Arc::new(ForwardAuth::default()),
+            probes: Arc::new([]),
+        }
+    }
+
+    /// Reporting `probe`'s component in `/readyz` too (503 while it is down).
+    pub fn probing(self, probe: Arc<dyn Probe>) -> Self {
+        let mut probes = self.probes.to_vec();
+        probes.push(probe);
+        AppState {
+            probes: probes.into(),
+            ..self
         }
     }
 

@@ -7,6 +7,7 @@
 
 #[cfg(feature = "faults")]
 pub mod faults;
+mod feed;
 mod migrations;
 pub mod postgres;
 mod rows;
@@ -15,6 +16,7 @@ pub mod sqlite;
 pub mod testing;
 
 use async_trait::async_trait;
+pub use feed::{ChangeFeed, FeedState};
 use keyward_core::session::{PasswordReset, Session};
 use keyward_core::token::AdminToken;
 use keyward_core::{
@@ -332,6 +334,14 @@ pub trait Store: Send + Sync + 'static {
     /// admin tokens) writes to in its own transaction, by this process or any other.
     /// Caches read it to drop exactly what changed.
     async fn changes_since(&self, cursor: Option<i64>) -> Result<Changes>;
+    /// A feed that announces each change to the change log as it commits, made by
+    /// this process or any other, so that caches read the log at once rather than at
+    /// their next poll; `None` when the backend has none (SQLite: one node). Each call
+    /// starts a listener of its own (on PostgreSQL, one connection), which ends when
+    /// the feed is dropped or the store closed. Needs a Tokio runtime.
+    fn change_feed(&self) -> Option<ChangeFeed> {
+        None
+    }
     /// Stores a new person with its event in the operator's audit stream.
     async fn insert_user(&self, user: &User, event: &AuditEvent) -> Result<()>;
     /// A user by id, or by e-mail address ignoring case.

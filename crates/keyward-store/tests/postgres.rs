@@ -263,6 +263,91 @@ async fn every_change_is_announced_with_its_sequence_number_at_commit() {
     assert_eq!(note.payload(), cursor.to_string());
 }
 
+/// The change feed: connected, it announces each committed change's position; when its
+/// connection is terminated it says so at once (a reader must treat announcements as
+/// lost from then on), then reconnects by itself with a new epoch, so that the reader
+/// knows to read the change log again; closing the store ends it. SQLite has none.
+#[tokio::test]
+async fn the_change_feed_announces_changes_and_reports_a_lost_connection() {
+    use keyward_store::{ChangeFeed, FeedState};
+    use std::time::Duration;
+    async fn until(
+        feed: &mut ChangeFeed,
+        what: &str,
+        ok: impl Fn(&FeedState) -> bool,
+    ) -> FeedState {
+        let now = feed.state();
+        if ok(&now) {
+            return now;
+        }
+        tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let state = feed.changed().await.expect("the feed runs");
+                if ok(&state) {
+                    return state;
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{what} within 10 s"))
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = keyward_store::open(&format!("sqlite://{}", dir.path().join("k.db").display()))
+        .await
+        .unwrap();
+    assert!(
+        sqlite.change_feed().is_none(),
+        "one node: nothing to listen to"
+    );
+
+    let (s, db) = store().await;
+    let mut feed = s.change_feed().expect("PostgreSQL has a feed");
+    let first = until(&mut feed, "connected", |f| f.connected).await;
+    assert_eq!(first.epoch, 1);
+    let acme = org(s.as_ref(), "Acme").await;
+    s.set_org_plan(&acme.id, "max", &event(&acme.id, AuditAction::OrgCreated))
+        .await
+        .unwrap();
+    let cursor = s.changes_since(None).await.unwrap().cursor;
+    until(&mut feed, "the plan change announced", |f| {
+        f.seq == Some(cursor)
+    })
+    .await;
+
+    // Terminate the listening connection, found by its application name.
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(db.url())
+        .await
+        .unwrap();
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE application_name = $1 AND datname = current_database()",
+    )
+    .bind(format!(
+        "{} pid={}",
+        keyward_store::postgres::listen::APPLICATION_NAME,
+        std::process::id()
+    ))
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(killed, vec![true], "one listening connection, by its name");
+    let lost = until(&mut feed, "the loss reported", |f| !f.connected).await;
+    assert!(lost.error.is_some());
+    let back = until(&mut feed, "reconnected", |f| f.connected).await;
+    assert_eq!(back.epoch, 2, "a new epoch: the reader knows of the gap");
+    s.set_org_plan(&acme.id, "pro", &event(&acme.id, AuditAction::OrgCreated))
+        .await
+        .unwrap();
+    until(&mut feed, "announcements again", |f| f.seq > Some(cursor)).await;
+
+    s.close().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while feed.changed().await.is_some() {}
+    })
+    .await
+    .expect("closing the store ends the feed");
+}
+
 /// Two owners demoting each other at once cannot leave the organization without one:
 /// exactly one change goes through, the other is refused as the last owner's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

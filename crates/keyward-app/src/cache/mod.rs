@@ -13,7 +13,13 @@
 //!   log once per `ttl`, and drop exactly what they touched. Between two reads, the
 //!   cache is trusted only until `ttl` after the last read began; past that, lookups go
 //!   to the store until a read succeeds. So a change made elsewhere is seen within
-//!   `ttl`, even if a read of the log hangs or its request is cancelled.
+//!   `ttl`, even if a read of the log hangs or its request is cancelled;
+//! * where the store has a change feed (PostgreSQL's LISTEN/NOTIFY), the log is also
+//!   read as soon as a change is announced (see `follow.rs`), so changes made elsewhere
+//!   are seen within milliseconds, the poll above staying as the backstop. While the
+//!   feed is down, and after it reconnects until a read of the log that began after
+//!   the reconnection has succeeded, announcements may have been lost: the cache is
+//!   not trusted at all ([`FeedHealth`]), and lookups go to the store.
 
 mod fence;
 mod known;
@@ -131,6 +137,29 @@ pub struct CheckCache {
     cursor: tokio::sync::Mutex<Option<i64>>,
     /// Where the time of each read after a miss goes, if anywhere.
     loads: Option<prometheus::Histogram>,
+    /// The change feed's hold on trust: [`NO_FEED`], [`FEED_DOWN`], `-epoch` (listening
+    /// since connection `epoch`, not caught up yet) or `epoch` (caught up).
+    feed: AtomicI64,
+}
+
+/// No change feed is followed: trust is the poll's alone.
+const NO_FEED: i64 = 0;
+/// A followed change feed is not listening: announcements are being lost.
+const FEED_DOWN: i64 = i64::MIN;
+
+/// Where a followed change feed stands, as far as the cache is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedHealth {
+    /// No feed is followed (SQLite, or the cache is off): the poll alone keeps the
+    /// cache fresh.
+    NotFollowed,
+    /// Not listening: the cache is not trusted.
+    Down,
+    /// Listening again, and not yet caught up on what may have been missed: the cache
+    /// is not trusted.
+    CatchingUp,
+    /// Listening, and caught up.
+    Up,
 }
 
 /// How a byte budget is shared: most of it for keys.
@@ -161,6 +190,7 @@ impl CheckCache {
             read_at: AtomicI64::new(i64::MIN),
             cursor: tokio::sync::Mutex::new(None),
             loads: None,
+            feed: AtomicI64::new(NO_FEED),
         }
     }
 
@@ -178,7 +208,7 @@ impl CheckCache {
     }
 
     pub fn freshness(&self, now: Timestamp) -> Freshness<'_> {
-        if !self.enabled {
+        if !self.enabled || self.feed.load(Ordering::Acquire) < 0 {
             return Freshness::Untrusted;
         }
         if to_millis(now) < self.trusted_until.load(Ordering::Acquire) {
@@ -208,6 +238,56 @@ impl CheckCache {
             cursor,
             started: now,
         })
+    }
+
+    /// The right to read the change log at `now`, waiting for a read under way; `None`
+    /// when the log was already read up to position `seq`.
+    pub async fn refresh_through(&self, seq: Option<i64>, now: Timestamp) -> Option<Refresh<'_>> {
+        let cursor = self.cursor.lock().await;
+        if matches!((*cursor, seq), (Some(read), Some(seq)) if read >= seq) {
+            return None;
+        }
+        Some(Refresh {
+            cursor,
+            started: now,
+        })
+    }
+
+    /// A change feed is followed and is not listening: stop trusting the cache.
+    pub fn feed_down(&self) {
+        self.feed.store(FEED_DOWN, Ordering::Release);
+    }
+
+    /// The followed feed is listening since its connection `epoch` (from 1): the cache
+    /// stays untrusted until [`feed_caught_up`](Self::feed_caught_up).
+    pub fn feed_listening(&self, epoch: u64) {
+        let epoch = epoch.clamp(1, i64::MAX as u64) as i64;
+        self.feed.store(-epoch, Ordering::Release);
+    }
+
+    /// A read of the change log that began while the feed was listening since
+    /// connection `epoch` has been applied: trust the cache again, unless the feed
+    /// went down (or reconnected) meanwhile. Whether it did.
+    pub fn feed_caught_up(&self, epoch: u64) -> bool {
+        let epoch = epoch.clamp(1, i64::MAX as u64) as i64;
+        self.feed
+            .compare_exchange(-epoch, epoch, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// No change feed is followed any more: the poll alone keeps the cache fresh.
+    pub fn feed_unfollowed(&self) {
+        self.feed.store(NO_FEED, Ordering::Release);
+    }
+
+    /// Where the followed change feed stands.
+    pub fn feed_health(&self) -> FeedHealth {
+        match self.feed.load(Ordering::Acquire) {
+            NO_FEED => FeedHealth::NotFollowed,
+            FEED_DOWN => FeedHealth::Down,
+            n if n < 0 => FeedHealth::CatchingUp,
+            _ => FeedHealth::Up,
+        }
     }
 
     /// The right to read the change log, for something other than a refresh (building

@@ -194,3 +194,42 @@ fn trust_lasts_ttl_from_the_start_of_a_read_of_the_change_log() {
     cached(&off, &k);
     assert!(off.key(&k.id).is_none(), "capacity 0 turns caching off");
 }
+
+#[test]
+fn a_followed_feed_that_is_down_or_catching_up_is_never_trusted() {
+    let cache = CheckCache::new(1_000, 64 * 1024 * 1024, Duration::SECOND);
+    let t0 = Timestamp::now_utc();
+    let Freshness::Due(refresh) = cache.freshness(t0) else {
+        panic!("never read: due");
+    };
+    cache.refreshed(
+        refresh,
+        Changes {
+            cursor: 1,
+            changes: None,
+        },
+    );
+    assert!(matches!(cache.freshness(t0), Freshness::Trusted));
+    assert_eq!(cache.feed_health(), FeedHealth::NotFollowed);
+
+    cache.feed_down();
+    assert!(matches!(cache.freshness(t0), Freshness::Untrusted), "down");
+    cache.feed_listening(1);
+    assert!(
+        matches!(cache.freshness(t0), Freshness::Untrusted),
+        "not caught up"
+    );
+    assert_eq!(cache.feed_health(), FeedHealth::CatchingUp);
+    // The feed went down again while a catch-up read was under way: that read
+    // proves nothing about what was announced since.
+    cache.feed_down();
+    assert!(!cache.feed_caught_up(1));
+    assert_eq!(cache.feed_health(), FeedHealth::Down);
+    cache.feed_listening(2);
+    assert!(!cache.feed_caught_up(1), "a read for an earlier connection");
+    assert!(cache.feed_caught_up(2));
+    assert_eq!(cache.feed_health(), FeedHealth::Up);
+    assert!(matches!(cache.freshness(t0), Freshness::Trusted));
+    cache.feed_unfollowed();
+    assert_eq!(cache.feed_health(), FeedHealth::NotFollowed);
+}

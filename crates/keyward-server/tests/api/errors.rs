@@ -169,6 +169,44 @@ async fn health_and_readiness_answer() {
     assert_eq!(r.body["status"], "ok");
     let r = t.send(t.request(Method::GET, "/readyz")).await.expect(200);
     assert_eq!(r.body["status"], "ready");
+    assert_eq!(r.body["components"][0]["name"], "database");
+    assert_eq!(r.body["components"][0]["status"], "up");
+}
+
+/// A component outside the application (Redis, for one) that is down makes the node
+/// not ready, and the body names which component and why, beside the others.
+#[tokio::test]
+async fn readiness_names_each_component_and_fails_when_one_is_down() {
+    use keyward_app::readiness::{Component, Probe};
+    struct Broken;
+    impl Probe for Broken {
+        fn name(&self) -> &'static str {
+            "redis"
+        }
+        fn probe(
+            &self,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Component> + Send + '_>> {
+            Box::pin(async { Component::down("redis", "connection refused") })
+        }
+    }
+    let t = TestApp::spawn_shaped(|s| s.probing(std::sync::Arc::new(Broken))).await;
+    let r = t.send(t.request(Method::GET, "/readyz")).await.expect(503);
+    assert_eq!(r.problem(), "unavailable");
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("redis is down (connection refused)"),
+        "{}",
+        r.body
+    );
+    let components = r.body["components"].as_array().unwrap();
+    assert_eq!(components.len(), 2, "{components:?}");
+    assert_eq!(components[0]["name"], "database");
+    assert_eq!(components[0]["status"], "up");
+    assert_eq!(components[1]["name"], "redis");
+    assert_eq!(components[1]["status"], "down");
+    assert_eq!(components[1]["detail"], "connection refused");
 }
 
 /// A failing store is a server error, logged once with its cause: never passed off as

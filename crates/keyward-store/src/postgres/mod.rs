@@ -28,6 +28,7 @@ mod audit;
 mod changes;
 mod invitations;
 mod keys;
+pub mod listen;
 mod members;
 mod migrate;
 mod operator;
@@ -62,6 +63,10 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 
 pub struct PgStore {
     pool: PgPool,
+    /// Where the change feed's own connection goes.
+    options: Box<PgConnectOptions>,
+    /// Set when the store is closed: ends every change feed.
+    closed: tokio::sync::watch::Sender<bool>,
     #[cfg(feature = "faults")]
     pub(crate) faults: Option<std::sync::Arc<crate::faults::Faults>>,
 }
@@ -74,11 +79,13 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(|e| redacted(url, e))?;
         Ok(PgStore {
             pool,
+            options: Box::new(options),
+            closed: tokio::sync::watch::Sender::new(false),
             #[cfg(feature = "faults")]
             faults: None,
         })
@@ -172,8 +179,13 @@ pub(crate) fn backend(e: sqlx::Error) -> StoreError {
 #[async_trait]
 impl Store for PgStore {
     async fn close(&self) -> Result<()> {
+        self.closed.send_replace(true);
         self.pool.close().await;
         Ok(())
+    }
+
+    fn change_feed(&self) -> Option<crate::ChangeFeed> {
+        Some(listen::spawn(&self.options, self.closed.subscribe()))
     }
 
     async fn insert_org(&self, org: &Organization, event: &AuditEvent) -> Result<()> {

@@ -119,6 +119,10 @@ pub async fn run(app: &Keyward, config: &Config) -> Result<(), Failure> {
             .forwarding(config.forward_auth.clone())
             .reached_at(&config.public_url)
     };
+    // On PostgreSQL, changes made on other nodes are announced (LISTEN/NOTIFY) and
+    // dropped from the cache at once; the cache is bypassed whenever that connection
+    // is down. Nothing to follow on SQLite.
+    let following = app.follow_changes();
     // Ctrl-C or SIGTERM stops the listeners and the housekeeping alike.
     let (stop, on_stop) = watch::channel(false);
     tokio::spawn(async move {
@@ -156,6 +160,7 @@ pub async fn run(app: &Keyward, config: &Config) -> Result<(), Failure> {
         let _ = server.await;
     }
     let _ = housekeeper.await;
+    drop(following);
     // Every connection is closed by now: write the usage noted since the last batch,
     // then fold the write-ahead log into the database file, so that the file alone is
     // a complete copy.

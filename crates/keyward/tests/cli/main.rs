@@ -3,7 +3,9 @@
 #![allow(clippy::unwrap_used)]
 
 mod client;
+mod cluster;
 mod migrate;
+mod multinode;
 mod proxies;
 mod remote;
 mod serve;
