@@ -10,8 +10,12 @@
 //! from the store at its first check, what is spent after is written in batches (with
 //! the keys' last uses, every few seconds and when `keyward serve` stops), and each
 //! write reads back the stored total, so spending by other processes on the same
-//! database (`keyward check`, other nodes) is counted here within a batch. A crash
-//! forgets at most one batch window of spending.
+//! database (`keyward check`, other nodes) is counted here within a batch. A count not
+//! refreshed for [`RESYNC_AFTER`] (a node that wrote nothing, being idle) is read
+//! again before it decides, so no node decides on a count older than about one batch
+//! window: across n nodes the quota is exceeded by at most what the other nodes admit
+//! in one window (docs/rate-limits-across-nodes.md). A crash forgets at most one batch
+//! window of spending.
 //!
 //! With Redis ([`redis`]), the rate-limit states live there instead, shared by every
 //! node, and this module keeps only the quota (and the per-node states it falls back
@@ -33,6 +37,10 @@ use self::redis::{GlobalLimits, Mode, Unreachable};
 
 const SHARDS: usize = 32;
 
+/// A quota count older than this is read from the store again before it decides:
+/// `keyward serve`'s batch window.
+pub(crate) const RESYNC_AFTER: time::Duration = time::Duration::seconds(5);
+
 /// One key's limits as last metered and their states.
 struct KeyState {
     limits: Vec<RateLimit>,
@@ -48,6 +56,8 @@ struct OrgQuota {
     used: u64,
     /// Spent here and not yet written (negative after refunds of written spending).
     pending: i64,
+    /// When `used` last took in the stored total (read, or read back after a write).
+    synced_at: Timestamp,
 }
 
 // aHash, not SipHash: these maps are keyed by ids keyward made (random key ids) or
@@ -80,13 +90,20 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl OrgQuota {
-    fn new(month: Month, used: u64) -> Self {
+    fn new(month: Month, used: u64, now: Timestamp) -> Self {
         OrgQuota {
             month,
             resets_at: month.next().start(),
             used,
             pending: 0,
+            synced_at: now,
         }
+    }
+
+    /// Whether this count may decide at `now`: its month, and not older than
+    /// [`RESYNC_AFTER`].
+    fn current(&self, now: Timestamp) -> bool {
+        now < self.resets_at && now - self.synced_at <= RESYNC_AFTER
     }
 }
 
@@ -95,12 +112,18 @@ impl Limiter {
         &shards[(self.hasher.hash_one(k) as usize) % SHARDS]
     }
 
-    /// `org` has `stored` spent in `month` (read from the store). Kept unless another
-    /// check got there first; a month gone by is put aside to be written.
-    pub(crate) fn loaded(&self, org: &OrgId, month: Month, stored: u64) {
+    /// `org` has `stored` spent in `month` (read from the store at `now`): taken in on
+    /// top of what is pending here. A month gone by is put aside to be written.
+    pub(crate) fn loaded(&self, org: &OrgId, month: Month, stored: u64, now: Timestamp) {
         let mut map = lock(self.shard(&self.quotas, org));
         match map.get_mut(org) {
-            Some(q) if q.month >= month => {}
+            Some(q) if q.month > month => {}
+            Some(q) if q.month == month => {
+                // A write of this node's may be under way and in `stored` or not: the
+                // larger of the two views, and `written` corrects it once it lands.
+                q.used = q.used.max(stored.saturating_add_signed(q.pending));
+                q.synced_at = now;
+            }
             Some(q) => {
                 if q.pending != 0 {
                     lock(&self.leftover).push(QuotaDelta {
@@ -109,10 +132,10 @@ impl Limiter {
                         delta: q.pending,
                     });
                 }
-                *q = OrgQuota::new(month, stored);
+                *q = OrgQuota::new(month, stored, now);
             }
             None => {
-                map.insert(org.clone(), OrgQuota::new(month, stored));
+                map.insert(org.clone(), OrgQuota::new(month, stored, now));
             }
         }
     }
@@ -148,8 +171,8 @@ impl Limiter {
         let mut quotas = lock(self.shard(&self.quotas, org));
         let q = quotas.get_mut(org)?;
         // Past the month's end (rarely: once a month per organization), the count
-        // of the new month is read afresh.
-        if now >= q.resets_at {
+        // of the new month is read afresh; so is a count gone stale.
+        if !q.current(now) {
             return None;
         }
         let spending = meter::spend(
@@ -182,7 +205,7 @@ impl Limiter {
     ) -> Option<keyward_core::quota::Decision> {
         let mut quotas = lock(self.shard(&self.quotas, org));
         let q = quotas.get_mut(org)?;
-        if now >= q.resets_at {
+        if !q.current(now) {
             return None;
         }
         let decision = keyward_core::quota::decide(limit, q.used, u64::from(cost), q.resets_at);
@@ -246,12 +269,13 @@ impl Limiter {
 
     /// A batch was written: `totals` are the stored counts after it, for its months.
     /// What was spent here since the batch was taken stays pending on top.
-    pub(crate) fn written(&self, totals: &[(OrgId, Month, u64)]) {
+    pub(crate) fn written(&self, totals: &[(OrgId, Month, u64)], now: Timestamp) {
         for (org, month, total) in totals {
             let mut map = lock(self.shard(&self.quotas, org));
             if let Some(q) = map.get_mut(org) {
                 if q.month == *month {
                     q.used = total.saturating_add_signed(q.pending);
+                    q.synced_at = now;
                 }
             }
         }
@@ -318,7 +342,7 @@ impl crate::Keyward {
                     .zip(totals)
                     .map(|(d, t)| (d.org.clone(), d.month, t))
                     .collect();
-                self.limiter.written(&totals);
+                self.limiter.written(&totals, self.now());
                 Ok(batch.len())
             }
             Err(e) => {
@@ -360,7 +384,7 @@ impl crate::Keyward {
     async fn load_quota(&self, org: &OrgId, now: Timestamp) -> crate::AppResult<()> {
         let month = Month::of(now);
         let stored = self.store.quota_used(org, month).await?;
-        self.limiter.loaded(org, month, stored);
+        self.limiter.loaded(org, month, stored, now);
         Ok(())
     }
 
@@ -526,7 +550,7 @@ mod tests {
         let (k, o) = (key(), org());
         let limits = vec![RateLimit::per("default", 100, Duration::MINUTE)];
         let now = datetime!(2026-12-02 12:00 UTC);
-        limiter.loaded(&o, Month::of(now), 0);
+        limiter.loaded(&o, Month::of(now), 0, now);
         let admitted: usize = std::thread::scope(|s| {
             let handles: Vec<_> = (0..8)
                 .map(|_| {
@@ -560,7 +584,7 @@ mod tests {
         let limiter = Limiter::default();
         let (k, o) = (key(), org());
         let now = datetime!(2026-12-31 23:59:59 UTC);
-        limiter.loaded(&o, Month::of(now), 40);
+        limiter.loaded(&o, Month::of(now), 40, now);
         for _ in 0..3 {
             limiter.spend(k, &o, &[], Some(50), 2, now).unwrap();
         }
@@ -571,7 +595,7 @@ mod tests {
         let batch = limiter.take_pending();
         assert_eq!(batch[0].delta, 6, "put back after a failed write");
         // Another process spent 4 meanwhile: the stored total says so.
-        limiter.written(&[(o.clone(), Month::of(now), 50)]);
+        limiter.written(&[(o.clone(), Month::of(now), 50)], now);
         assert_eq!(
             limiter.spend(k, &o, &[], Some(50), 1, now).unwrap().spent,
             Spent::QuotaExceeded
@@ -583,7 +607,7 @@ mod tests {
             None,
             "the new month's count is read first"
         );
-        limiter.loaded(&o, Month::of(january), 0);
+        limiter.loaded(&o, Month::of(january), 0, january);
         assert_eq!(
             limiter
                 .spend(k, &o, &[], Some(50), 1, january)
@@ -599,7 +623,7 @@ mod tests {
         let (k, o) = (key(), org());
         let limits = [RateLimit::per("default", 1, Duration::HOUR)];
         let now = datetime!(2026-12-02 12:00 UTC);
-        limiter.loaded(&o, Month::of(now), 0);
+        limiter.loaded(&o, Month::of(now), 0, now);
         assert_eq!(
             limiter
                 .spend(k, &o, &limits, Some(1), 1, now)

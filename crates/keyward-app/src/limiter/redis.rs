@@ -159,20 +159,7 @@ impl GlobalLimits {
     /// starts while Redis is down). Must be called on a Tokio runtime. Errs when the
     /// URL cannot be a Redis URL, saying why.
     pub fn new(settings: &RedisSettings) -> Result<Self, String> {
-        let url = settings.url.expose_secret();
-        if url.starts_with("rediss://") {
-            return Err("rediss:// (TLS) is not supported yet: use redis:// on a private network, or a TLS tunnel".into());
-        }
-        if !url.starts_with("redis://") && !url.starts_with("redis+unix://") {
-            return Err(
-                "the URL must start with redis:// (such as redis://127.0.0.1:6379/0)".into(),
-            );
-        }
-        let client = redis::Client::open(url)
-            // The error may repeat the URL, password and all: say only what to fix.
-            .map_err(|_| {
-                "not a Redis URL: use redis://[user:password@]host[:port][/db]".to_owned()
-            })?;
+        let client = Self::check_url(settings)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(settings.timeout.max(StdDuration::from_millis(500))))
             .set_response_timeout(Some(settings.timeout))
@@ -188,6 +175,22 @@ impl GlobalLimits {
             unreachable: settings.unreachable,
             trouble: Trouble::new(),
         })
+    }
+
+    /// Whether `settings.url` is a Redis URL keyward can use: the client for it, or
+    /// what to fix (never repeating the URL, which may hold a password).
+    pub fn check_url(settings: &RedisSettings) -> Result<redis::Client, String> {
+        let url = settings.url.expose_secret();
+        if url.starts_with("rediss://") {
+            return Err("rediss:// (TLS) is not supported yet: use redis:// on a private network, or a TLS tunnel".into());
+        }
+        if !url.starts_with("redis://") && !url.starts_with("redis+unix://") {
+            return Err(
+                "the URL must start with redis://, such as redis://127.0.0.1:6379/0".into(),
+            );
+        }
+        redis::Client::open(url)
+            .map_err(|_| "not a Redis URL: use redis://[user:password@]host[:port][/db]".to_owned())
     }
 
     /// The Redis key of `key`'s state under `limits`: the key id in braces (one hash
