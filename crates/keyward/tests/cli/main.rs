@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod client;
+mod cluster;
 mod migrate;
 mod proxies;
 mod remote;
@@ -59,6 +60,10 @@ impl Env {
             "KEYWARD_DATABASE_MAX_CONNECTIONS",
             "KEYWARD_MIGRATE_ON_START",
             "KEYWARD_KEY_PREFIX",
+            "KEYWARD_REDIS_URL",
+            "KEYWARD_REDIS_KEY_PREFIX",
+            "KEYWARD_REDIS_TIMEOUT",
+            "KEYWARD_REDIS_UNREACHABLE",
             "KEYWARD_URL",
             "KEYWARD_TOKEN",
         ] {
