@@ -9,9 +9,10 @@
 //! so they mean the same on every node whatever its own clock says.
 //!
 //! When Redis does not answer within the timeout, the check goes the way the operator
-//! chose ([`Unreachable`]); after a failure Redis is left alone for
-//! [`REST_AFTER_FAILURE`] so that a hung Redis costs one timeout a second, not one per
-//! check, and failures are logged at most once per [`REPORT_EVERY`].
+//! chose ([`Unreachable`]); after [`FAILURES_BEFORE_REST`] failures in a row Redis is
+//! left alone for [`REST_AFTER_FAILURE`], so that a hung Redis costs a few timeouts a
+//! second, not one per check, while one slow answer fails only its own check. Failures
+//! are logged at most once per [`REPORT_EVERY`].
 
 use keyward_core::limits::{RateLimit, Standing};
 use keyward_core::KeyId;
@@ -22,8 +23,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration as StdDuration, Instant};
 use time::Duration;
 
-/// After a failure, checks go the `redis_unreachable` way without asking Redis for
-/// this long; then the next check asks again.
+/// After this many failures in a row (no answer between them)...
+pub const FAILURES_BEFORE_REST: u64 = 3;
+/// ...checks go the `redis_unreachable` way without asking Redis for this long; then
+/// the next check asks again.
 pub const REST_AFTER_FAILURE: StdDuration = StdDuration::from_secs(1);
 /// Failures are logged at most this often, with how many there were.
 pub const REPORT_EVERY: StdDuration = StdDuration::from_secs(10);
@@ -130,7 +133,7 @@ pub enum Failure {
     Redis(#[from] redis::RedisError),
     #[error("Redis answered the rate-limit script with {0} values, not a decision")]
     Unexpected(usize),
-    #[error("Redis failed less than {REST_AFTER_FAILURE:?} ago; not asked")]
+    #[error("Redis failed {FAILURES_BEFORE_REST} times in a row less than {REST_AFTER_FAILURE:?} ago; not asked")]
     Resting,
 }
 
@@ -297,7 +300,10 @@ struct Trouble {
     /// Milliseconds after `start` until which Redis is not asked (0: ask).
     resting_until: AtomicU64,
     last_report: AtomicU64,
+    /// Failures since the last report.
     failures: AtomicU64,
+    /// Failures since the last answer.
+    in_a_row: AtomicU64,
     down: AtomicBool,
 }
 
@@ -308,6 +314,7 @@ impl Trouble {
             resting_until: AtomicU64::new(0),
             last_report: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            in_a_row: AtomicU64::new(0),
             down: AtomicBool::new(false),
         }
     }
@@ -325,10 +332,12 @@ impl Trouble {
 
     fn failed(&self, failure: Failure) -> Failure {
         let now = self.millis();
-        self.resting_until.store(
-            now + REST_AFTER_FAILURE.as_millis() as u64,
-            Ordering::Relaxed,
-        );
+        if self.in_a_row.fetch_add(1, Ordering::Relaxed) + 1 >= FAILURES_BEFORE_REST {
+            self.resting_until.store(
+                now + REST_AFTER_FAILURE.as_millis() as u64,
+                Ordering::Relaxed,
+            );
+        }
         self.down.store(true, Ordering::Relaxed);
         let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
         let last = self.last_report.load(Ordering::Relaxed);
@@ -351,6 +360,9 @@ impl Trouble {
     }
 
     fn answered(&self) {
+        if self.in_a_row.load(Ordering::Relaxed) != 0 {
+            self.in_a_row.store(0, Ordering::Relaxed);
+        }
         if self.down.load(Ordering::Relaxed) && self.down.swap(false, Ordering::Relaxed) {
             self.resting_until.store(0, Ordering::Relaxed);
             tracing::info!("the rate limiter's Redis answers again");

@@ -273,3 +273,26 @@ fn redis_time_is_used_when_no_time_is_given() {
         .unwrap();
     assert_eq!(now.standing[0].remaining, 2);
 }
+
+/// One slow answer fails only its own check: Redis is left alone (every check going
+/// the `redis_unreachable` way at once) only after several failures in a row, and an
+/// answer in between starts the count again.
+#[test]
+fn redis_is_left_alone_only_after_failures_in_a_row() {
+    let t = Trouble::new();
+    let fail = || {
+        t.failed(Failure::Timeout(StdDuration::from_millis(50)));
+    };
+    fail();
+    fail();
+    assert!(
+        !t.resting(),
+        "two timeouts must not refuse everyone for a second"
+    );
+    t.answered();
+    fail();
+    fail();
+    assert!(!t.resting(), "the count starts again after an answer");
+    fail();
+    assert!(t.resting(), "three in a row: Redis is left alone");
+}
