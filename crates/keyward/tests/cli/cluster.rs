@@ -29,11 +29,18 @@ impl Cluster {
     /// `n` nodes on a fresh database, with `config` as their config file, and Redis
     /// for their rate limits when `redis` (under a prefix of this cluster's own).
     pub(crate) fn start(n: usize, config: &str, redis: bool) -> Cluster {
+        Cluster::start_on(n, config, redis.then(redis_url))
+    }
+
+    /// [`Cluster::start`] with the Redis at `redis` (a URL), if any.
+    pub(crate) fn start_on(n: usize, config: &str, redis: Option<String>) -> Cluster {
         let db = block_on(TestDatabase::create());
         let dir = tempfile::tempdir().unwrap();
         let config_path: PathBuf = dir.path().join("keyward.toml");
         std::fs::write(&config_path, config).unwrap();
-        let redis_prefix = redis.then(|| format!("keyward-test-{}:", db.name()));
+        let redis_prefix = redis
+            .as_ref()
+            .map(|_| format!("keyward-test-{}:", db.name()));
         let mut env = vec![
             ("KEYWARD_DATABASE_URL".to_owned(), db.url().to_owned()),
             ("KEYWARD_PEPPER".to_owned(), PEPPER.to_owned()),
@@ -42,8 +49,8 @@ impl Cluster {
                 config_path.display().to_string(),
             ),
         ];
-        if let Some(prefix) = &redis_prefix {
-            env.push(("KEYWARD_REDIS_URL".into(), redis_url()));
+        if let (Some(prefix), Some(url)) = (&redis_prefix, &redis) {
+            env.push(("KEYWARD_REDIS_URL".into(), url.clone()));
             env.push(("KEYWARD_REDIS_KEY_PREFIX".into(), prefix.clone()));
         }
         let admin = Env::empty();
@@ -70,6 +77,18 @@ impl Cluster {
             _config: dir,
             _db: db,
         }
+    }
+
+    /// Starts one more node, with `more` on top of the cluster's environment.
+    pub(crate) fn start_node(&mut self, more: &[(&str, &str)]) -> &Server {
+        let mut env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        env.extend_from_slice(more);
+        self.nodes.push(Server::start_with(&env, None));
+        self.nodes.last().unwrap()
     }
 
     /// Runs a CLI command on the cluster's database that must succeed; its `--json`.
@@ -217,4 +236,110 @@ fn a_rate_limit_of_n_holds_across_three_nodes_under_concurrent_load() {
             node.logs()
         );
     }
+}
+
+/// A Redis server of the test's own (no persistence) on a free port, stopped on drop:
+/// for tests that take Redis away.
+struct OwnRedis {
+    child: std::process::Child,
+    url: String,
+}
+
+impl OwnRedis {
+    fn start() -> OwnRedis {
+        let port = crate::serve::free_port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (apt-get install redis-server)");
+        let url = format!("redis://127.0.0.1:{port}/0");
+        let client = redis::Client::open(url.as_str()).unwrap();
+        for _ in 0..100 {
+            if client.get_connection().is_ok() {
+                return OwnRedis { child, url };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("redis-server did not start on port {port}");
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// (status, Retry-After, body) of GET `path` on `url`, with `key` if given.
+fn get(url: &str, path: &str, key: Option<&str>) -> (u16, Option<String>, String) {
+    block_on(async {
+        let mut r = reqwest::Client::new().get(format!("{url}{path}"));
+        if let Some(key) = key {
+            r = r.bearer_auth(key);
+        }
+        let r = r.send().await.unwrap();
+        let retry = r
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (r.status().as_u16(), retry, r.text().await.unwrap())
+    })
+}
+
+/// When Redis goes away: a node with `redis_unreachable = "closed"` refuses requests
+/// with keys with 503 `rate-limiter-unavailable` and `Retry-After`, and is not ready;
+/// a node with `open` (the default) goes on with its own limits, ready but
+/// `degraded`, and logs the failures once, not once per request.
+#[test]
+fn when_redis_goes_away_closed_nodes_refuse_and_open_nodes_fall_back_to_their_own_limits() {
+    let mut redis = OwnRedis::start();
+    let mut c = Cluster::start_on(0, &daily_limit(1_000), Some(redis.url.clone()));
+    c.json(&["org", "create", "Acme"]);
+    let key = c.json(&[
+        "keys", "create", "--org", "Acme", "--name", "load", "--grant", "*:*:read",
+    ])["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let closed = c
+        .start_node(&[("KEYWARD_REDIS_UNREACHABLE", "closed")])
+        .url
+        .clone();
+    let open = c.start_node(&[]).url.clone();
+    for node in [&closed, &open] {
+        assert_eq!(get(node, "/v1/me", Some(&key)).0, 200);
+        assert!(get(node, "/readyz", None).2.contains("\"ready\""));
+    }
+
+    redis.stop();
+    let (status, retry, body) = get(&closed, "/v1/me", Some(&key));
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("/docs/problems#rate-limiter-unavailable"),
+        "{body}"
+    );
+    assert_eq!(retry.as_deref(), Some("1"));
+    assert_eq!(get(&closed, "/readyz", None).0, 503);
+
+    for _ in 0..50 {
+        let (status, _, body) = get(&open, "/v1/me", Some(&key));
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, _, body) = get(&open, "/readyz", None);
+    assert_eq!(
+        (status, body.contains("\"degraded\"")),
+        (200, true),
+        "{body}"
+    );
+    let logs = c.nodes[1].logs();
+    let reports = logs.matches("Redis fails").count();
+    assert_eq!(reports, 1, "failures are logged at most every 10 s: {logs}");
 }
