@@ -248,7 +248,7 @@ struct OwnRedis {
 impl OwnRedis {
     fn start() -> OwnRedis {
         let port = crate::serve::free_port();
-        let child = std::process::Command::new("redis-server")
+        let mut child = std::process::Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no"])
             .stdout(std::process::Stdio::null())
@@ -262,6 +262,8 @@ impl OwnRedis {
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("redis-server did not start on port {port}");
     }
 
