@@ -28,12 +28,18 @@ pub(crate) struct Cluster {
 impl Cluster {
     /// `n` nodes on a fresh database, with `config` as their config file, and Redis
     /// for their rate limits when `redis` (under a prefix of this cluster's own).
-    pub(crate) fn start(n: usize, config: &str, redis: bool) -> Cluster {
-        Cluster::start_on(n, config, redis.then(redis_url))
+    /// `more` is set on every node on top of what the cluster sets.
+    pub(crate) fn start(n: usize, config: &str, redis: bool, more: &[(&str, &str)]) -> Cluster {
+        Cluster::start_on(n, config, redis.then(redis_url), more)
     }
 
     /// [`Cluster::start`] with the Redis at `redis` (a URL), if any.
-    pub(crate) fn start_on(n: usize, config: &str, redis: Option<String>) -> Cluster {
+    pub(crate) fn start_on(
+        n: usize,
+        config: &str,
+        redis: Option<String>,
+        more: &[(&str, &str)],
+    ) -> Cluster {
         let db = block_on(TestDatabase::create());
         let dir = tempfile::tempdir().unwrap();
         let config_path: PathBuf = dir.path().join("keyward.toml");
@@ -53,6 +59,7 @@ impl Cluster {
             env.push(("KEYWARD_REDIS_URL".into(), url.clone()));
             env.push(("KEYWARD_REDIS_KEY_PREFIX".into(), prefix.clone()));
         }
+        env.extend(more.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let admin = Env::empty();
         let cluster_env: Vec<(&str, &str)> =
             env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -201,7 +208,18 @@ fn load(urls: &[String], key: &str, per_node: usize, concurrency: usize) -> Vec<
 #[test]
 fn a_rate_limit_of_n_holds_across_three_nodes_under_concurrent_load() {
     let n = 300;
-    let c = Cluster::start(3, &daily_limit(n), true);
+    // Closed, with a long timeout: a check Redis did not decide (a timeout on this
+    // shared 2-core machine) is a 503 that fails the test, rather than a silent
+    // fallback to per-node limits; this test is about the script's exactness.
+    let c = Cluster::start(
+        3,
+        &daily_limit(n),
+        true,
+        &[
+            ("KEYWARD_REDIS_UNREACHABLE", "closed"),
+            ("KEYWARD_REDIS_TIMEOUT", "2s"),
+        ],
+    );
     c.json(&["org", "create", "Acme"]);
     let key = c.json(&[
         "keys", "create", "--org", "Acme", "--name", "load", "--grant", "*:*:read",
@@ -303,7 +321,7 @@ fn get(url: &str, path: &str, key: Option<&str>) -> (u16, Option<String>, String
 #[test]
 fn when_redis_goes_away_closed_nodes_refuse_and_open_nodes_fall_back_to_their_own_limits() {
     let mut redis = OwnRedis::start();
-    let mut c = Cluster::start_on(0, &daily_limit(1_000), Some(redis.url.clone()));
+    let mut c = Cluster::start_on(0, &daily_limit(1_000), Some(redis.url.clone()), &[]);
     c.json(&["org", "create", "Acme"]);
     let key = c.json(&[
         "keys", "create", "--org", "Acme", "--name", "load", "--grant", "*:*:read",
