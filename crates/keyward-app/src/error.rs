@@ -54,6 +54,11 @@ pub enum AppError {
     /// refused, even with the right password, for `retry_after` seconds.
     #[error("too many failed sign-ins for this e-mail address or from this network; try again in {}", wait(*retry_after))]
     Throttled { retry_after: u64 },
+    /// The rate limits live in Redis, Redis does not answer, and the operator chose
+    /// `redis_unreachable = "closed"`: the request is refused rather than admitted
+    /// unmetered. The failure itself is logged where it happened.
+    #[error("the rate limiter does not answer; retry in a moment")]
+    LimiterUnavailable,
     /// The database failed. Details go to the log, never to the caller.
     #[error("internal storage error")]
     Storage(#[source] StoreError),

@@ -31,6 +31,7 @@ pub use error::{AppError, AppResult};
 pub use follow::Following;
 pub use invitations::CreatedInvitation;
 pub use keys::{CreatedKey, KeyInput, KeyPatchInput, Rotated};
+pub use limiter::redis::{Failure as RedisFailure, GlobalLimits, RedisSettings, Unreachable};
 pub use members::MemberInput;
 pub use operator::{CreatedToken, SetupInput};
 pub use orgs::OrgSummary;
@@ -112,6 +113,8 @@ pub struct Inner {
     cache: cache::CheckCache,
     usage: usage::notes::UsageNotes,
     limiter: limiter::Limiter,
+    /// The rate limits shared through Redis, when configured; else they are per node.
+    global: Option<limiter::redis::GlobalLimits>,
     metrics: metrics::Metrics,
     /// Failed sign-ins, per e-mail address and per client address.
     throttle: std::sync::Mutex<keyward_core::signin_throttle::Throttle>,
@@ -126,6 +129,17 @@ impl std::ops::Deref for Keyward {
 
 impl Keyward {
     pub fn new(store: Arc<dyn Store>, settings: Settings, clock: Arc<dyn Clock>) -> Self {
+        Self::with_global_limits(store, settings, clock, None)
+    }
+
+    /// [`Keyward::new`] with the rate limits in Redis (`global`), shared by every node
+    /// that names the same Redis, rather than in this process's memory.
+    pub fn with_global_limits(
+        store: Arc<dyn Store>,
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        global: Option<GlobalLimits>,
+    ) -> Self {
         let metrics = metrics::Metrics::new();
         Keyward(Arc::new(Inner {
             cache: cache::CheckCache::new(
@@ -139,6 +153,7 @@ impl Keyward {
             clock,
             usage: usage::notes::UsageNotes::default(),
             limiter: limiter::Limiter::default(),
+            global,
             metrics,
             throttle: Default::default(),
         }))

@@ -92,7 +92,7 @@ impl RateLimit {
     }
 
     /// The time one request uses up: period / limit.
-    fn interval(&self) -> Duration {
+    pub fn interval(&self) -> Duration {
         self.period / self.limit
     }
 

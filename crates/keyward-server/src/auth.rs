@@ -118,7 +118,7 @@ pub async fn meter(
     let mut response = next.run(request).await;
     if let Some((limits, verdict)) = slot.take() {
         if response.status() == axum::http::StatusCode::FORBIDDEN {
-            state.app.refund(&verdict, 1);
+            state.app.refund(&verdict, 1).await;
         } else {
             limits.apply(response.headers_mut(), state.app.now());
         }

@@ -129,6 +129,14 @@ impl From<AppError> for ApiError {
                 e.headers = Some(Box::new(fields));
                 e
             }
+            AppError::LimiterUnavailable => {
+                let mut e = ApiError::new(&problems::LIMITER_UNAVAILABLE, e.to_string())
+                    .with("retry_after", 1);
+                let mut fields = axum::http::HeaderMap::new();
+                fields.insert(header::RETRY_AFTER, HeaderValue::from(1));
+                e.headers = Some(Box::new(fields));
+                e
+            }
             AppError::Storage(source) => {
                 tracing::error!(error = %source, cause = ?std::error::Error::source(&source), "storage failure");
                 ApiError::new(&problems::INTERNAL, "internal error; it has been logged")

@@ -155,8 +155,9 @@ fn problem_ref<'s, R: ToResponse<'s>>() -> RefOr<Response> {
 /// The statuses every operation shares, added where the handlers leave them out:
 /// 400 (a key in the query string is refused before routing; so is a query, path or
 /// body that cannot be read), 500 (a failure or panic anywhere), 401 where a credential
-/// is required (the `Caller` and `OperatorToken` extractors) and 429 where it may be a
-/// key (its rate limits and quota), and 413 and 415 where a
+/// is required (the `Caller` and `OperatorToken` extractors), 429 where it may be a
+/// key (its rate limits and quota) and 503 where a key may be checked (its rate
+/// limiter's Redis unreachable), and 413 and 415 where a
 /// JSON body is read (the body limit and the `Json` extractor).
 struct Layers;
 
@@ -170,6 +171,9 @@ impl Layers {
             if operation.operation_id.as_deref() != Some("verify_key") {
                 shared.push(("429", problem_ref::<TooManyRequests>()));
             }
+            // A key's check with its rate limits in Redis that does not answer, under
+            // `redis_unreachable = "closed"`: `rate-limiter-unavailable`.
+            shared.push(("503", problem_ref::<Unavailable>()));
         }
         if operation.request_body.is_some() {
             shared.push(("413", problem_ref::<PayloadTooLarge>()));

@@ -92,7 +92,9 @@ problems! {
     INTERNAL = ("internal", INTERNAL_SERVER_ERROR, "Internal error",
         "Something failed on the server. It is logged; the request can be retried.");
     UNAVAILABLE = ("unavailable", SERVICE_UNAVAILABLE, "Not ready",
-        "A component the server depends on is down: its database, its change notifications (PostgreSQL's LISTEN connection), or Redis. The `components` member says which.");
+        "A component the server depends on is down: its database, its change notifications (PostgreSQL's LISTEN connection), or, with `redis_unreachable = \"closed\"`, the Redis its rate limits live in. The `components` member says which.");
+    LIMITER_UNAVAILABLE = ("rate-limiter-unavailable", SERVICE_UNAVAILABLE, "Rate limiter unavailable",
+        "The key's rate limits are kept in Redis, which did not answer in time, and the operator chose `redis_unreachable = \"closed\"`: requests with keys are refused rather than admitted unmetered. Not an outcome of the key: retry after `Retry-After` seconds.");
 }
 
 /// The problems only endpoints outside the OpenAPI document answer (`/metrics`,

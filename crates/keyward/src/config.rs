@@ -21,6 +21,14 @@ struct FileConfig {
     database_max_connections: Option<i64>,
     /// Whether commands that open the database run its pending migrations first.
     migrate_on_start: Option<bool>,
+    /// Redis for rate limits shared by every node; left out: limits per node.
+    redis_url: Option<String>,
+    /// Put before every Redis key keyward writes.
+    redis_key_prefix: Option<String>,
+    /// The longest a check waits for Redis.
+    redis_timeout: Option<String>,
+    /// `open` (fall back to per-node limits) or `closed` (refuse with 503).
+    redis_unreachable: Option<String>,
     /// One prefix, or several: new keys get the first, the others keep working.
     key_prefix: Option<OneOrMany>,
     pepper: Option<String>,
@@ -116,6 +124,8 @@ pub struct Config {
     /// Commands that open the database migrate it first (the default); otherwise they
     /// refuse a database that is behind and `keyward migrate` is run apart.
     pub migrate_on_start: bool,
+    /// Rate limits in Redis, shared by the nodes; `None`: per node.
+    pub redis: Option<keyward_app::RedisSettings>,
     pub prefixes: Prefixes,
     /// The pepper list, if configured; otherwise it lives in `data_dir/pepper`.
     pub pepper: Option<String>,
@@ -274,6 +284,13 @@ pub fn load(
         },
         None => true,
     };
+
+    let redis = redis(
+        file.redis_url,
+        file.redis_key_prefix,
+        file.redis_timeout,
+        file.redis_unreachable,
+    )?;
 
     let prefixes = match pick(None, "KEYWARD_KEY_PREFIX", file.key_prefix.map(OneOrMany::joined))? {
         Some((v, from)) => Prefixes::parse(&v).with_context(|| {
@@ -505,6 +522,7 @@ pub fn load(
         database_url,
         database_max_connections,
         migrate_on_start,
+        redis,
         prefixes,
         pepper,
         policy,
@@ -524,6 +542,73 @@ pub fn load(
         metrics_token,
         forward_auth,
     })
+}
+
+/// The global rate limits' settings: none without `redis_url` (the others are then
+/// refused, since they would do nothing).
+fn redis(
+    url: Option<String>,
+    key_prefix: Option<String>,
+    timeout: Option<String>,
+    unreachable: Option<String>,
+) -> Result<Option<keyward_app::RedisSettings>> {
+    use keyward_app::{RedisSettings, Unreachable};
+    let url = pick(None, "KEYWARD_REDIS_URL", url)?.filter(|(v, _)| !v.trim().is_empty());
+    let key_prefix = pick(None, "KEYWARD_REDIS_KEY_PREFIX", key_prefix)?;
+    let timeout = pick(None, "KEYWARD_REDIS_TIMEOUT", timeout)?;
+    let unreachable = pick(None, "KEYWARD_REDIS_UNREACHABLE", unreachable)?;
+    let Some((url, url_from)) = url else {
+        for (name, set) in [
+            ("redis_key_prefix", &key_prefix),
+            ("redis_timeout", &timeout),
+            ("redis_unreachable", &unreachable),
+        ] {
+            if let Some((_, from)) = set {
+                bail!("{name} is set (from {from}) but redis_url is not: set redis_url (KEYWARD_REDIS_URL) for rate limits across nodes, or leave {name} out");
+            }
+        }
+        return Ok(None);
+    };
+    let key_prefix = match key_prefix {
+        Some((v, from)) => {
+            if v.len() > 64
+                || v.bytes()
+                    .any(|b| !b.is_ascii_graphic() || b == b'{' || b == b'}')
+            {
+                bail!("redis_key_prefix from {from}: at most 64 visible ASCII characters without braces, such as 'keyward:' or 'keyward-eu:'");
+            }
+            v
+        }
+        None => RedisSettings::DEFAULT_KEY_PREFIX.to_owned(),
+    };
+    let timeout = match timeout {
+        Some((v, from)) => {
+            let d = duration::parse(&v).with_context(|| format!("redis_timeout from {from}"))?;
+            if d <= time::Duration::ZERO || d > time::Duration::seconds(5) {
+                bail!("redis_timeout from {from} is {v}; use a duration above 0 and at most 5s, such as '50ms': every check waits this long at worst");
+            }
+            d.unsigned_abs()
+        }
+        None => RedisSettings::DEFAULT_TIMEOUT,
+    };
+    let unreachable = match unreachable {
+        Some((v, from)) => Unreachable::parse(v.trim()).with_context(|| {
+            format!(
+                "redis_unreachable from {from}: '{}' is neither 'open' (fall back to each node's own limits) nor 'closed' (refuse with 503)",
+                keyward_core::echo::echo(&v, 40)
+            )
+        })?,
+        None => Unreachable::DEFAULT,
+    };
+    let settings = RedisSettings {
+        url: SecretString::from(url.trim().to_owned()),
+        key_prefix,
+        timeout,
+        unreachable,
+    };
+    keyward_app::GlobalLimits::check_url(&settings)
+        .map_err(|e| anyhow::anyhow!("redis_url from {url_from}: {e}"))?;
+    Ok(Some(settings))
 }
 
 /// The forward-auth settings: the route table from the file (each error names the

@@ -152,6 +152,13 @@ async fn run(args: cli::Cli) -> Result<(), Failure> {
         session_idle_timeout: config.session_idle_timeout,
         session_lifetime: config.session_lifetime,
     };
-    let app = Keyward::new(store, settings, Arc::new(SystemClock));
+    let global = match &config.redis {
+        Some(redis) => Some(
+            keyward_app::GlobalLimits::new(redis)
+                .map_err(|e| Failure::usage(format!("redis_url: {e}")))?,
+        ),
+        None => None,
+    };
+    let app = Keyward::with_global_limits(store, settings, Arc::new(SystemClock), global);
     cli::run(&app, &config, args.command, args.json).await
 }

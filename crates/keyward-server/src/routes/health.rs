@@ -1,6 +1,6 @@
 //! `/healthz` (the process is up) and `/readyz` (every component it depends on works:
-//! the database, the change notifications on PostgreSQL, and any [`Probe`] the server
-//! was given, such as Redis).
+//! the database, the change notifications on PostgreSQL, the Redis its rate limits
+//! live in when there is one, and any [`Probe`] the server was given).
 //!
 //! [`Probe`]: keyward_app::readiness::Probe
 
@@ -12,12 +12,13 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use keyward_app::readiness::within_limit;
+use keyward_app::readiness::{within_limit, Component};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
+    /// `ok`.
     #[schema(example = "ok")]
     pub status: &'static str,
 }
@@ -32,7 +33,9 @@ pub async fn healthz() -> Json<Health> {
 /// Whether the node can serve, and the state of each component it depends on.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
-    /// `ready` (otherwise the answer is a 503 problem).
+    /// `ready`; or `degraded`: ready, but the rate limiter's Redis does not answer and
+    /// checks use per-node limits meanwhile (`redis_unreachable = "open"`). Otherwise
+    /// the answer is a 503 problem.
     #[schema(example = "ready")]
     pub status: &'static str,
     pub components: Vec<ComponentOut>,
@@ -52,9 +55,10 @@ pub struct ComponentOut {
     pub detail: Option<String>,
 }
 
-/// Readiness: 200 with each component's state when every one is up; otherwise 503, a
-/// problem body whose detail names what is down and whose `components` member holds
-/// the same list.
+/// Readiness: 200 with each component's state when every one is up (or only the rate
+/// limiter's Redis is down with `redis_unreachable` open: status `degraded`, checks
+/// fall back to per-node limits); otherwise 503, a problem body whose detail names
+/// what is down and whose `components` member holds the same list.
 #[utoipa::path(get, path = "/readyz", tag = "operations", operation_id = "readyz",
     responses((status = 200, body = Readiness), (status = 503, response = Unavailable)))]
 pub async fn readyz(State(s): State<AppState>) -> Response {
@@ -62,9 +66,28 @@ pub async fn readyz(State(s): State<AppState>) -> Response {
     for probe in s.probes.iter() {
         components.push(within_limit(probe.name(), probe.probe()).await);
     }
+    // Redis down with `redis_unreachable = "open"` is reported, and leaves the node in
+    // service: its checks fall back to per-node limits.
+    let mut degraded = false;
+    match s.app.redis_ping().await {
+        None => {}
+        Some((_, Ok(()))) => components.push(Component::up("redis")),
+        Some((unreachable, Err(e))) => {
+            tracing::warn!(error = %e, "readiness: the rate limiter's Redis does not answer");
+            degraded = unreachable == keyward_app::Unreachable::Open;
+            components.push(Component::down(
+                "redis",
+                match degraded {
+                    true => "does not answer; checks use per-node limits meanwhile (redis_unreachable = open)",
+                    false => "does not answer; checks fail meanwhile (redis_unreachable = closed)",
+                },
+            ));
+        }
+    }
     let down: Vec<String> = components
         .iter()
-        .filter(|c| !c.is_up())
+        // Redis down but degraded-open does not take the node out of service.
+        .filter(|c| !(c.is_up() || degraded && c.name == "redis"))
         .map(|c| match &c.detail {
             Some(d) => format!("{} is {} ({d})", c.name, c.state.as_str()),
             None => format!("{} is {}", c.name, c.state.as_str()),
@@ -80,7 +103,7 @@ pub async fn readyz(State(s): State<AppState>) -> Response {
         .collect();
     if down.is_empty() {
         return Json(Readiness {
-            status: "ready",
+            status: if degraded { "degraded" } else { "ready" },
             components,
         })
         .into_response();

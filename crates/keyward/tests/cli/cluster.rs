@@ -1,7 +1,9 @@
 //! Several `keyward serve` processes sharing one PostgreSQL database, as an operator
 //! runs them behind a load balancer: a [`Cluster`] makes a fresh database, runs
 //! `keyward migrate` once, and starts each node on a loopback port of its own with
-//! migrate_on_start off; it kills the nodes and drops the database when it goes.
+//! migrate_on_start off; it kills the nodes and drops the database when it goes. With
+//! [`Setup::redis`], the nodes keep their rate limits in that Redis under a key prefix
+//! of the cluster's own, whose keys are deleted when it goes.
 //!
 //! Nodes are talked to over plain HTTP/1.1 keep-alive connections ([`Conn`]), one per
 //! thread, so that timing a propagation measures keyward, not process spawns.
@@ -29,11 +31,17 @@ pub(crate) struct Node {
     child: Option<Child>,
     pub(crate) port: u16,
     dir: PathBuf,
+    /// This node's settings on top of the cluster's.
+    more: Vec<(String, String)>,
 }
 
 impl Node {
     pub(crate) fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("http://{}", self.addr())
     }
 
     /// A new keep-alive connection to this node.
@@ -64,28 +72,71 @@ impl Drop for Node {
     }
 }
 
+/// The Redis the tests share, unless `KEYWARD_TEST_REDIS_URL` names another.
+pub(crate) fn redis_url() -> String {
+    std::env::var("KEYWARD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into())
+}
+
+/// What every node of a cluster shares besides the database.
+#[derive(Default)]
+pub(crate) struct Setup<'a> {
+    /// The config file's text (plans, ...), if any.
+    pub(crate) config: Option<&'a str>,
+    /// A Redis URL for the rate limits, if any.
+    pub(crate) redis: Option<String>,
+    /// More settings, as environment variables.
+    pub(crate) env: &'a [(&'a str, &'a str)],
+}
+
 pub(crate) struct Cluster {
     pub(crate) nodes: Vec<Node>,
     /// An operator admin token, for the management and verify APIs of every node.
     pub(crate) admin: String,
     env: Vec<(String, String)>,
+    redis: Option<(String, String)>,
     dir: tempfile::TempDir,
     db: TestDatabase,
 }
 
 impl Cluster {
-    /// `n` nodes; `env` is given to each (`KEYWARD_CACHE_TTL`, and `KEYWARD_REDIS_URL`
-    /// for rate limits shared through Redis).
+    /// `n` nodes; `env` is given to each (such as `KEYWARD_CACHE_TTL`).
     pub(crate) fn start(n: usize, env: &[(&str, &str)]) -> Cluster {
+        Cluster::start_with(
+            n,
+            Setup {
+                env,
+                ..Setup::default()
+            },
+        )
+    }
+
+    /// `n` nodes sharing `setup`.
+    pub(crate) fn start_with(n: usize, setup: Setup) -> Cluster {
         let db = block_on(TestDatabase::create());
         let dir = tempfile::tempdir().unwrap();
+        let mut env: Vec<(String, String)> = Vec::new();
+        if let Some(config) = setup.config {
+            let path = dir.path().join("keyward.toml");
+            std::fs::write(&path, config).unwrap();
+            env.push(("KEYWARD_CONFIG".into(), path.display().to_string()));
+        }
+        let redis = setup.redis.map(|url| {
+            let prefix = format!("keyward-test-{}:", db.name());
+            env.push(("KEYWARD_REDIS_URL".into(), url.clone()));
+            env.push(("KEYWARD_REDIS_KEY_PREFIX".into(), prefix.clone()));
+            (url, prefix)
+        });
+        env.extend(
+            setup
+                .env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
         let mut cluster = Cluster {
             nodes: Vec::new(),
             admin: String::new(),
-            env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            env,
+            redis,
             dir,
             db,
         };
@@ -97,7 +148,7 @@ impl Cluster {
             .trim()
             .to_owned();
         for i in 0..n {
-            let node = cluster.spawn(i, crate::serve::free_port());
+            let node = cluster.spawn(i, crate::serve::free_port(), Vec::new());
             cluster.nodes.push(node);
         }
         for i in 0..n {
@@ -133,6 +184,28 @@ impl Cluster {
         c
     }
 
+    /// Starts one more node, with `more` on top of the cluster's settings; waits until
+    /// it is ready.
+    pub(crate) fn start_node(&mut self, more: &[(&str, &str)]) -> &Node {
+        let i = self.nodes.len();
+        let more = more
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let node = self.spawn(i, crate::serve::free_port(), more);
+        self.nodes.push(node);
+        self.wait_ready(i);
+        &self.nodes[i]
+    }
+
+    /// Runs a command of the CLI on the shared database that must succeed; its
+    /// `--json` output.
+    pub(crate) fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.cli(&all)).unwrap()
+    }
+
     /// Runs a command of the CLI on the shared database; its stdout.
     pub(crate) fn cli(&self, args: &[&str]) -> String {
         let out = self
@@ -148,11 +221,12 @@ impl Cluster {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn spawn(&self, i: usize, port: u16) -> Node {
+    fn spawn(&self, i: usize, port: u16, more: Vec<(String, String)>) -> Node {
         let dir = self.dir.path().join(format!("node{i}"));
         std::fs::create_dir_all(&dir).unwrap();
         let child = self
             .command(&dir.join("data"))
+            .envs(more.iter().map(|(k, v)| (k, v)))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
@@ -162,6 +236,7 @@ impl Cluster {
             child: Some(child),
             port,
             dir,
+            more,
         }
     }
 
@@ -189,7 +264,8 @@ impl Cluster {
     /// Starts node `i` again (after [`Node::kill9`]) on its port and data directory.
     pub(crate) fn restart(&mut self, i: usize) {
         let port = self.nodes[i].port;
-        let node = self.spawn(i, port);
+        let more = std::mem::take(&mut self.nodes[i].more);
+        let node = self.spawn(i, port, more);
         self.nodes[i] = node;
         self.wait_ready(i);
     }
@@ -237,6 +313,29 @@ impl Cluster {
             r.body["id"].as_str().unwrap().to_owned(),
             r.body["key"].as_str().unwrap().to_owned(),
         )
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // The nodes first (their Drop kills them), then the Redis keys they wrote; the
+        // database goes with its own Drop.
+        self.nodes.clear();
+        let Some((url, prefix)) = &self.redis else {
+            return;
+        };
+        let Ok(client) = redis::Client::open(url.as_str()) else {
+            return;
+        };
+        if let Ok(mut c) = client.get_connection() {
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{prefix}*"))
+                .query(&mut c)
+                .unwrap_or_default();
+            if !keys.is_empty() {
+                let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(keys).query(&mut c);
+            }
+        }
     }
 }
 

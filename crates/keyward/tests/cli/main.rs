@@ -4,6 +4,7 @@
 
 mod client;
 mod cluster;
+mod global_limits;
 mod migrate;
 mod multinode;
 mod proxies;
@@ -61,6 +62,10 @@ impl Env {
             "KEYWARD_DATABASE_MAX_CONNECTIONS",
             "KEYWARD_MIGRATE_ON_START",
             "KEYWARD_KEY_PREFIX",
+            "KEYWARD_REDIS_URL",
+            "KEYWARD_REDIS_KEY_PREFIX",
+            "KEYWARD_REDIS_TIMEOUT",
+            "KEYWARD_REDIS_UNREACHABLE",
             "KEYWARD_URL",
             "KEYWARD_TOKEN",
         ] {

@@ -10,8 +10,16 @@
 //! from the store at its first check, what is spent after is written in batches (with
 //! the keys' last uses, every few seconds and when `keyward serve` stops), and each
 //! write reads back the stored total, so spending by other processes on the same
-//! database (`keyward check`, other nodes) is counted here within a batch. A crash
-//! forgets at most one batch window of spending.
+//! database (`keyward check`, other nodes) is counted here within a batch. A count not
+//! refreshed for [`RESYNC_AFTER`] (a node that wrote nothing, being idle) is read
+//! again before it decides, so no node decides on a count older than about one batch
+//! window: across n nodes the quota is exceeded by at most what the other nodes admit
+//! in one window (docs/rate-limits-across-nodes.md). A crash forgets at most one batch
+//! window of spending.
+//!
+//! With Redis ([`redis`]), the rate-limit states live there instead, shared by every
+//! node, and this module keeps only the quota (and the per-node states it falls back
+//! to when Redis fails and the operator chose `redis_unreachable = "open"`).
 
 use ahash::RandomState;
 use keyward_core::limits::{RateLimit, Tat};
@@ -23,7 +31,15 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Mutex, MutexGuard};
 
+pub mod redis;
+
+use self::redis::{GlobalLimits, Mode, Unreachable};
+
 const SHARDS: usize = 32;
+
+/// A quota count older than this is read from the store again before it decides:
+/// `keyward serve`'s batch window.
+pub(crate) const RESYNC_AFTER: time::Duration = time::Duration::seconds(5);
 
 /// One key's limits as last metered and their states.
 struct KeyState {
@@ -40,6 +56,8 @@ struct OrgQuota {
     used: u64,
     /// Spent here and not yet written (negative after refunds of written spending).
     pending: i64,
+    /// When `used` last took in the stored total (read, or read back after a write).
+    synced_at: Timestamp,
 }
 
 // aHash, not SipHash: these maps are keyed by ids keyward made (random key ids) or
@@ -66,19 +84,26 @@ impl Default for Limiter {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding one of these leaves plain numbers behind: carry on.
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl OrgQuota {
-    fn new(month: Month, used: u64) -> Self {
+    fn new(month: Month, used: u64, now: Timestamp) -> Self {
         OrgQuota {
             month,
             resets_at: month.next().start(),
             used,
             pending: 0,
+            synced_at: now,
         }
+    }
+
+    /// Whether this count may decide at `now`: its month, and not older than
+    /// [`RESYNC_AFTER`].
+    fn current(&self, now: Timestamp) -> bool {
+        now < self.resets_at && now - self.synced_at <= RESYNC_AFTER
     }
 }
 
@@ -87,12 +112,18 @@ impl Limiter {
         &shards[(self.hasher.hash_one(k) as usize) % SHARDS]
     }
 
-    /// `org` has `stored` spent in `month` (read from the store). Kept unless another
-    /// check got there first; a month gone by is put aside to be written.
-    pub(crate) fn loaded(&self, org: &OrgId, month: Month, stored: u64) {
+    /// `org` has `stored` spent in `month` (read from the store at `now`): taken in on
+    /// top of what is pending here. A month gone by is put aside to be written.
+    pub(crate) fn loaded(&self, org: &OrgId, month: Month, stored: u64, now: Timestamp) {
         let mut map = lock(self.shard(&self.quotas, org));
         match map.get_mut(org) {
-            Some(q) if q.month >= month => {}
+            Some(q) if q.month > month => {}
+            Some(q) if q.month == month => {
+                // A write of this node's may be under way and in `stored` or not: the
+                // larger of the two views, and `written` corrects it once it lands.
+                q.used = q.used.max(stored.saturating_add_signed(q.pending));
+                q.synced_at = now;
+            }
             Some(q) => {
                 if q.pending != 0 {
                     lock(&self.leftover).push(QuotaDelta {
@@ -101,10 +132,10 @@ impl Limiter {
                         delta: q.pending,
                     });
                 }
-                *q = OrgQuota::new(month, stored);
+                *q = OrgQuota::new(month, stored, now);
             }
             None => {
-                map.insert(org.clone(), OrgQuota::new(month, stored));
+                map.insert(org.clone(), OrgQuota::new(month, stored, now));
             }
         }
     }
@@ -140,8 +171,8 @@ impl Limiter {
         let mut quotas = lock(self.shard(&self.quotas, org));
         let q = quotas.get_mut(org)?;
         // Past the month's end (rarely: once a month per organization), the count
-        // of the new month is read afresh.
-        if now >= q.resets_at {
+        // of the new month is read afresh; so is a count gone stale.
+        if !q.current(now) {
             return None;
         }
         let spending = meter::spend(
@@ -159,6 +190,40 @@ impl Limiter {
             q.pending += i64::from(cost);
         }
         Some(spending)
+    }
+
+    /// The quota's part of step 8 alone, for a node whose rate limits are decided in
+    /// Redis: spends `cost` of `org`'s quota when it has room (`Admit`, to be given back
+    /// with [`Limiter::unspend_quota`] if the rate limits then refuse). `None` as in
+    /// [`Limiter::spend`]: the month's count is to be read first.
+    pub(crate) fn spend_quota(
+        &self,
+        org: &OrgId,
+        limit: u64,
+        cost: u32,
+        now: Timestamp,
+    ) -> Option<keyward_core::quota::Decision> {
+        let mut quotas = lock(self.shard(&self.quotas, org));
+        let q = quotas.get_mut(org)?;
+        if !q.current(now) {
+            return None;
+        }
+        let decision = keyward_core::quota::decide(limit, q.used, u64::from(cost), q.resets_at);
+        if let keyward_core::quota::Decision::Admit(standing) = decision {
+            q.used = standing.used;
+            q.pending += i64::from(cost);
+        }
+        Some(decision)
+    }
+
+    /// Gives back quota spent by [`Limiter::spend_quota`] for a request then refused.
+    pub(crate) fn unspend_quota(&self, org: &OrgId, cost: u32, now: Timestamp) {
+        if let Some(q) = lock(self.shard(&self.quotas, org)).get_mut(org) {
+            if q.month == Month::of(now) {
+                q.used = q.used.saturating_sub(u64::from(cost));
+                q.pending -= i64::from(cost);
+            }
+        }
     }
 
     /// Gives back what an admitted request of `cost` spent, when what it asked for
@@ -181,12 +246,7 @@ impl Limiter {
             }
         }
         if quota {
-            if let Some(q) = lock(self.shard(&self.quotas, org)).get_mut(org) {
-                if q.month == Month::of(now) {
-                    q.used = q.used.saturating_sub(u64::from(cost));
-                    q.pending -= i64::from(cost);
-                }
-            }
+            self.unspend_quota(org, cost, now);
         }
     }
 
@@ -209,12 +269,13 @@ impl Limiter {
 
     /// A batch was written: `totals` are the stored counts after it, for its months.
     /// What was spent here since the batch was taken stays pending on top.
-    pub(crate) fn written(&self, totals: &[(OrgId, Month, u64)]) {
+    pub(crate) fn written(&self, totals: &[(OrgId, Month, u64)], now: Timestamp) {
         for (org, month, total) in totals {
             let mut map = lock(self.shard(&self.quotas, org));
             if let Some(q) = map.get_mut(org) {
                 if q.month == *month {
                     q.used = total.saturating_add_signed(q.pending);
+                    q.synced_at = now;
                 }
             }
         }
@@ -259,6 +320,12 @@ impl Limiter {
     }
 }
 
+fn lost_count() -> crate::AppError {
+    crate::AppError::Storage(keyward_store::StoreError::Backend(
+        "the quota's count could not be kept".into(),
+    ))
+}
+
 impl crate::Keyward {
     /// Writes the quota spending noted since the last flush and reads back the stored
     /// totals; how many organizations it wrote. On failure the spending is put back,
@@ -275,7 +342,7 @@ impl crate::Keyward {
                     .zip(totals)
                     .map(|(d, t)| (d.org.clone(), d.month, t))
                     .collect();
-                self.limiter.written(&totals);
+                self.limiter.written(&totals, self.now());
                 Ok(batch.len())
             }
             Err(e) => {
@@ -286,7 +353,7 @@ impl crate::Keyward {
     }
 
     /// Step 8 for the check's lookups: reads `org`'s count for the month once, then
-    /// decides in memory.
+    /// decides in memory, or, with Redis, the rate limits there and the quota here.
     pub(crate) async fn spend(
         &self,
         key: &keyward_core::ApiKey,
@@ -295,27 +362,121 @@ impl crate::Keyward {
         cost: u32,
         now: Timestamp,
     ) -> crate::AppResult<Spending> {
+        if let (Some(global), false) = (&self.global, limits.is_empty()) {
+            if let Some(spent) = self
+                .spend_globally(global, key, limits, quota, cost, now)
+                .await?
+            {
+                return Ok(spent);
+            }
+        }
         let limiter = &self.limiter;
         if let Some(spent) = limiter.spend(key.id, &key.org_id, limits, quota, cost, now) {
             return Ok(spent);
         }
         // The organization's first check this month here: its count, then again.
-        let month = Month::of(now);
-        let stored = self.store.quota_used(&key.org_id, month).await?;
-        limiter.loaded(&key.org_id, month, stored);
+        self.load_quota(&key.org_id, now).await?;
         limiter
             .spend(key.id, &key.org_id, limits, quota, cost, now)
-            .ok_or_else(|| {
-                crate::AppError::Storage(keyward_store::StoreError::Backend(
-                    "the quota's count could not be kept".into(),
-                ))
-            })
+            .ok_or_else(lost_count)
+    }
+
+    async fn load_quota(&self, org: &OrgId, now: Timestamp) -> crate::AppResult<()> {
+        let month = Month::of(now);
+        let stored = self.store.quota_used(org, month).await?;
+        self.limiter.loaded(org, month, stored, now);
+        Ok(())
+    }
+
+    /// Step 8 with the rate limits in Redis, as [`meter::spend`] decides it on one
+    /// node: the quota is spent here first when it has room (and given back if the
+    /// limits refuse), so that a refusal by either spends on neither; when the quota has
+    /// no room, Redis is only asked where the limits stand, since a refusal by the rate
+    /// limits comes first. `None`: Redis failed and the operator chose `open`, so the
+    /// caller decides on this node's own limits.
+    async fn spend_globally(
+        &self,
+        global: &GlobalLimits,
+        key: &keyward_core::ApiKey,
+        limits: &[RateLimit],
+        quota: Option<u64>,
+        cost: u32,
+        now: Timestamp,
+    ) -> crate::AppResult<Option<Spending>> {
+        let org = &key.org_id;
+        let quota = match quota {
+            None => None,
+            Some(limit) => Some(match self.limiter.spend_quota(org, limit, cost, now) {
+                Some(decided) => decided,
+                None => {
+                    self.load_quota(org, now).await?;
+                    self.limiter
+                        .spend_quota(org, limit, cost, now)
+                        .ok_or_else(lost_count)?
+                }
+            }),
+        };
+        use keyward_core::quota::Decision;
+        let mode = match quota {
+            Some(Decision::Refuse { .. }) => Mode::Peek,
+            _ => Mode::Spend,
+        };
+        let reserved = matches!(quota, Some(Decision::Admit(_)));
+        let decision = match global.decide(&key.id, limits, mode, cost, None).await {
+            Ok(decision) => decision,
+            Err(_) => {
+                if reserved {
+                    self.limiter.unspend_quota(org, cost, now);
+                }
+                return match global.unreachable() {
+                    Unreachable::Open => Ok(None),
+                    Unreachable::Closed => Err(crate::AppError::LimiterUnavailable),
+                };
+            }
+        };
+        if !decision.admitted {
+            if reserved {
+                self.limiter.unspend_quota(org, cost, now);
+            }
+            return Ok(Some(Spending {
+                spent: Spent::RateLimited,
+                standing: decision.standing,
+                quota: None,
+                retry_after: decision.retry_after,
+            }));
+        }
+        Ok(Some(match quota {
+            Some(Decision::Refuse { standing, never }) => Spending {
+                spent: Spent::QuotaExceeded,
+                standing: decision.standing,
+                quota: Some(standing),
+                retry_after: (!never).then(|| standing.reset(now)),
+            },
+            Some(Decision::Admit(standing)) => Spending {
+                spent: Spent::Admitted,
+                standing: decision.standing,
+                quota: Some(standing),
+                retry_after: None,
+            },
+            None => Spending {
+                spent: Spent::Admitted,
+                standing: decision.standing,
+                quota: None,
+                retry_after: None,
+            },
+        }))
+    }
+
+    /// Whether the rate limiter's Redis answers: `None` without Redis. For `/readyz`.
+    pub async fn redis_ping(&self) -> Option<(Unreachable, Result<(), redis::Failure>)> {
+        let global = self.global.as_ref()?;
+        Some((global.unreachable(), global.ping().await))
     }
 
     /// Gives back what `verdict` spent: for a request admitted by the check and then
     /// refused by the operation's own permission (the management API's 403), which
     /// must not use up the caller's limits.
-    pub fn refund(&self, verdict: &keyward_core::Verdict, cost: u32) {
+    pub async fn refund(&self, verdict: &keyward_core::Verdict, cost: u32) {
         let (Some(key), Some(metered), Some(limits)) = (
             verdict.key.as_deref(),
             verdict.metered.as_deref(),
@@ -326,14 +487,21 @@ impl crate::Keyward {
         if metered.spending.spent != Spent::Admitted {
             return;
         }
-        self.limiter.refund(
-            key.id,
-            &key.org_id,
-            limits,
-            metered.spending.quota.is_some(),
-            cost,
-            self.now(),
-        );
+        let now = self.now();
+        let quota = metered.spending.quota.is_some();
+        if let (Some(global), false) = (&self.global, limits.is_empty()) {
+            // Given back in Redis. Should Redis fail now (logged as any failure), the
+            // request stays spent there: a refund is a courtesy, not a guarantee.
+            let _ = global
+                .decide(&key.id, limits, Mode::Refund, cost, None)
+                .await;
+            if quota {
+                self.limiter.unspend_quota(&key.org_id, cost, now);
+            }
+            return;
+        }
+        self.limiter
+            .refund(key.id, &key.org_id, limits, quota, cost, now);
     }
 
     /// Where `org`'s monthly quota stands now, if its plan has one: the stored count
@@ -382,7 +550,7 @@ mod tests {
         let (k, o) = (key(), org());
         let limits = vec![RateLimit::per("default", 100, Duration::MINUTE)];
         let now = datetime!(2026-12-02 12:00 UTC);
-        limiter.loaded(&o, Month::of(now), 0);
+        limiter.loaded(&o, Month::of(now), 0, now);
         let admitted: usize = std::thread::scope(|s| {
             let handles: Vec<_> = (0..8)
                 .map(|_| {
@@ -416,7 +584,7 @@ mod tests {
         let limiter = Limiter::default();
         let (k, o) = (key(), org());
         let now = datetime!(2026-12-31 23:59:59 UTC);
-        limiter.loaded(&o, Month::of(now), 40);
+        limiter.loaded(&o, Month::of(now), 40, now);
         for _ in 0..3 {
             limiter.spend(k, &o, &[], Some(50), 2, now).unwrap();
         }
@@ -427,7 +595,7 @@ mod tests {
         let batch = limiter.take_pending();
         assert_eq!(batch[0].delta, 6, "put back after a failed write");
         // Another process spent 4 meanwhile: the stored total says so.
-        limiter.written(&[(o.clone(), Month::of(now), 50)]);
+        limiter.written(&[(o.clone(), Month::of(now), 50)], now);
         assert_eq!(
             limiter.spend(k, &o, &[], Some(50), 1, now).unwrap().spent,
             Spent::QuotaExceeded
@@ -439,7 +607,7 @@ mod tests {
             None,
             "the new month's count is read first"
         );
-        limiter.loaded(&o, Month::of(january), 0);
+        limiter.loaded(&o, Month::of(january), 0, january);
         assert_eq!(
             limiter
                 .spend(k, &o, &[], Some(50), 1, january)
@@ -455,7 +623,7 @@ mod tests {
         let (k, o) = (key(), org());
         let limits = [RateLimit::per("default", 1, Duration::HOUR)];
         let now = datetime!(2026-12-02 12:00 UTC);
-        limiter.loaded(&o, Month::of(now), 0);
+        limiter.loaded(&o, Month::of(now), 0, now);
         assert_eq!(
             limiter
                 .spend(k, &o, &limits, Some(1), 1, now)
