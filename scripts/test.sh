@@ -31,6 +31,19 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
+# PostgreSQL and Redis: the storage, HTTP and multi-node tests run against real ones,
+# which this script does not install (a database server needs an operator's choices).
+# Say at once which is missing rather than let dozens of tests fail one by one.
+reachable() { # host port
+    (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
+}
+for service in "PostgreSQL 127.0.0.1 5432 KEYWARD_TEST_POSTGRES_URL" "Redis 127.0.0.1 6379 KEYWARD_TEST_REDIS_URL"; do
+    set -- $service
+    if [ -z "${!4:-}" ] && ! reachable "$2" "$3"; then
+        echo "warning: $1 does not answer on $2:$3: the tests that need it will fail. Run $1 there (PostgreSQL with a user 'postgres' that may create databases, trusted on loopback), or point $4 at one." >&2
+    fi
+done
+
 # Debian's nginx lives in /usr/sbin, which a user's PATH may not hold.
 case ":$PATH:" in *:/usr/sbin:*) ;; *) export PATH="$PATH:/usr/sbin" ;; esac
 
