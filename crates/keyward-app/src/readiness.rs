@@ -1,10 +1,11 @@
 //! Readiness: whether each component a node depends on to answer correctly works now,
 //! for `/readyz`. The application's own components are listed here ([`Keyward::
-//! readiness`]); others that live outside it (such as a Redis for rate limits) are
-//! [`Probe`]s handed to the server, which asks them beside these.
+//! readiness`]): the database, the change notifications, the rate limiter's Redis;
+//! others that live outside it are [`Probe`]s handed to the server, which asks them
+//! beside these.
 
 use crate::cache::FeedHealth;
-use crate::Keyward;
+use crate::{Keyward, Unreachable};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -21,6 +22,10 @@ pub struct Component {
     pub state: ComponentState,
     /// What is wrong, for the operator; never a secret.
     pub detail: Option<String>,
+    /// Whether the node can serve only while this component is up. A component that
+    /// is not (the rate limiter's Redis with `redis_unreachable = "open"`) leaves the
+    /// node in service, degraded, while it is down.
+    pub required: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +52,7 @@ impl Component {
             name,
             state: ComponentState::Up,
             detail: None,
+            required: true,
         }
     }
 
@@ -55,11 +61,25 @@ impl Component {
             name,
             state: ComponentState::Down,
             detail: Some(detail.into()),
+            required: true,
+        }
+    }
+
+    /// The same component, one the node serves without (see [`Component::required`]).
+    pub fn not_required(self) -> Self {
+        Component {
+            required: false,
+            ..self
         }
     }
 
     pub fn is_up(&self) -> bool {
         self.state == ComponentState::Up
+    }
+
+    /// Down (or recovering) and needed: the node is not ready.
+    pub fn keeps_node_out(&self) -> bool {
+        !self.is_up() && self.required
     }
 }
 
@@ -80,9 +100,11 @@ pub async fn within_limit(name: &'static str, probe: impl Future<Output = Compon
 }
 
 impl Keyward {
-    /// The application's own components: the database, and where a change feed is
+    /// The application's own components: the database; where a change feed is
     /// followed, the notification connection (down, the cache is bypassed and every
-    /// check reads the database, still correct, but slower and heavier on it).
+    /// check reads the database, still correct, but slower and heavier on it); with
+    /// rate limits in Redis, Redis (down with `redis_unreachable = "open"`, checks use
+    /// per-node limits, so the node still serves: not required).
     pub async fn readiness(&self) -> Vec<Component> {
         let database = within_limit("database", async {
             match self.store.count_users().await {
@@ -105,11 +127,34 @@ impl Keyward {
                 detail: Some(
                     "listening again, reading the changes that may have been missed".into(),
                 ),
+                required: true,
             }),
             FeedHealth::Down => out.push(Component::down(
                 name,
                 "not listening for changes made on other nodes: checks read the database until it reconnects",
             )),
+        }
+        let name = "redis";
+        match self.redis_ping().await {
+            None => {}
+            Some((_, Ok(()))) => out.push(Component::up(name)),
+            Some((Unreachable::Closed, Err(e))) => {
+                tracing::warn!(error = %e, "readiness: the rate limiter's Redis does not answer");
+                out.push(Component::down(
+                    name,
+                    "does not answer; checks fail meanwhile (redis_unreachable = closed)",
+                ));
+            }
+            Some((Unreachable::Open, Err(e))) => {
+                tracing::warn!(error = %e, "readiness: the rate limiter's Redis does not answer");
+                out.push(
+                    Component::down(
+                        name,
+                        "does not answer; checks use per-node limits meanwhile (redis_unreachable = open)",
+                    )
+                    .not_required(),
+                );
+            }
         }
         out
     }

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use keyward_app::readiness::{within_limit, Component};
+use keyward_app::readiness::within_limit;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -66,28 +66,10 @@ pub async fn readyz(State(s): State<AppState>) -> Response {
     for probe in s.probes.iter() {
         components.push(within_limit(probe.name(), probe.probe()).await);
     }
-    // Redis down with `redis_unreachable = "open"` is reported, and leaves the node in
-    // service: its checks fall back to per-node limits.
-    let mut degraded = false;
-    match s.app.redis_ping().await {
-        None => {}
-        Some((_, Ok(()))) => components.push(Component::up("redis")),
-        Some((unreachable, Err(e))) => {
-            tracing::warn!(error = %e, "readiness: the rate limiter's Redis does not answer");
-            degraded = unreachable == keyward_app::Unreachable::Open;
-            components.push(Component::down(
-                "redis",
-                match degraded {
-                    true => "does not answer; checks use per-node limits meanwhile (redis_unreachable = open)",
-                    false => "does not answer; checks fail meanwhile (redis_unreachable = closed)",
-                },
-            ));
-        }
-    }
+    let degraded = components.iter().any(|c| !c.is_up());
     let down: Vec<String> = components
         .iter()
-        // Redis down but degraded-open does not take the node out of service.
-        .filter(|c| !(c.is_up() || degraded && c.name == "redis"))
+        .filter(|c| c.keeps_node_out())
         .map(|c| match &c.detail {
             Some(d) => format!("{} is {} ({d})", c.name, c.state.as_str()),
             None => format!("{} is {}", c.name, c.state.as_str()),
