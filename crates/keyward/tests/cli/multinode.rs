@@ -366,7 +366,22 @@ fn a_node_that_loses_its_notifications_bypasses_its_cache_until_it_has_caught_up
     }
 
     // The listener cannot come back while new connections are refused; the node's
-    // pool keeps the connections it holds.
+    // pool keeps the connections it holds. It holds only as many as it has needed at
+    // once, and while the listener is down its change-log reads, /readyz and the
+    // checks below each take one: open several first, so that the node under test
+    // reads its database with the connections it has, as a node that has been
+    // serving would, rather than fail to open one more.
+    std::thread::scope(|s| {
+        for _ in 0..6 {
+            s.spawn(|| {
+                let mut conn = c.nodes[1].conn();
+                for _ in 0..20 {
+                    conn.admin(&c.admin, "GET", "/v1/orgs", Value::Null)
+                        .expect(200);
+                }
+            });
+        }
+    });
     allow_connections(&c, false);
     assert_eq!(terminate_listener(&c, c.nodes[1].pid()), 1);
     let deadline = Instant::now() + Duration::from_secs(10);
