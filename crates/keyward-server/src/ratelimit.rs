@@ -32,16 +32,16 @@ pub struct LimitStanding {
     pub name: String,
     /// Requests (cost units) per period.
     pub limit: u32,
-    /// Such as `10s`, `1m`, `1h`.
-    pub period: String,
+    /// Such as `10s`, `1m`, `1h`. Kept as a duration and written only when the answer
+    /// is (forward auth never writes it).
+    #[serde(with = "keyward_core::duration::serde_text")]
+    #[schema(value_type = String)]
+    pub period: time::Duration,
     /// Left now.
     pub remaining: u32,
     /// Seconds until it is whole again; with nothing left, until the next request is
     /// admitted (the `RateLimit` field's `t`).
     pub reset: u64,
-    /// The period in whole seconds: the policy's window (`w`).
-    #[serde(skip)]
-    window: u64,
 }
 
 /// The organization's monthly quota, as the verify answer gives it.
@@ -96,14 +96,13 @@ impl Limits {
             .map(|(l, st)| LimitStanding {
                 name: l.name.clone(),
                 limit: l.limit,
-                period: keyward_core::duration::format(l.period),
+                period: l.period,
                 remaining: st.remaining,
                 reset: match (st.remaining, s.spent, retry_after) {
                     (0, Spent::RateLimited, Some(after)) => after,
                     (0, _, _) => secs_up(l.period / l.limit.max(1)).min(secs_up(st.reset)),
                     _ => secs_up(st.reset),
                 },
-                window: secs_up(l.period),
             })
             .collect();
         let month = Month::of(now);
@@ -119,7 +118,7 @@ impl Limits {
     /// `RateLimit-Policy`: every limit, then the quota.
     pub fn policy(&self) -> String {
         self.items(
-            |l| (l.limit.into(), l.window),
+            |l| (l.limit.into(), secs_up(l.period)),
             |q| (q.limit, self.month_seconds),
             "q",
             "w",
