@@ -3,9 +3,24 @@ measured in the same rounds, as the ratio of medians and the median of the per-r
 ratios: issue 11's pairs, or those given as arguments, each `a/b:label`.
 
     forward-auth-summary.py RUNS_TSV [a/b:label ...]
+    forward-auth-summary.py --cpu CPU_TSV     # server CPU time per request, medians
 """
 import statistics
 import sys
+
+if sys.argv[1] == "--cpu":
+    cpu = {}
+    with open(sys.argv[2]) as f:
+        next(f)
+        for line in f:
+            server, _, us = line.split()
+            cpu.setdefault(server, []).append(float(us))
+    print()
+    print("| server | CPU µs per request (median; user + system, all threads) | runs |")
+    print("| --- | --- | --- |")
+    for s in cpu:
+        print(f"| {s} | {statistics.median(cpu[s]):.2f} | " + ", ".join(f"{x:.2f}" for x in cpu[s]) + " |")
+    sys.exit(0)
 
 def ms(v):
     for unit, scale in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
@@ -34,6 +49,8 @@ pairs = [
     ("forward-auth", "bare-hyper", "forward auth / bare hyper (target >= 0.85)"),
     ("hyper-hash", "bare-hyper", "bare hyper computing the keyed hash / bare hyper"),
     ("forward-auth", "hyper-hash", "forward auth / bare hyper computing the keyed hash"),
+    ("hyper-answer", "bare-hyper", "bare hyper hashing and giving forward auth's answer / bare hyper"),
+    ("forward-auth", "hyper-answer", "forward auth / bare hyper hashing and giving forward auth's answer"),
     ("verify", "bare-hyper-post", "verify / bare hyper (target >= 0.80)"),
     ("nginx-keyward", "nginx", "nginx + auth_request to keyward / nginx alone"),
 ]

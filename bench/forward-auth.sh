@@ -7,6 +7,9 @@
 #   hyper-hash        the same, also computing each request's keyed hash (HMAC-SHA-256
 #                     under a pepper) as keyward's check does: the ceiling for any
 #                     server that checks keys
+#   hyper-answer      the same again, answering with the header fields of keyward's
+#                     forward-auth answer (fixed values): the floor for any server that
+#                     checks a key and answers as forward auth must
 #   forward-auth      keyward's /v1/forward-auth, as nginx auth_request calls it
 #   verify            keyward's POST /v1/keys/verify (bench/verify.lua)
 #   bare-hyper-post   the hyper baseline given the verify requests
@@ -41,24 +44,29 @@ export KEYS_FILE=$OUT/keys.txt
 ADMIN_TOKEN=$(KEYWARD_DATA_DIR=$OUT/data "$KW" admin token create --name bench)
 export ADMIN_TOKEN
 
-HYPER=18301 KEYWARD=18302 NGINX_ALONE=18303 NGINX_AUTH=18304 HASHING=18305
+HYPER=18301 KEYWARD=18302 NGINX_ALONE=18303 NGINX_AUTH=18304 HASHING=18305 ANSWERING=18306
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; [ -f "$OUT/nginx/nginx.pid" ] && kill "$(cat "$OUT/nginx/nginx.pid")" 2>/dev/null || true' EXIT
+# The process answering each direct server, whose CPU time each run reads.
+declare -A pid
 "$KB" bare-hyper --listen 127.0.0.1:$HYPER --workers 1 > /dev/null &
-pids+=($!)
+pids+=($!) && pid[bare-hyper]=$! && pid[bare-hyper-post]=$!
 "$KB" bare-hyper --listen 127.0.0.1:$HASHING --workers 1 --keyed-hash > /dev/null &
-pids+=($!)
+pids+=($!) && pid[hyper-hash]=$!
+"$KB" bare-hyper --listen 127.0.0.1:$ANSWERING --workers 1 --keyed-hash --forward-auth-answer > /dev/null &
+pids+=($!) && pid[hyper-answer]=$!
 KEYWARD_CONFIG=bench/forward-auth.toml KEYWARD_DATA_DIR=$OUT/data \
     "$KW" serve --listen 127.0.0.1:$KEYWARD --workers 1 > "$OUT/keyward.log" 2>&1 &
 pids+=($!)
 kw_pid=$!
+pid[forward-auth]=$kw_pid && pid[verify]=$kw_pid
 
 # nginx: the shipped deploy/nginx/keyward.conf with its upstreams and port replaced, and
 # next to it a server with the same proxy settings and no auth_request.
 bash bench/nginx-forward-auth.sh "$OUT/nginx" $NGINX_AUTH $NGINX_ALONE 127.0.0.1:$KEYWARD 127.0.0.1:$HYPER
 nginx -p "$OUT/nginx" -c "$OUT/nginx/nginx.conf"
 
-for port in $HYPER $HASHING $KEYWARD $NGINX_ALONE; do
+for port in $HYPER $HASHING $ANSWERING $KEYWARD $NGINX_ALONE; do
     for _ in $(seq 100); do
         curl -s -o /dev/null --max-time 1 http://127.0.0.1:$port/ && break
         sleep 0.1
@@ -67,16 +75,17 @@ done
 
 declare -A url=(
     [bare-hyper]=http://127.0.0.1:$HYPER [hyper-hash]=http://127.0.0.1:$HASHING
+    [hyper-answer]=http://127.0.0.1:$ANSWERING
     [forward-auth]=http://127.0.0.1:$KEYWARD
     [verify]=http://127.0.0.1:$KEYWARD [bare-hyper-post]=http://127.0.0.1:$HYPER
     [nginx]=http://127.0.0.1:$NGINX_ALONE [nginx-keyward]=http://127.0.0.1:$NGINX_AUTH
 )
 declare -A script=(
-    [bare-hyper]=forward [hyper-hash]=forward [forward-auth]=forward [verify]=verify [bare-hyper-post]=verify
+    [bare-hyper]=forward [hyper-hash]=forward [hyper-answer]=forward [forward-auth]=forward [verify]=verify [bare-hyper-post]=verify
     [nginx]=forward [nginx-keyward]=forward
 )
 declare -A direct=([nginx]=0 [nginx-keyward]=0)
-servers="bare-hyper hyper-hash forward-auth bare-hyper-post verify nginx nginx-keyward"
+servers="bare-hyper hyper-hash hyper-answer forward-auth bare-hyper-post verify nginx nginx-keyward"
 
 # Every keyward answer of a validation pass must be a pass: the load is real checks.
 for s in forward-auth verify nginx-keyward; do
@@ -86,14 +95,24 @@ for s in forward-auth verify nginx-keyward; do
         || { echo "$s: refused answers: $(cat "$OUT/validate-$s.txt")" >&2; exit 1; }
 done
 
+# The server's CPU time (user + system, all its threads) per request: what it spent,
+# whether or not wrk, on the other core, was what held the rate back.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 printf 'server\tround\trequests_per_s\tp99\n' > "$OUT/runs.tsv"
+printf 'server\tround\tcpu_us_per_request\n' > "$OUT/cpu.tsv"
 for r in $(seq "$ROUNDS"); do
     order=$servers
     [ $((r % 2)) = 0 ] && order=$(echo "$servers" | tr ' ' '\n' | tac | tr '\n' ' ')
     for s in $order; do
         raw=$OUT/wrk-$s-$r.txt
+        before=$([ -n "${pid[$s]:-}" ] && cpu_ticks "${pid[$s]}" || echo 0)
         DIRECT=${direct[$s]:-1} wrk -t1 -c"$CONNS" -d"${DUR}s" --latency \
             -s "bench/${script[$s]}.lua" "${url[$s]}" > "$raw" 2>&1
+        if [ -n "${pid[$s]:-}" ]; then
+            printf '%s\t%s\t%s\n' "$s" "$r" "$(awk -v t="$(( $(cpu_ticks "${pid[$s]}") - before ))" \
+                -v hz="$(getconf CLK_TCK)" '/requests in/ {printf "%.2f", t / hz * 1e6 / $1}' "$raw")" \
+                >> "$OUT/cpu.tsv"
+        fi
         if grep -q "Non-2xx" "$raw"; then echo "$s: non-2xx answers, see $raw" >&2; exit 1; fi
         printf '%s\t%s\t%s\t%s\n' "$s" "$r" "$(awk '/Requests\/sec/ {print $2}' "$raw")" \
             "$(awk '$1 == "99%" {print $2}' "$raw")" | tee -a "$OUT/runs.tsv"
@@ -101,3 +120,4 @@ for r in $(seq "$ROUNDS"); do
 done
 echo "keyward_rss_mb $(awk '/VmRSS/ {printf "%.1f", $2 / 1024}' /proc/$kw_pid/status)" | tee "$OUT/memory.txt"
 python3 bench/forward-auth-summary.py "$OUT/runs.tsv" | tee "$OUT/summary.md"
+python3 bench/forward-auth-summary.py --cpu "$OUT/cpu.tsv" | tee -a "$OUT/summary.md"

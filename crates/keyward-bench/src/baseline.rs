@@ -3,7 +3,9 @@
 //! computes what no check can skip: the keyed hash (HMAC-SHA-256 under a pepper) of
 //! the key in `x-api-key` or `Authorization: Bearer`, compared in constant time with a stored one,
 //! with the same code as keyward's check. The answer is 200 whatever the comparison
-//! says: the figure is what hashing costs, not a check.
+//! says: the figure is what hashing costs, not a check. With `forward_auth_answer`, the
+//! answer is the one keyward's forward auth gives a metered key (its header fields, with
+//! fixed values, and no body): what writing that answer costs.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -13,7 +15,29 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 
-pub async fn serve(listen: std::net::SocketAddr, keyed_hash: bool) -> anyhow::Result<()> {
+/// The header fields of keyward's forward-auth answer to a valid metered key, as
+/// `bench/forward-auth.sh` sees it (besides `date` and `content-length`, which hyper
+/// writes).
+const FORWARD_AUTH_ANSWER: [(&str, &str); 6] = [
+    ("x-keyward-key-id", "r8zQCAjK6H6nUWeU"),
+    ("x-keyward-org-id", "org_DSHqQYVNXEpiRIFy"),
+    ("x-keyward-key-kind", "live"),
+    (
+        "ratelimit-policy",
+        "\"default\";q=1000000000;w=1, \"quota\";q=4611686018427387903;w=2678400",
+    ),
+    (
+        "ratelimit",
+        "\"default\";r=999999999;t=1, \"quota\";r=4611686018425630467;t=2467672",
+    ),
+    ("x-request-id", "b6fb2887db9871f3c22de00676e2aa2b"),
+];
+
+pub async fn serve(
+    listen: std::net::SocketAddr,
+    keyed_hash: bool,
+    forward_auth_answer: bool,
+) -> anyhow::Result<()> {
     let peppers =
         keyward_core::PepperSet::parse("bare-hyper-pepper-0123456789abcdefghijklmnopqrstuvwxyz")?;
     let stored = peppers.hash_str("kw_live_not-a-key-of-any-fixture");
@@ -40,7 +64,17 @@ pub async fn serve(listen: std::net::SocketAddr, keyed_hash: bool) -> anyhow::Re
                         .unwrap_or_default();
                     std::hint::black_box(peppers.verify_str(key, stored));
                 }
-                async {
+                async move {
+                    if forward_auth_answer {
+                        let mut answer = Response::new(Full::new(Bytes::new()));
+                        for (name, value) in FORWARD_AUTH_ANSWER {
+                            answer.headers_mut().insert(
+                                hyper::header::HeaderName::from_static(name),
+                                hyper::header::HeaderValue::from_static(value),
+                            );
+                        }
+                        return Ok::<_, Infallible>(answer);
+                    }
                     Ok::<_, Infallible>(
                         Response::builder()
                             .header("content-type", "application/json")

@@ -75,6 +75,12 @@ enum Command {
         /// must: the ceiling for any server that checks keys.
         #[arg(long)]
         keyed_hash: bool,
+        /// Answer with the header fields keyward's forward auth answers a metered key
+        /// with (identity, `RateLimit`, `RateLimit-Policy`, request id; fixed values),
+        /// and no body: with `--keyed-hash`, the floor for any server that checks a
+        /// key and says what the issue asks it to say.
+        #[arg(long)]
+        forward_auth_answer: bool,
     },
 }
 
@@ -119,7 +125,8 @@ fn main() -> anyhow::Result<()> {
             listen,
             workers,
             keyed_hash,
-        } => runtime(workers)?.block_on(baseline::serve(listen, keyed_hash)),
+            forward_auth_answer,
+        } => runtime(workers)?.block_on(baseline::serve(listen, keyed_hash, forward_auth_answer)),
     }
 }
 
