@@ -11,6 +11,14 @@
 //!   fails closed, answers refusals as keyward does, and puts the key's identity
 //!   ([`KeyIdentity`]) into the request's extensions.
 //!
+//! **Forward compatible.** A keyward newer than this crate may answer values it does
+//! not know (an outcome, a key kind added later): they read as the vocabulary's
+//! `Other(text)` variant (such as [`types::Outcome::Other`]) with keyward's exact text,
+//! rather than failing the answer, and the layer refuses a request whose outcome it
+//! does not know (fail closed, with keyward's 4xx status or else 401), logging the
+//! outcome. Upgrading keyward ahead of its clients thus refuses at most the requests
+//! that get a new outcome, rather than every request.
+//!
 //! The crate depends on nothing server-side: reqwest (without default features; https
 //! with the `rustls` feature), serde, `http` and tower.
 

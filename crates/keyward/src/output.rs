@@ -1,6 +1,6 @@
 //! How the CLI prints: plain tables for people, JSON for scripts, and errors as one
 //! `error: …` line on stderr with an exit code (1: a check said no; 2: the command
-//! failed).
+//! failed; 130: cancelled with Ctrl-C at a prompt).
 //!
 //! Everything goes through [`write_out`] (the `outln!` macro) and [`write_err`],
 //! never `println!`: `println!` panics when the reader has gone away, as in
@@ -92,6 +92,15 @@ impl Failure {
         Failure {
             message: Some(message.into()),
             code: 2,
+        }
+    }
+
+    /// The person cancelled at a prompt with Ctrl-C: exit 130, as a shell reports a
+    /// command that SIGINT ended.
+    pub fn cancelled(message: impl Into<String>) -> Self {
+        Failure {
+            message: Some(message.into()),
+            code: 130,
         }
     }
 

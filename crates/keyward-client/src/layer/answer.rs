@@ -26,7 +26,7 @@ struct Body<'a> {
 
 /// The refusal of a request whose key keyward did not accept.
 pub(crate) fn refusal(answer: &VerifyOut) -> Response<String> {
-    let outcome = answer.outcome;
+    let outcome = &answer.outcome;
     // keyward answers refusals with 4xx; anything else would let a client read a
     // refusal as a success or a server failure.
     let status = StatusCode::from_u16(answer.status)

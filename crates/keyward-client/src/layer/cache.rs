@@ -12,7 +12,7 @@
 //! request, or the limits would count only the cache's misses.
 
 use super::Ask;
-use crate::types::VerifyOut;
+use crate::types::{Level, VerifyOut};
 use sha2::{Digest, Sha256};
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -64,7 +64,7 @@ impl Cache {
         field(ask.project.as_deref());
         field(ask.environment.as_deref());
         field(ask.resource.as_deref());
-        field(ask.level.map(|l| l.as_str()));
+        field(ask.level.as_ref().map(Level::as_str));
         field(ask.level.is_none().then_some(method));
         field(ask.ip.map(|ip| ip.to_string()).as_deref());
         field(ask.cost.map(|c| c.to_string()).as_deref());
@@ -115,8 +115,8 @@ mod tests {
     fn answer(outcome: Outcome, limits: Option<Vec<LimitStanding>>) -> Arc<VerifyOut> {
         Arc::new(VerifyOut {
             valid: outcome == Outcome::Valid,
-            outcome,
             status: if outcome == Outcome::Valid { 200 } else { 401 },
+            outcome,
             detail: String::new(),
             required_permission: None,
             key: None,

@@ -11,6 +11,9 @@
 //! 3. refuses with keyward's status, problem body, `WWW-Authenticate`, `RateLimit`
 //!    and `Retry-After`, or passes the request on with the key's [`KeyIdentity`] in
 //!    its extensions, and with the key's header removed unless told to keep it.
+//!    Only an answer with the outcome `valid` lets a request through: an outcome this
+//!    client does not know (a newer keyward's, read as [`Outcome::Other`]) is refused
+//!    with keyward's status (a 4xx, else 401) and logged with its text.
 //!
 //! **Fails closed.** When keyward cannot be reached, or answers 5xx, the request is
 //! refused with 503 (`Retry-After: 1`); [`KeywardLayer::fail_open`] passes it on
@@ -311,16 +314,25 @@ impl Shared {
                 return Decision::Refuse(answer::misconfigured());
             }
         };
-        match (&answer.key, answer.valid) {
-            (Some(key), true) => {
+        if let Outcome::Other(outcome) = &answer.outcome {
+            // A newer keyward's outcome: whatever it means, this layer cannot tell
+            // that it lets the request through, so it refuses it (fail closed).
+            tracing::warn!(
+                outcome = %outcome,
+                status = answer.status,
+                "keyward answered an outcome this client does not know; refusing the request (upgrade keyward-client)"
+            );
+        }
+        match (&answer.key, answer.valid, &answer.outcome) {
+            (Some(key), true, Outcome::Valid) => {
                 parts.extensions.insert(KeyIdentity {
                     key_id: key.id.clone(),
                     org_id: key.org_id.clone(),
                     name: key.name.clone(),
-                    kind: key.kind,
+                    kind: key.kind.clone(),
                     user_id: key.owner.clone(),
                     scopes: key.scopes.clone(),
-                    org_access: key.org_access,
+                    org_access: key.org_access.clone(),
                     metadata: key.metadata.clone(),
                 });
                 Decision::Pass(answer::limit_fields(&answer))
@@ -351,7 +363,7 @@ impl Shared {
             project: ask.project.clone(),
             environment: ask.environment.clone(),
             method: ask.level.is_none().then(|| method.to_owned()),
-            level: ask.level,
+            level: ask.level.clone(),
             resource: ask.resource.clone(),
             ip: ask.ip.map(|ip| ip.to_string()),
             cost: ask.cost,
@@ -493,6 +505,117 @@ mod tests {
         strip(&mut h);
         assert_eq!(h.len(), 1, "{h:?}");
         assert!(h.contains_key(AUTHORIZATION));
+    }
+
+    /// A fake keyward on a free loopback port whose verify API gives `answer` to
+    /// every check, counting them; and a layer as made by default (fail closed, with
+    /// its cache) asking it, around a service that says "passed" and the key kind it
+    /// was told.
+    async fn layer_asking(
+        answer: serde_json::Value,
+    ) -> (
+        impl Service<Request<String>, Response = Response<String>, Error = std::convert::Infallible>
+            + Clone,
+        Arc<std::sync::atomic::AtomicUsize>,
+    ) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&asked);
+        let keyward = axum::Router::new().route(
+            "/v1/keys/verify",
+            axum::routing::post(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let answer = answer.clone();
+                async move { axum::Json(answer) }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, keyward).await });
+        let client = Client::new(&url, SecretString::from("kw_admin_test".to_owned())).unwrap();
+        let layer = KeywardLayer::new(client, |_| Ask::organization());
+        let service = layer.layer(tower::service_fn(|request: Request<String>| async move {
+            let kind = request
+                .extensions()
+                .get::<KeyIdentity>()
+                .map(|who| who.kind.to_string())
+                .unwrap_or_default();
+            Ok::<_, std::convert::Infallible>(Response::new(format!("passed: {kind}")))
+        }));
+        (service, asked)
+    }
+
+    fn verify_answer(valid: bool, outcome: &str, status: u16, kind: &str) -> serde_json::Value {
+        serde_json::json!({
+            "valid": valid,
+            "outcome": outcome,
+            "status": status,
+            "detail": "As a newer keyward words it.",
+            "required_permission": null,
+            "key": {
+                "id": "0123456789abcdef", "org_id": "org_1", "name": "ci", "kind": kind,
+                "grants": [], "scopes": [], "org_access": "none", "owner": null,
+                "expires_at": null, "metadata": null
+            },
+            "rate_limits": null,
+            "quota": null,
+            "retry_after": null,
+            "headers": {}
+        })
+    }
+
+    async fn send(
+        service: &(impl Service<
+            Request<String>,
+            Response = Response<String>,
+            Error = std::convert::Infallible,
+        > + Clone),
+    ) -> Response<String> {
+        use tower::ServiceExt;
+        let request = Request::builder()
+            .uri("/forms")
+            .header("x-api-key", KEY)
+            .body(String::new())
+            .unwrap();
+        service.clone().oneshot(request).await.unwrap()
+    }
+
+    /// A newer keyward may answer an outcome this client does not know. The answer
+    /// still reads (no 500 on every request after an upgrade of keyward), and the
+    /// request is refused with the status keyward gave and its outcome's exact text,
+    /// never let through, whatever `valid` says; nor is it cached.
+    #[tokio::test]
+    async fn an_unknown_outcome_is_read_and_refused() {
+        let (service, asked) =
+            layer_asking(verify_answer(false, "some-future-outcome", 403, "live")).await;
+        for n in 1..=2 {
+            let response = send(&service).await;
+            assert_eq!(response.status(), http::StatusCode::FORBIDDEN);
+            let body: serde_json::Value = serde_json::from_str(response.body()).unwrap();
+            assert_eq!(body["outcome"], "some-future-outcome", "{body}");
+            assert_eq!(body["type"], "/docs/problems#some-future-outcome");
+            assert_eq!(body["detail"], "As a newer keyward words it.");
+            assert!(!response.body().contains("passed"));
+            assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), n);
+        }
+
+        // Even an answer that says valid: the layer cannot know what the outcome
+        // allows, so it refuses (401, since 200 is no refusal's status).
+        let (service, _) =
+            layer_asking(verify_answer(true, "valid_with_conditions", 200, "live")).await;
+        let response = send(&service).await;
+        assert_eq!(response.status(), http::StatusCode::UNAUTHORIZED);
+        assert!(!response.body().contains("passed"), "{}", response.body());
+    }
+
+    /// A valid key of a kind this client does not know (a newer keyward's) is let
+    /// through as keyward decided, its kind given as keyward wrote it.
+    #[tokio::test]
+    async fn a_valid_key_of_an_unknown_kind_passes() {
+        let (service, _) = layer_asking(verify_answer(true, "valid", 200, "sandbox")).await;
+        let response = send(&service).await;
+        assert_eq!(response.status(), http::StatusCode::OK);
+        assert_eq!(response.body(), "passed: sandbox");
     }
 
     /// Cache entries are found by a digest: one per key and ask, and never the key.

@@ -101,22 +101,34 @@ pub fn logout(args: &LogoutArgs, json: bool) -> Result<(), Failure> {
 }
 
 /// The token, from a prompt that does not echo when standard input is a terminal,
-/// else from its first line.
+/// else from its first line. Ctrl-C at the prompt cancels the login (exit 130), with
+/// the terminal as it was.
 fn read_token(url: &str) -> Result<SecretString, Failure> {
     use std::io::{BufRead, IsTerminal};
     let stdin = std::io::stdin();
-    let mut line = String::new();
-    let read = if stdin.is_terminal() {
-        crate::output::write_err(format_args!(
-            "Admin token for {url} (from `keyward admin tokens create` on the server; not shown as you type): "
-        ));
-        let read = without_echo(|| stdin.lock().read_line(&mut line));
+    let cannot = |e: std::io::Error| Failure::usage(format!("cannot read the token: {e}"));
+    let line = if stdin.is_terminal() {
+        // The prompt comes once the echo is off: nothing typed after it shows.
+        let typed = without_echo(|interrupt| {
+            crate::output::write_err(format_args!(
+                "Admin token for {url} (from `keyward admin tokens create` on the server; not shown as you type): "
+            ));
+            read_line_or(&mut stdin.lock(), interrupt)
+        });
         crate::output::write_err(format_args!("\n"));
-        read
+        match typed.map_err(cannot)? {
+            Typed::Line(line) => line,
+            Typed::Interrupted => {
+                return Err(Failure::cancelled(
+                    "login cancelled (Ctrl-C); no token was saved",
+                ))
+            }
+        }
     } else {
-        stdin.lock().read_line(&mut line)
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line).map_err(cannot)?;
+        line
     };
-    read.map_err(|e| Failure::usage(format!("cannot read the token: {e}")))?;
     let token = SecretString::from(line.trim().to_owned());
     if token.expose_secret().is_empty() {
         return Err(Failure::usage(
@@ -126,22 +138,77 @@ fn read_token(url: &str) -> Result<SecretString, Failure> {
     Ok(token)
 }
 
-/// Runs `read` with the terminal's echo off, and turns it back on after.
-fn without_echo<T>(read: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
+/// What was typed at the prompt.
+enum Typed {
+    /// A line, without its end; what came before the end of input if it had none.
+    Line(String),
+    /// The interrupt character (Ctrl-C).
+    Interrupted,
+}
+
+/// Runs `read` with the terminal's echo off, and puts the terminal back as it was
+/// after, however `read` ends. `read` is given the terminal's interrupt character
+/// (Ctrl-C): the terminal sends it as a byte instead of a SIGINT, since a SIGINT
+/// would end the process with the echo still off, and the shell the person returns
+/// to would not show what they type. The terminal still edits the line (backspace,
+/// Ctrl-U), and the interrupt character also ends a line, so that a read returns as
+/// soon as it is pressed.
+fn without_echo<T>(read: impl FnOnce(u8) -> std::io::Result<T>) -> std::io::Result<T> {
     #[cfg(unix)]
     {
-        use rustix::termios::{tcgetattr, tcsetattr, LocalModes, OptionalActions};
+        use rustix::termios::{
+            tcgetattr, tcsetattr, LocalModes, OptionalActions, SpecialCodeIndex,
+        };
         let stdin = std::io::stdin();
         let before = tcgetattr(&stdin)?;
+        // 0 is _POSIX_VDISABLE, no interrupt character: take Ctrl-C's.
+        let interrupt = match before.special_codes[SpecialCodeIndex::VINTR] {
+            0 => 0x03,
+            c => c,
+        };
         let mut quiet = before.clone();
-        quiet.local_modes.remove(LocalModes::ECHO);
+        quiet
+            .local_modes
+            .remove(LocalModes::ECHO | LocalModes::ISIG);
+        quiet.special_codes[SpecialCodeIndex::VEOL] = interrupt;
         tcsetattr(&stdin, OptionalActions::Flush, &quiet)?;
-        let result = read();
+        let result = read(interrupt);
         tcsetattr(&stdin, OptionalActions::Now, &before)?;
         result
     }
     #[cfg(not(unix))]
-    read()
+    read(0x03)
+}
+
+/// A line from `input`, or [`Typed::Interrupted`] as soon as `interrupt` comes. On a
+/// terminal in canonical mode each read returns one line, ended by a newline, the
+/// interrupt character (the terminal's other end of line) or the end of input.
+fn read_line_or(input: &mut impl std::io::Read, interrupt: u8) -> std::io::Result<Typed> {
+    let mut line = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let chunk = &buf[..n];
+        match chunk.iter().position(|&b| b == interrupt || b == b'\n') {
+            Some(at) if chunk[at] == interrupt => return Ok(Typed::Interrupted),
+            Some(at) => {
+                line.extend_from_slice(&chunk[..at]);
+                break;
+            }
+            None => line.extend_from_slice(chunk),
+        }
+    }
+    String::from_utf8(line).map(Typed::Line).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "it is not UTF-8 text; paste the token as `keyward admin tokens create` printed it",
+        )
+    })
 }
 
 /// Asks the server something only an operator admin token may: its own audit stream,
@@ -156,4 +223,24 @@ async fn check_token(url: &str, token: &SecretString) -> Result<(), Failure> {
                 e.message.unwrap_or_default()
             ))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn typed(input: &[u8]) -> Typed {
+        read_line_or(&mut std::io::Cursor::new(input), 0x03).unwrap()
+    }
+
+    /// The prompt's reading: a line ends at a newline or the end of input, and the
+    /// interrupt character cancels, wherever it comes.
+    #[test]
+    fn a_line_ends_at_a_newline_and_ctrl_c_cancels() {
+        assert!(matches!(typed(b"kw_admin_abc\nmore"), Typed::Line(l) if l == "kw_admin_abc"));
+        assert!(matches!(typed(b"kw_admin_abc"), Typed::Line(l) if l == "kw_admin_abc"));
+        assert!(matches!(typed(b""), Typed::Line(l) if l.is_empty()));
+        assert!(matches!(typed(b"kw_adm\x03"), Typed::Interrupted));
+        assert!(matches!(typed(b"\x03kw_admin_abc\n"), Typed::Interrupted));
+    }
 }

@@ -664,60 +664,105 @@ fn a_wrong_token_or_a_stopped_server_is_a_clear_error() {
     assert!(!e.data().join("keyward-data").exists());
 }
 
+/// A shell command line run on a real pseudo-terminal (util-linux `script`), whose
+/// keyboard is the test: what the terminal displays is collected as it comes.
+struct Terminal {
+    child: std::process::Child,
+    keyboard: std::process::ChildStdin,
+    display: std::sync::mpsc::Receiver<Vec<u8>>,
+    shown: Vec<u8>,
+}
+
+impl Terminal {
+    fn run(e: &Env, command: &str) -> Terminal {
+        use std::io::Read;
+        let mut child = Command::new("script")
+            .args(["-qec", command, "/dev/null"])
+            .env("SHELL", "/bin/sh")
+            .env("XDG_CONFIG_HOME", e.config.path())
+            .env("HOME", e.config.path())
+            .env_remove("KEYWARD_URL")
+            .env_remove("KEYWARD_TOKEN")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("util-linux `script` is installed");
+        let mut stdout = child.stdout.take().unwrap();
+        let (tx, display) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        Terminal {
+            keyboard: child.stdin.take().unwrap(),
+            child,
+            display,
+            shown: Vec::new(),
+        }
+    }
+
+    fn shown(&self) -> String {
+        String::from_utf8_lossy(&self.shown).into_owned()
+    }
+
+    /// Waits until the terminal shows `text` (10 s at most).
+    fn wait_for(&mut self, text: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !self.shown().contains(text) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the terminal never showed {text:?}: {}",
+                self.shown()
+            );
+            if let Ok(chunk) = self
+                .display
+                .recv_timeout(std::time::Duration::from_millis(100))
+            {
+                self.shown.extend(chunk);
+            }
+        }
+    }
+
+    fn type_in(&mut self, keys: &[u8]) {
+        self.keyboard.write_all(keys).unwrap();
+        self.keyboard.flush().unwrap();
+    }
+
+    /// Waits for the command line to end (the keyboard stays connected until then);
+    /// returns whether it succeeded, and all the terminal showed.
+    fn finish(mut self) -> (bool, String) {
+        let status = self.child.wait().unwrap();
+        while let Ok(chunk) = self
+            .display
+            .recv_timeout(std::time::Duration::from_millis(500))
+        {
+            self.shown.extend(chunk);
+        }
+        (status.success(), self.shown())
+    }
+}
+
+const PROMPT: &str = "not shown as you type";
+
 /// On a terminal, `keyward login` asks for the token without echoing it: typed into
-/// a real pseudo-terminal (util-linux `script`), it never shows in what the terminal
-/// displays, and the login works.
+/// a real pseudo-terminal, it never shows in what the terminal displays, and the
+/// login works.
 #[test]
 fn login_on_a_terminal_does_not_echo_the_token() {
-    use std::io::Read;
     let e = Env::empty();
     let server = Server::start();
     let token = admin_token(&e, &server);
     let command = format!("{} login {}", env!("CARGO_BIN_EXE_keyward"), server.url);
-    let mut child = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .env("XDG_CONFIG_HOME", e.config.path())
-        .env("HOME", e.config.path())
-        .env_remove("KEYWARD_URL")
-        .env_remove("KEYWARD_TOKEN")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("util-linux `script` is installed");
-    let mut stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    // Type only once the prompt is up (and the echo off), as a person would.
-    let mut shown = Vec::new();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !String::from_utf8_lossy(&shown).contains("not shown as you type") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no prompt: {}",
-            String::from_utf8_lossy(&shown)
-        );
-        if let Ok(chunk) = rx.recv_timeout(std::time::Duration::from_millis(100)) {
-            shown.extend(chunk);
-        }
-    }
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{token}\n").as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
-    while let Ok(chunk) = rx.recv_timeout(std::time::Duration::from_millis(500)) {
-        shown.extend(chunk);
-    }
-    let shown = String::from_utf8_lossy(&shown);
+    let mut terminal = Terminal::run(&e, &command);
+    // Type only once the prompt is up, as a person would.
+    terminal.wait_for(PROMPT);
+    terminal.type_in(format!("{token}\n").as_bytes());
+    let (success, shown) = terminal.finish();
+    assert!(success, "{shown}");
     assert!(shown.contains("Logged in to"), "{shown}");
     assert!(
         !shown.contains(&token[20..]),
@@ -727,4 +772,41 @@ fn login_on_a_terminal_does_not_echo_the_token() {
         mode(&e.config.path().join("keyward/credentials.toml")),
         0o600
     );
+}
+
+/// Ctrl-C at the token prompt cancels the login, saying so, with exit 130, and
+/// leaves the terminal as it was: the echo back on, so that the shell the person
+/// returns to shows what they type. (A SIGINT used to end keyward with the echo
+/// still off.) `stty -a`, run on the same terminal afterwards, says how it was left.
+#[test]
+fn ctrl_c_at_the_login_prompt_cancels_and_gives_the_echo_back() {
+    let e = Env::empty();
+    let (_held, url) = nothing_listening();
+    let command = format!(
+        "trap : INT; {} login {url}; echo \"exit=$?\"; stty -a",
+        env!("CARGO_BIN_EXE_keyward")
+    );
+    let mut terminal = Terminal::run(&e, &command);
+    terminal.wait_for(PROMPT);
+    terminal.type_in(b"kw_admin_half_typ\x03");
+    let (_, shown) = terminal.finish();
+    assert!(shown.contains("exit=130"), "{shown}");
+    assert!(
+        shown.contains("login cancelled (Ctrl-C); no token was saved"),
+        "{shown}"
+    );
+    assert!(!shown.contains("kw_admin_half_typ"), "echoed: {shown}");
+    let modes: Vec<&str> = shown
+        .split_once("exit=130")
+        .unwrap()
+        .1
+        .split(|c: char| c.is_whitespace() || c == ';')
+        .collect();
+    for on in ["echo", "isig", "icanon"] {
+        assert!(
+            modes.contains(&on) && !modes.contains(&format!("-{on}").as_str()),
+            "the terminal was left with {on} off: {shown}"
+        );
+    }
+    assert!(!e.config.path().join("keyward/credentials.toml").exists());
 }

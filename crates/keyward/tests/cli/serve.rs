@@ -621,10 +621,16 @@ fn a_clean_stop_writes_the_last_uses_noted() {
 /// Runs the command line on a server's data directory; it must succeed. Its `--json`
 /// output, parsed (or the text, as a JSON string).
 pub(crate) fn cli(data: &Path, args: &[&str]) -> serde_json::Value {
+    cli_with(data, &[], args)
+}
+
+/// [`cli`] with these environment variables too (a config file for one).
+pub(crate) fn cli_with(data: &Path, env: &[(&str, &str)], args: &[&str]) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
         .args(args)
         .env("KEYWARD_DATA_DIR", data)
         .env_remove("KEYWARD_PEPPER")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     assert!(

@@ -3,14 +3,15 @@
 //! `deploy/nginx/keyward.conf` and `deploy/caddy/Caddyfile` as shipped (only
 //! addresses, ports and the proxy token are filled in), in front of
 //! `examples/forms-api` and a real `keyward serve` run with
-//! `examples/forms-api/keyward.toml`. What a client of the protected API gets is
+//! `examples/forms-api/keyward.toml` (and a plan without limits added to keyward's
+//! defaults). What a client of the protected API gets is
 //! what these tests check: keyward's decisions, statuses, bodies and headers; the
 //! identity reaching the API and the key never reaching it.
 
 mod caddy;
 mod nginx;
 
-use crate::serve::{cli, free_port, Server};
+use crate::serve::{cli_with, free_port, Server};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -228,6 +229,20 @@ fn send(method: &str, url: &str, headers: &[(&str, &str)]) -> Answer {
     }
 }
 
+/// keyward's default plan, as keyward defines it, and one without rate limits or a
+/// quota, whose keys' allowed answers carry no RateLimit fields: added to the
+/// forms-api demo's config (plans given replace all of keyward's).
+const PLANS: &str = r#"
+[plans.pro]
+api_access = true
+max_keys = 10
+monthly_quota = 100000
+rate_limits = [{ name = "default", limit = 300, period = "1m" }]
+
+[plans.unmetered]
+api_access = true
+"#;
+
 /// keyward, the forms API, and the keys the scenarios use.
 struct Stack {
     keyward: Server,
@@ -236,31 +251,43 @@ struct Stack {
     admin: String,
     /// May read Website's production; has metadata.
     reader: (String, String),
+    /// Holds `keyward.toml`: the server's config, and the commands'.
+    config: tempfile::TempDir,
 }
 
 impl Stack {
     fn start() -> Stack {
         let forms_api = forms_api::spawn(([127, 0, 0, 1], 0).into()).unwrap().port();
-        let config =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/forms-api/keyward.toml");
+        let config = tempfile::tempdir().unwrap();
+        let config_file = config.path().join("keyward.toml");
+        std::fs::write(
+            &config_file,
+            shipped("examples/forms-api/keyward.toml") + PLANS,
+        )
+        .unwrap();
         let keyward = Server::start_with(
             &[
-                ("KEYWARD_CONFIG", config.to_str().unwrap()),
+                ("KEYWARD_CONFIG", config_file.to_str().unwrap()),
                 ("KEYWARD_FORWARD_AUTH_TOKEN", PROXY_TOKEN),
             ],
             None,
         );
-        let data = keyward.data_dir();
-        let admin = cli(&data, &["admin", "tokens", "create", "--name", "e2e"]);
-        let org = cli(&data, &["--json", "orgs", "create", "Acme"]);
-        cli(&data, &["projects", "create", "--org", "Acme", "Website"]);
         let mut stack = Stack {
             keyward,
             forms_api,
-            org: org["id"].as_str().unwrap().to_owned(),
-            admin: admin.as_str().unwrap().to_owned(),
+            org: String::new(),
+            admin: String::new(),
             reader: (String::new(), String::new()),
+            config,
         };
+        stack.admin = stack
+            .cli(&["admin", "tokens", "create", "--name", "e2e"])
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let org = stack.cli(&["--json", "orgs", "create", "Acme"]);
+        stack.org = org["id"].as_str().unwrap().to_owned();
+        stack.cli(&["projects", "create", "--org", "Acme", "Website"]);
         stack.reader = stack.key(&[
             "--grant",
             "Website:production:read",
@@ -270,11 +297,26 @@ impl Stack {
         stack
     }
 
+    /// A command on keyward's data directory, with keyward's config.
+    fn cli(&self, args: &[&str]) -> Value {
+        let config = self.config.path().join("keyward.toml");
+        cli_with(
+            &self.keyward.data_dir(),
+            &[("KEYWARD_CONFIG", config.to_str().unwrap())],
+            args,
+        )
+    }
+
     /// A new key of Acme's: (id, key).
     fn key(&self, args: &[&str]) -> (String, String) {
-        let mut all = vec!["--json", "keys", "create", "--org", "Acme", "--name", "e2e"];
+        self.key_of("Acme", args)
+    }
+
+    /// A new key of `org`'s: (id, key).
+    fn key_of(&self, org: &str, args: &[&str]) -> (String, String) {
+        let mut all = vec!["--json", "keys", "create", "--org", org, "--name", "e2e"];
         all.extend_from_slice(args);
-        let v = cli(&self.keyward.data_dir(), &all);
+        let v = self.cli(&all);
         (
             v["id"].as_str().unwrap().to_owned(),
             v["key"].as_str().unwrap().to_owned(),
@@ -292,6 +334,37 @@ impl Stack {
     }
 }
 
+/// The headers keyward's answer puts on the request to the API.
+const IDENTITY: [&str; 5] = [
+    "x-keyward-key-id",
+    "x-keyward-org-id",
+    "x-keyward-key-kind",
+    "x-keyward-user-id",
+    "x-keyward-metadata",
+];
+
+/// Limit fields a client makes up, to see that they are not taken for keyward's.
+const SPOOFED_LIMIT: &str = r#""spoofed";r=999;t=1"#;
+
+/// An allowed answer carries keyward's RateLimit and RateLimit-Policy for the key (of
+/// a `pro` organization: 300 a minute and the monthly quota), once each, and nothing
+/// the client sent in their place.
+fn keywards_limits_only(a: &Answer, name: &str) {
+    assert_eq!(a.status, 200, "{name}: {a:?}");
+    assert_eq!(a.count("ratelimit"), 1, "{name}: {a:?}");
+    assert_eq!(a.count("ratelimit-policy"), 1, "{name}: {a:?}");
+    let limit = a.header("ratelimit").unwrap();
+    assert!(
+        limit.starts_with(r#""default";r="#) && limit.contains(r#""quota";r="#),
+        "{name}: {a:?}"
+    );
+    let policy = a.header("ratelimit-policy").unwrap();
+    assert!(
+        policy.starts_with(r#""default";q=300;w=60, "quota";q=100000;w="#),
+        "{name}: {a:?}"
+    );
+}
+
 /// Every scenario of the issue, through `proxy`, in front of `stack`; stops keyward
 /// at the end (503 for the client).
 fn scenarios(proxy: &Proxy, mut stack: Stack) {
@@ -300,7 +373,8 @@ fn scenarios(proxy: &Proxy, mut stack: Stack) {
     let name = proxy.name;
 
     // A valid read reaches the API, with the key's identity and without the key,
-    // whichever header it came in and whatever identity the client claimed.
+    // whichever header it came in and whatever identity the client claimed; the
+    // client gets keyward's RateLimit fields, never limit fields it sent itself.
     for key_header in [
         ("x-api-key", reader.clone()),
         ("authorization", format!("Bearer {reader}")),
@@ -314,8 +388,12 @@ fn scenarios(proxy: &Proxy, mut stack: Stack) {
                 ("x-keyward-key-id", "spoofed"),
                 ("x-keyward-user-id", "spoofed"),
                 ("x-keyward-key-kind", "spoofed"),
+                ("ratelimit", SPOOFED_LIMIT),
+                ("ratelimit-policy", SPOOFED_LIMIT),
+                ("x-keyward-ratelimit", SPOOFED_LIMIT),
             ],
         );
+        keywards_limits_only(&a, name);
         let received = a.received();
         assert_eq!(received["method"], "GET", "{name}: {a:?}");
         assert_eq!(received["path"], "/api/v1/projects/Website/forms");
@@ -349,15 +427,47 @@ fn scenarios(proxy: &Proxy, mut stack: Stack) {
             key_header.0
         );
     }
+    // keyward's limit fields reach the client, not the API (the client's own
+    // X-Keyward-* aside: nginx passes on those the identity does not replace).
+    let a = send("GET", &forms, &[("x-api-key", &reader)]);
+    keywards_limits_only(&a, name);
+    let names: Vec<String> = a.received()["identity"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert!(
+        names.iter().all(|n| IDENTITY.contains(&n.as_str())),
+        "{name}: only the identity reaches the API: {names:?}"
+    );
+
+    // A key whose plan has no limits: keyward sends no RateLimit fields, so the
+    // client gets none (not a placeholder, not its own echoed back).
+    stack.cli(&["orgs", "create", "Open", "--plan", "unmetered"]);
+    stack.cli(&["projects", "create", "--org", "Open", "Website"]);
+    let (_, unmetered) = stack.key_of("Open", &["--grant", "Website:production:read"]);
+    let a = send(
+        "GET",
+        &forms,
+        &[
+            ("x-api-key", &unmetered),
+            ("ratelimit", SPOOFED_LIMIT),
+            ("x-keyward-ratelimit", SPOOFED_LIMIT),
+        ],
+    );
+    assert_eq!(a.status, 200, "{name}: {a:?}");
+    assert_eq!(a.header("ratelimit"), None, "{name}: {a:?}");
+    assert_eq!(a.header("ratelimit-policy"), None, "{name}: {a:?}");
+    assert!(
+        a.headers.iter().all(|(_, v)| !v.contains('{')),
+        "{name}: a placeholder reached the client: {a:?}"
+    );
 
     // A key bound to a person: their user id reaches the API too.
-    let data = stack.keyward.data_dir();
-    let user = cli(&data, &["--json", "users", "create", "ana@example.com"]);
+    let user = stack.cli(&["--json", "users", "create", "ana@example.com"]);
     let user = user["id"].as_str().unwrap();
-    cli(
-        &data,
-        &["members", "set", "--org", "Acme", "--role", "admin", user],
-    );
+    stack.cli(&["members", "set", "--org", "Acme", "--role", "admin", user]);
     let (_, personal) = stack.key(&["--as-user", user, "--grant", "Website:production:read"]);
     let a = send("GET", &forms, &[("x-api-key", &personal)]);
     assert_eq!(
