@@ -32,8 +32,9 @@ pub struct LimitStanding {
     pub name: String,
     /// Requests (cost units) per period.
     pub limit: u32,
-    /// Such as `10s`, `1m`, `1h`. Kept as a duration and written only when the answer
-    /// is (forward auth never writes it).
+    // Kept as a duration, written only when the verify answer is: forward auth never
+    // writes it.
+    /// Such as `10s`, `1m`, `1h`.
     #[serde(with = "keyward_core::duration::serde_text")]
     #[schema(value_type = String)]
     pub period: time::Duration,

@@ -190,7 +190,9 @@ fn login_saves_a_private_token_and_refuses_a_shared_file() {
     let file = e.config.path().join("keyward/credentials.toml");
 
     // A wrong token: refused by the server, nothing saved.
-    let wrong = format!("{}x", &token[..token.len() - 1]);
+    // Another last character (a token ending in `x` would be its own "wrong" one).
+    let other = if token.ends_with('x') { 'y' } else { 'x' };
+    let wrong = format!("{}{other}", &token[..token.len() - 1]);
     let mut c = e.bare();
     c.args(["login", &server.url]);
     let out = with_input(c, &format!("{wrong}\n"));
