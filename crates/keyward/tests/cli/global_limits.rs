@@ -16,6 +16,18 @@ rate_limits = [{{ name = "default", limit = {limit}, period = "1d" }}]
     )
 }
 
+/// Organization `Acme` on the configured default plan, and a key of it that may read
+/// everything, made through the CLI on the cluster's database.
+fn acme_key(c: &Cluster) -> String {
+    c.json(&["org", "create", "Acme"]);
+    c.json(&[
+        "keys", "create", "--org", "Acme", "--name", "load", "--grant", "*:*:read",
+    ])["key"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// Sends `per_node` GET /v1/me with `key` to every node at once, `concurrency`
 /// connections per node: how many answers had each status.
 fn load(urls: &[String], key: &str, per_node: usize, concurrency: usize) -> Vec<(u16, usize)> {
@@ -80,13 +92,7 @@ fn a_rate_limit_of_n_holds_across_three_nodes_under_concurrent_load() {
             ],
         },
     );
-    c.json(&["org", "create", "Acme"]);
-    let key = c.json(&[
-        "keys", "create", "--org", "Acme", "--name", "load", "--grant", "*:*:read",
-    ])["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = acme_key(&c);
     let urls: Vec<String> = c.nodes.iter().map(|node| node.url()).collect();
     let counts = load(&urls, &key, n as usize, 4);
     let admitted = counts
@@ -190,13 +196,7 @@ fn when_redis_goes_away_closed_nodes_refuse_and_open_nodes_fall_back_to_their_ow
             ..Setup::default()
         },
     );
-    c.json(&["org", "create", "Acme"]);
-    let key = c.json(&[
-        "keys", "create", "--org", "Acme", "--name", "load", "--grant", "*:*:read",
-    ])["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = acme_key(&c);
     let closed = c
         .start_node(&[("KEYWARD_REDIS_UNREACHABLE", "closed")])
         .url();
