@@ -25,19 +25,11 @@
 # keyward-bench` first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 OUT=${1:-/tmp/kw-forward-auth}
-ROUNDS=${ROUNDS:-5}
-DUR=${DUR:-5}
-CONNS=${CONNS:-32}
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-KW=$TARGET/release/keyward
-KB=$TARGET/release/keyward-bench
+source bench/rounds.sh
 export KEYWARD_PEPPER=1:forward-auth-bench-pepper-0123456789abcdefghijklmnopqrstuvwxyz
 export KEYWARD_LOG=warn
-for tool in wrk nginx curl python3; do
-    command -v "$tool" >/dev/null || { echo "$tool is missing (apt-get install $tool)" >&2; exit 2; }
-done
+need wrk nginx curl python3
 rm -rf "$OUT" && mkdir -p "$OUT/nginx"
 "$KB" fixture --data-dir "$OUT/data" --keys 1000 --sample 1000 --out "$OUT/keys.txt" > /dev/null
 export KEYS_FILE=$OUT/keys.txt
@@ -98,26 +90,20 @@ done
 # The server's CPU time (user + system, all its threads) per request: what it spent,
 # whether or not wrk, on the other core, was what held the rate back.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-printf 'server\tround\trequests_per_s\tp99\n' > "$OUT/runs.tsv"
 printf 'server\tround\tcpu_us_per_request\n' > "$OUT/cpu.tsv"
-for r in $(seq "$ROUNDS"); do
-    order=$servers
-    [ $((r % 2)) = 0 ] && order=$(echo "$servers" | tr ' ' '\n' | tac | tr '\n' ' ')
-    for s in $order; do
-        raw=$OUT/wrk-$s-$r.txt
-        before=$([ -n "${pid[$s]:-}" ] && cpu_ticks "${pid[$s]}" || echo 0)
-        DIRECT=${direct[$s]:-1} wrk -t1 -c"$CONNS" -d"${DUR}s" --latency \
-            -s "bench/${script[$s]}.lua" "${url[$s]}" > "$raw" 2>&1
-        if [ -n "${pid[$s]:-}" ]; then
-            printf '%s\t%s\t%s\n' "$s" "$r" "$(awk -v t="$(( $(cpu_ticks "${pid[$s]}") - before ))" \
-                -v hz="$(getconf CLK_TCK)" '/requests in/ {printf "%.2f", t / hz * 1e6 / $1}' "$raw")" \
-                >> "$OUT/cpu.tsv"
-        fi
-        if grep -q "Non-2xx" "$raw"; then echo "$s: non-2xx answers, see $raw" >&2; exit 1; fi
-        printf '%s\t%s\t%s\t%s\n' "$s" "$r" "$(awk '/Requests\/sec/ {print $2}' "$raw")" \
-            "$(awk '$1 == "99%" {print $2}' "$raw")" | tee -a "$OUT/runs.tsv"
-    done
-done
+run() { # server round output
+    local s=$1 r=$2 raw=$3 before
+    before=$([ -n "${pid[$s]:-}" ] && cpu_ticks "${pid[$s]}" || echo 0)
+    DIRECT=${direct[$s]:-1} wrk -t1 -c"$CONNS" -d"${DUR}s" --latency \
+        -s "bench/${script[$s]}.lua" "${url[$s]}" > "$raw" 2>&1
+    if [ -n "${pid[$s]:-}" ]; then
+        printf '%s\t%s\t%s\n' "$s" "$r" "$(awk -v t="$(( $(cpu_ticks "${pid[$s]}") - before ))" \
+            -v hz="$(getconf CLK_TCK)" '/requests in/ {printf "%.2f", t / hz * 1e6 / $1}' "$raw")" \
+            >> "$OUT/cpu.tsv"
+    fi
+}
+# shellcheck disable=SC2086 # one server per word
+rounds run $servers
 echo "keyward_rss_mb $(awk '/VmRSS/ {printf "%.1f", $2 / 1024}' /proc/$kw_pid/status)" | tee "$OUT/memory.txt"
 python3 bench/forward-auth-summary.py "$OUT/runs.tsv" | tee "$OUT/summary.md"
 python3 bench/forward-auth-summary.py --cpu "$OUT/cpu.tsv" | tee -a "$OUT/summary.md"

@@ -20,23 +20,15 @@
 # Builds nothing: `cargo build --release -p keyward -p keyward-bench` first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 OUT=${1:-/tmp/kw-postgres}
-ROUNDS=${ROUNDS:-5}
-DUR=${DUR:-5}
-CONNS=${CONNS:-32}
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-KW=$TARGET/release/keyward
-KB=$TARGET/release/keyward-bench
+source bench/rounds.sh
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 DB=keyward_bench_$$
 PG_URL=${PG_ADMIN_URL%/*}/$DB
 export KEYWARD_PEPPER=1:postgres-bench-pepper-0123456789abcdefghijklmnopqrstuvwxyz
 export KEYWARD_LOG=warn
 export KEYWARD_CONFIG=bench/metered.toml
-for tool in wrk nginx curl psql python3; do
-    command -v "$tool" >/dev/null || { echo "$tool is missing" >&2; exit 2; }
-done
+need wrk nginx curl psql python3
 rm -rf "$OUT" && mkdir -p "$OUT/nginx/logs"
 
 SQLITE=18401 PG1=18402 PG2=18403 NGINX_ONE=18404 NGINX_TWO=18405
@@ -119,18 +111,9 @@ for s in $servers; do
         || { echo "$s: refused answers: $(cat "$OUT/validate-$s.txt")" >&2; exit 1; }
 done
 
-printf 'server\tround\trequests_per_s\tp99\n' > "$OUT/runs.tsv"
-for r in $(seq "$ROUNDS"); do
-    order=$servers
-    [ $((r % 2)) = 0 ] && order=$(echo "$servers" | tr ' ' '\n' | tac | tr '\n' ' ')
-    for s in $order; do
-        raw=$OUT/wrk-$s-$r.txt
-        run_wrk "$s" "${DUR}s" "$CONNS" > "$raw" 2>&1
-        if grep -q "Non-2xx" "$raw"; then echo "$s: non-2xx answers, see $raw" >&2; exit 1; fi
-        printf '%s\t%s\t%s\t%s\n' "$s" "$r" "$(awk '/Requests\/sec/ {print $2}' "$raw")" \
-            "$(awk '$1 == "99%" {print $2}' "$raw")" | tee -a "$OUT/runs.tsv"
-    done
-done
+run() { run_wrk "$1" "${DUR}s" "$CONNS" > "$3" 2>&1; } # server round output
+# shellcheck disable=SC2086 # one server per word
+rounds run $servers
 python3 bench/forward-auth-summary.py "$OUT/runs.tsv" \
     "postgres/sqlite:PostgreSQL / SQLite, HTTP verify (target within 10%)" \
     "nginx-two/nginx-one:two nodes / one node behind nginx" | tee "$OUT/summary.md"

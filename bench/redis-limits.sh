@@ -18,21 +18,13 @@
 # (CARGO_TARGET_DIR if set); `cargo build --release -p keyward -p keyward-bench` first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 OUT=${1:-/tmp/kw-redis-limits}
-ROUNDS=${ROUNDS:-5}
-DUR=${DUR:-5}
-CONNS=${CONNS:-32}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 PREFIX=keyward-bench-$$:
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-KW=$TARGET/release/keyward
-KB=$TARGET/release/keyward-bench
+source bench/rounds.sh
 export KEYWARD_PEPPER=1:redis-limits-bench-pepper-0123456789abcdefghijklmnopqrstuvwxyz
 export KEYWARD_LOG=warn
-for tool in wrk curl python3 redis-cli; do
-    command -v "$tool" >/dev/null || { echo "$tool is missing (apt-get install $tool)" >&2; exit 2; }
-done
+need wrk curl python3 redis-cli
 redis-cli -u "$REDIS_URL" ping > /dev/null || { echo "Redis does not answer at $REDIS_URL" >&2; exit 2; }
 rm -rf "$OUT" && mkdir -p "$OUT"
 "$KB" fixture --data-dir "$OUT/data" --keys 1000 --sample 1000 --out "$OUT/keys.txt" > /dev/null
@@ -85,18 +77,9 @@ for s in $servers; do
     fi
 done
 
-printf 'server\tround\trequests_per_s\tp99\n' > "$OUT/runs.tsv"
-for r in $(seq "$ROUNDS"); do
-    order=$servers
-    [ $((r % 2)) = 0 ] && order=$(echo "$servers" | tr ' ' '\n' | tac | tr '\n' ' ')
-    for s in $order; do
-        raw=$OUT/wrk-$s-$r.txt
-        wrk -t1 -c"$CONNS" -d"${DUR}s" --latency -s bench/verify.lua "${url[$s]}" > "$raw" 2>&1
-        if grep -q "Non-2xx" "$raw"; then echo "$s: non-2xx answers, see $raw" >&2; exit 1; fi
-        printf '%s\t%s\t%s\t%s\n' "$s" "$r" "$(awk '/Requests\/sec/ {print $2}' "$raw")" \
-            "$(awk '$1 == "99%" {print $2}' "$raw")" | tee -a "$OUT/runs.tsv"
-    done
-done
+run() { wrk -t1 -c"$CONNS" -d"${DUR}s" --latency -s bench/verify.lua "${url[$1]}" > "$3" 2>&1; } # server round output
+# shellcheck disable=SC2086 # one server per word
+rounds run $servers
 grep -q "Redis fails" "$OUT/keyward-redis.log" && { echo "Redis failed during the run: $OUT/keyward-redis.log" >&2; exit 1; }
 python3 bench/forward-auth-summary.py "$OUT/runs.tsv" | sed '/^- /d' | tee "$OUT/summary.md"
 python3 - "$OUT/runs.tsv" <<'PY' | tee -a "$OUT/summary.md"
