@@ -42,12 +42,17 @@ macro_rules! vocabulary {
                 !matches!(self, $name::Other(_))
             }
 
+            /// The known value `text` names, if any.
+            fn known(text: &str) -> Option<Self> {
+                match text {
+                    $($text => Some($name::$variant),)*
+                    _ => None,
+                }
+            }
+
             /// The value of `text`: a known one, or else `Other` holding it.
             fn from_text(text: String) -> Self {
-                match text.as_str() {
-                    $($text => $name::$variant,)*
-                    _ => $name::Other(text),
-                }
+                Self::known(&text).unwrap_or($name::Other(text))
             }
         }
 
@@ -74,14 +79,13 @@ macro_rules! vocabulary {
 
             /// Only the known values: for text a person gave.
             fn from_str(s: &str) -> Result<Self, String> {
-                match s {
-                    $($text => Ok($name::$variant),)*
-                    other => Err(format!(
+                Self::known(s).ok_or_else(|| {
+                    format!(
                         "'{}' is not one of: {}",
-                        other.chars().take(40).collect::<String>(),
+                        s.chars().take(40).collect::<String>(),
                         [$($text),*].join(", ")
-                    )),
-                }
+                    )
+                })
             }
         }
     };
